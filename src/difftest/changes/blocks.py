@@ -1,0 +1,170 @@
+"""Split a Python source file into blocks and fingerprint each one.
+
+A file yields:
+- the module block (``<module>``): module-level statements plus the decorators, signatures,
+  defaults and docstrings of module-level functions, with class bodies reduced to their header;
+- one class block per class (``Class``, ``Outer.Inner``): the class body with method bodies cut
+  out, so class attributes, dataclass fields, enum members and method decorators count;
+- one function block per function or method (nested functions belong to the enclosing one).
+
+Module and class blocks run at import time: a test that imported the module depends on all of
+them. A function block is a dependency of the tests that executed a line of its body.
+Fingerprints are taken over the AST without positions: formatting and comments do not count.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import copy
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Union
+
+from difftest.errors import SourceError
+from difftest.model import MODULE_BLOCK, Block
+
+_FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+_CONTAINERS = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.While)
+
+
+def digest(data: bytes) -> str:
+    """A 128-bit content hash: wide enough that collisions are not a concern."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class FileBlocks:
+    """The blocks of one parsed file, with a fast line -> function lookup."""
+
+    blocks: tuple[Block, ...]
+    _starts: tuple[int, ...]
+    _functions: tuple[Block, ...]
+
+    @property
+    def import_blocks(self) -> tuple[Block, ...]:
+        return tuple(b for b in self.blocks if b.kind != "function")
+
+    def by_name(self) -> dict[str, Block]:
+        return {b.name: b for b in self.blocks}
+
+    def function_at(self, line: int) -> Block | None:
+        """The function block whose body contains ``line``, or None for import-time lines."""
+        i = bisect.bisect_right(self._starts, line) - 1
+        if i >= 0:
+            block = self._functions[i]
+            if block.start <= line <= block.end:
+                return block
+        return None
+
+
+def _dump(node: ast.AST) -> bytes:
+    return ast.dump(node, annotate_fields=False, include_attributes=False).encode()
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, str)
+    )
+
+
+def _walk_defs(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, ast.stmt]]:
+    """Module- and class-level defs with qualified names. Class bodies are walked into, function
+    bodies are not; defs under import-level `if`/`try`/`with` keep the enclosing prefix."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield prefix + node.name, node
+        elif isinstance(node, ast.ClassDef):
+            yield prefix + node.name, node
+            yield from _walk_defs(node.body, prefix + node.name + ".")
+        elif isinstance(node, _CONTAINERS):
+            for field in ("body", "orelse", "finalbody"):
+                yield from _walk_defs(getattr(node, field, None) or [], prefix)
+            for handler in getattr(node, "handlers", None) or []:
+                yield from _walk_defs(handler.body, prefix)
+
+
+class _Skeleton(ast.NodeTransformer):
+    """What a scope runs at import time: function bodies cut to their docstring, and classes
+    below the top one cut to their header (they are blocks of their own)."""
+
+    def __init__(self, keep_class: ast.ClassDef | None) -> None:
+        self.keep_class = keep_class
+
+    def _strip(self, node: _FunctionNode) -> ast.AST:
+        doc = node.body[0] if node.body and _is_docstring(node.body[0]) else None
+        node.body = [doc] if doc is not None else []
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        return self._strip(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
+        return self._strip(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        if node is self.keep_class:
+            self.generic_visit(node)
+        else:
+            node.body = []
+            # Decorators, bases and keywords of a nested class still run in the parent scope.
+        return node
+
+
+def _skeleton_digest(node: ast.AST, keep_class: ast.ClassDef | None) -> str:
+    clone = copy.deepcopy(node)
+    keep = None
+    if keep_class is not None:
+        keep = clone if isinstance(clone, ast.ClassDef) else None
+    return digest(_dump(_Skeleton(keep).visit(clone)))
+
+
+def parse_tree(source: str | bytes, path: str) -> ast.Module:
+    try:
+        return ast.parse(source, filename=path)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{path}:{line}" if line else path
+        raise SourceError(
+            f"cannot parse {where}: {exc.__class__.__name__}: {getattr(exc, 'msg', exc)}. "
+            "difftest selects every test that depended on this file until it parses again."
+        ) from exc
+
+
+def blocks_from_tree(tree: ast.Module) -> FileBlocks:
+    blocks: list[Block] = [
+        Block(MODULE_BLOCK, "module", 1, _last_line(tree), _skeleton_digest(tree, None))
+    ]
+    functions: list[Block] = []
+    seen: dict[str, int] = {}
+    for qualname, node in _walk_defs(tree.body, ""):
+        # Property setters, overloads and conditional definitions reuse a name: number the
+        # repeats by order of appearance so that each keeps a stable identity.
+        seen[qualname] = seen.get(qualname, 0) + 1
+        if seen[qualname] > 1:
+            qualname = f"{qualname}#{seen[qualname]}"
+        end = node.end_lineno or node.lineno
+        if isinstance(node, ast.ClassDef):
+            blocks.append(Block(qualname, "class", node.lineno, end, _skeleton_digest(node, node)))
+        else:
+            assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            start = node.body[0].lineno if node.body else node.lineno
+            functions.append(Block(qualname, "function", start, end, digest(_dump(node))))
+    functions.sort(key=lambda b: b.start)
+    return FileBlocks(
+        blocks=(*blocks, *functions),
+        _starts=tuple(b.start for b in functions),
+        _functions=tuple(functions),
+    )
+
+
+def _last_line(tree: ast.Module) -> int:
+    return max((getattr(n, "end_lineno", 0) or 0 for n in tree.body), default=0)
+
+
+def parse_blocks(source: str | bytes, path: str) -> FileBlocks:
+    """Blocks of a Python source; raises :class:`SourceError` when it does not parse."""
+    return blocks_from_tree(parse_tree(source, path))

@@ -1,0 +1,96 @@
+"""What is on disk now: content hashes of files, read only when their stat changed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from difftest.changes.blocks import digest
+
+StatEntry = tuple[int, int, str]  # (mtime_ns, size, content hash)
+
+#: Directories never searched for project sources.
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        ".env",
+        "env",
+        "node_modules",
+        "__pycache__",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".difftest",
+        ".eggs",
+        "build",
+        "dist",
+        "site-packages",
+        ".pants.d",
+        ".idea",
+        ".vscode",
+    }
+)
+
+
+def iter_python_files(root: Path) -> Iterator[str]:
+    """Root-relative POSIX paths of the project's .py files (virtualenvs and caches skipped)."""
+    root_str = str(root)
+    for dirpath, dirnames, filenames in os.walk(root_str):
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIP_DIRS
+            and not d.endswith(".egg-info")
+            and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))
+        )
+        rel = os.path.relpath(dirpath, root_str)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                yield prefix + name
+
+
+class FileHasher:
+    """Content hashes of root-relative files, reusing a stat cache from the last run."""
+
+    def __init__(self, root: Path, cache: Mapping[str, StatEntry] | None = None) -> None:
+        self.root = root
+        self._cache: dict[str, StatEntry] = dict(cache or {})
+        self._now: dict[str, str | None] = {}
+        self.updated: dict[str, StatEntry] = {}
+
+    def hash(self, path: str) -> str | None:
+        """Content hash of ``path`` now, or None if it does not exist (or is not a file)."""
+        if path in self._now:
+            return self._now[path]
+        full = os.path.join(self.root, path)
+        try:
+            st = os.stat(full)
+        except OSError:
+            self._now[path] = None
+            return None
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == st.st_mtime_ns and cached[1] == st.st_size:
+            value: str | None = cached[2]
+        else:
+            try:
+                with open(full, "rb") as fh:
+                    data = fh.read()
+            except (IsADirectoryError, PermissionError, FileNotFoundError):
+                value = None
+            else:
+                value = digest(data)
+                self.updated[path] = (st.st_mtime_ns, st.st_size, value)
+        self._now[path] = value
+        return value
+
+    def read(self, path: str) -> bytes:
+        with open(os.path.join(self.root, path), "rb") as fh:
+            return fh.read()

@@ -1,0 +1,60 @@
+"""The current state of everything a recorded test can depend on, computed lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from difftest.changes.blocks import FileBlocks, parse_blocks
+from difftest.changes.environment import current_value
+from difftest.changes.scan import FileHasher
+from difftest.errors import SourceError
+from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX
+
+#: Fingerprint of every block of a file that does not parse: never equal to a recorded one.
+UNPARSEABLE = "<unparseable>"
+
+
+class CurrentState:
+    """Answers "what is the version / fingerprint of this now?" for files and environment keys.
+
+    ``env`` supplies values the front end knows (pytest configuration, plugins); other
+    ``<env>/`` keys come from :mod:`difftest.changes.environment`.
+    """
+
+    def __init__(self, hasher: FileHasher, env: Mapping[str, str] | None = None) -> None:
+        self.hasher = hasher
+        self.env = dict(env or {})
+        self._blocks: dict[str, FileBlocks | None] = {}
+        self.warnings: list[str] = []
+
+    def version(self, key: str) -> str:
+        if key.startswith(ENV_PREFIX):
+            if key not in self.env:
+                self.env[key] = current_value(key)
+            return self.env[key]
+        return self.hasher.hash(key) or ABSENT
+
+    def blocks(self, path: str) -> FileBlocks | None:
+        """Parsed blocks of a Python file now; None if it is missing or does not parse."""
+        if path not in self._blocks:
+            parsed: FileBlocks | None = None
+            if self.hasher.hash(path) is not None:
+                try:
+                    parsed = parse_blocks(self.hasher.read(path), path)
+                except SourceError as exc:
+                    self.warnings.append(str(exc))
+                except OSError:
+                    parsed = None
+            self._blocks[path] = parsed
+        return self._blocks[path]
+
+    def fingerprint(self, key: str, name: str) -> str:
+        if name in (DATA_BLOCK, ENV_BLOCK) or key.startswith(ENV_PREFIX):
+            return self.version(key)
+        if self.hasher.hash(key) is None:
+            return ABSENT
+        blocks = self.blocks(key)
+        if blocks is None:
+            return UNPARSEABLE
+        block = blocks.by_name().get(name)
+        return block.checksum if block is not None else ABSENT

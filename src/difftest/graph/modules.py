@@ -1,0 +1,149 @@
+"""Who imports what: module names mapped to project files, and the import graph over them.
+
+The graph is a networkx ``DiGraph`` whose nodes are root-relative paths (Python files and data
+files) and ``ext:<name>`` nodes for top-level modules outside the project. Edges come from static
+parsing (every import statement anywhere in a file, literal dynamic imports, package
+``__init__`` files) and from edges recorded at run time. A test's import closure is everything
+reachable from its roots: whatever those files import, at any depth, ran at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from difftest.changes.blocks import parse_tree
+from difftest.changes.imports import imported_names
+from difftest.errors import SourceError
+
+EXTERNAL_PREFIX = "ext:"
+
+
+class ModuleIndex:
+    """Module names <-> project files, for the directories modules are imported from.
+
+    ``import_roots`` are root-relative directories ("" for the root itself), e.g. ``["", "src",
+    "tests"]``; the longest root containing a file names its module.
+    """
+
+    def __init__(self, import_roots: Sequence[str], files: Iterable[str]) -> None:
+        self.roots = sorted({r.strip("/") for r in import_roots}, key=len, reverse=True)
+        self.files = set(files)
+        self._by_name: dict[str, str] = {}
+        for path in sorted(self.files):
+            name = self.module_of(path)
+            if name is not None:
+                self._by_name.setdefault(name, path)
+
+    def module_of(self, path: str) -> str | None:
+        if not path.endswith(".py"):
+            return None
+        for root in self.roots:
+            prefix = root + "/" if root else ""
+            if path.startswith(prefix):
+                rel = path[len(prefix) : -3]
+                parts = rel.split("/")
+                if parts[-1] == "__init__":
+                    parts = parts[:-1]
+                if parts and all(p.isidentifier() for p in parts):
+                    return ".".join(parts)
+        return None
+
+    def package_of(self, path: str) -> str:
+        """The package relative imports in ``path`` are resolved against."""
+        name = self.module_of(path) or ""
+        if path.endswith("/__init__.py") or path == "__init__.py":
+            return name
+        return name.rpartition(".")[0]
+
+    def files_for(self, dotted: str) -> list[str]:
+        """The file of module ``dotted`` and the ``__init__.py`` of each package on the way
+        (importing ``a.b.c`` runs ``a/__init__.py`` and ``a/b/__init__.py`` first). For a name
+        that is an attribute (``from a.b import func`` yields ``a.b.func``), the deepest module."""
+        parts = dotted.split(".")
+        found = []
+        for i in range(1, len(parts) + 1):
+            path = self._by_name.get(".".join(parts[:i]))
+            if path is not None:
+                found.append(path)
+        return found
+
+    @property
+    def top_level_names(self) -> set[str]:
+        """First components of every project module name."""
+        return {n.split(".")[0] for n in self._by_name}
+
+
+@dataclass
+class Closure:
+    files: set[str] = field(default_factory=set)
+    data: set[str] = field(default_factory=set)
+    external: set[str] = field(default_factory=set)
+
+
+class ImportGraph:
+    """The import graph, built lazily: a file's static edges are parsed when first reached."""
+
+    def __init__(self, index: ModuleIndex, read: Callable[[str], bytes | None]) -> None:
+        self.index = index
+        self._read = read
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self._expanded: set[str] = set()
+        self._project_tops = index.top_level_names
+
+    def add_edge(self, src: str, dst: str, kind: str) -> None:
+        """A run-time edge: ``kind`` "import" (dst a file) or "data" (dst a data file)."""
+        self.graph.add_edge(src, dst, kind=kind)
+
+    def _expand(self, path: str) -> None:
+        if path in self._expanded:
+            return
+        self._expanded.add(path)
+        self.graph.add_node(path)
+        if not path.endswith(".py"):
+            return
+        source = self._read(path)
+        if source is None:
+            return
+        try:
+            tree = parse_tree(source, path)
+        except SourceError:
+            # An unparseable file has no usable edges; its own blocks fingerprint as
+            # unparseable, so every test that reached it is selected anyway.
+            return
+        for dotted in imported_names(tree, self.index.package_of(path)):
+            targets = self.index.files_for(dotted)
+            if targets:
+                for target in targets:
+                    if target != path:
+                        self.graph.add_edge(path, target, kind="static")
+            elif dotted.split(".")[0] not in self._project_tops:
+                self.graph.add_edge(path, EXTERNAL_PREFIX + dotted.split(".")[0], kind="static")
+        # A package's modules run their package's __init__ first.
+        name = self.index.module_of(path)
+        if name and "." in name:
+            for init in self.index.files_for(name.rpartition(".")[0]):
+                if init != path:
+                    self.graph.add_edge(path, init, kind="package")
+
+    def closure(self, roots: Iterable[str]) -> Closure:
+        result = Closure()
+        todo = list(roots)
+        seen: set[str] = set()
+        while todo:
+            node = todo.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            if node.startswith(EXTERNAL_PREFIX):
+                result.external.add(node[len(EXTERNAL_PREFIX) :])
+                continue
+            self._expand(node)
+            if node.endswith(".py"):
+                result.files.add(node)
+            else:
+                result.data.add(node)
+            todo.extend(self.graph.successors(node))
+        return result

@@ -1,0 +1,82 @@
+"""The shared vocabulary: frozen values passed between the stages.
+
+Stages: changes -> graph -> selection -> front ends (pytest, Pants, CLI) -> storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Name of the block holding what a module runs at import time outside class bodies: module-level
+#: statements, decorators, signatures, defaults and docstrings of module-level functions. Class
+#: bodies are blocks of their own (kind "class"). A test that imported a module depends on all of
+#: the module's import-time blocks.
+MODULE_BLOCK = "<module>"
+#: Name of the pseudo-block standing for a whole non-Python file (its content hash).
+DATA_BLOCK = "<data>"
+#: Name of the pseudo-block of an environment item (its value is the version and fingerprint).
+ENV_BLOCK = "<env>"
+#: Fingerprint of a file that did not exist when a test looked for it.
+ABSENT = "absent"
+#: Prefix of dependency keys that are not files: the Python version, a distribution, pytest's config.
+ENV_PREFIX = "<env>/"
+#: Suffix of the pseudo test id that records what collecting a test file depends on.
+COLLECT_SUFFIX = "::<collect>"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A unit of code whose fingerprint is compared between runs.
+
+    ``name`` is the qualified name (``func``, ``Class``, ``Class.method``) or :data:`MODULE_BLOCK`.
+    ``start``/``end`` bound the lines whose execution makes a test depend on this block: a
+    function's body; for import-time blocks (kind "module" or "class") they span the source.
+    """
+
+    name: str
+    kind: str  # "module" | "class" | "function"
+    start: int
+    end: int
+    checksum: str
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One thing a test ran against.
+
+    ``key`` is a root-relative POSIX file path or an ``<env>/...`` key; ``version`` the file's
+    content hash (or the environment value) at the time; ``name`` a block name, DATA_BLOCK for a
+    whole file, or ENV_BLOCK; ``fingerprint`` the block checksum (or the version again).
+    """
+
+    key: str
+    version: str
+    name: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class TestRecord:
+    """What one test (or one test file's collection) ran against, and how it ended."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    nodeid: str
+    file: str
+    outcome: str  # "passed" | "failed" | "skipped" | "xfailed" | "xpassed" | "error"
+    duration: float
+    deps: tuple[Dependency, ...]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a test was selected; ``kind`` is a short stable slug, ``detail`` human text."""
+
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+Dependencies = tuple[Dependency, ...]

@@ -1,0 +1,128 @@
+"""The decision: which recorded tests ran against something that is different now, and why.
+
+The front end passes in the stored records (anything with the :class:`RecordIndex` methods, such
+as :class:`difftest.storage.baseline.Baseline`) and the current state. Only the versions that
+differ from now are looked at, so a small change is answered without reading every record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from difftest.changes.state import UNPARSEABLE, CurrentState
+from difftest.model import ABSENT, COLLECT_SUFFIX, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, Reason
+
+
+class RecordIndex(Protocol):
+    def is_empty(self) -> bool: ...
+    def versions(self) -> list[tuple[int, str, str]]: ...
+    def deps_of_versions(self, version_ids: Sequence[int]) -> list[tuple[int, int, str, str]]: ...
+    def tests_of_depsets(self, depset_ids: Sequence[int]) -> list[tuple[str, str, int]]: ...
+    def unsettled_tests(self) -> list[tuple[str, str, str]]: ...
+    def test_files(self) -> dict[str, int]: ...
+
+
+@dataclass
+class Selection:
+    """What must run. Recorded tests not in ``affected`` are safe to skip; tests with no record
+    (new tests, files never recorded) always run."""
+
+    run_all: Reason | None = None
+    affected: dict[str, list[Reason]] = field(default_factory=dict)
+    #: Recorded test files, with their number of records (collection pseudo-tests included).
+    recorded_files: dict[str, int] = field(default_factory=dict)
+    #: Recorded test files that must be collected: an affected or unsettled test lives there.
+    files_to_collect: set[str] = field(default_factory=set)
+    #: (key, block name, why) for every changed thing some recorded test depends on.
+    changed: list[tuple[str, str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def must_collect(self, path: str) -> bool:
+        return (
+            self.run_all is not None
+            or path not in self.recorded_files
+            or path in self.files_to_collect
+        )
+
+    def changed_files(self) -> set[str]:
+        return {key for key, _, _ in self.changed}
+
+    def summary(self) -> str:
+        """e.g. "3 changed blocks in 2 files" (environment items counted apart)."""
+        files = {k for k, _, _ in self.changed if not k.startswith(ENV_PREFIX)}
+        blocks = [c for c in self.changed if not c[0].startswith(ENV_PREFIX)]
+        env = sorted({k[len(ENV_PREFIX) :] for k, _, _ in self.changed if k.startswith(ENV_PREFIX)})
+        parts = [
+            f"{len(blocks)} changed block{'s' * (len(blocks) != 1)} in {len(files)} file{'s' * (len(files) != 1)}"
+        ]
+        if env:
+            parts.append("environment changed: " + ", ".join(env))
+        return "; ".join(parts)
+
+
+def _describe(key: str, name: str, now: str) -> str:
+    if key.startswith(ENV_PREFIX) or name == ENV_BLOCK:
+        return f"{key[len(ENV_PREFIX) :]} is now {now}"
+    if name == DATA_BLOCK:
+        return f"file {key} " + ("was deleted" if now == ABSENT else "changed")
+    if now == UNPARSEABLE:
+        return f"{key} does not parse (every test that used it runs)"
+    if now == ABSENT:
+        return f"{key}::{name} was removed" + (" (file deleted)" if name == "<module>" else "")
+    return f"{key}::{name} changed"
+
+
+def select(index: RecordIndex, state: CurrentState, *, reason_limit: int = 5) -> Selection:
+    """Compare what each recorded test ran against with ``state``."""
+    selection = Selection()
+    if index.is_empty():
+        selection.run_all = Reason("no-baseline", "no recorded tests yet: everything runs")
+        return selection
+    selection.recorded_files = index.test_files()
+
+    stale: dict[int, str] = {}
+    for version_id, key, recorded in index.versions():
+        if state.version(key) != recorded:
+            stale[version_id] = key
+
+    depset_reasons: dict[int, list[Reason]] = {}
+    seen_changes: set[tuple[str, str]] = set()
+    if stale:
+        for depset_id, version_id, name, fingerprint in index.deps_of_versions(sorted(stale)):
+            key = stale[version_id]
+            now = state.fingerprint(key, name)
+            if now == fingerprint:
+                continue
+            text = _describe(key, name, now)
+            if (key, name) not in seen_changes:
+                seen_changes.add((key, name))
+                selection.changed.append((key, name, text))
+            reasons = depset_reasons.setdefault(depset_id, [])
+            if len(reasons) < reason_limit:
+                reasons.append(Reason("changed", text))
+    selection.changed.sort()
+
+    if depset_reasons:
+        for nodeid, file, depset_id in index.tests_of_depsets(sorted(depset_reasons)):
+            selection.files_to_collect.add(file)
+            if not nodeid.endswith(COLLECT_SUFFIX):
+                selection.affected[nodeid] = list(depset_reasons[depset_id])
+    for nodeid, file, outcome in index.unsettled_tests():
+        selection.files_to_collect.add(file)
+        if not nodeid.endswith(COLLECT_SUFFIX):
+            selection.affected.setdefault(nodeid, []).append(
+                Reason("unsettled", f"last outcome was {outcome}: it runs until it passes")
+            )
+    selection.warnings = list(state.warnings)
+    return selection
+
+
+def explain_key_change(state: CurrentState, key: str, recorded: Mapping[str, str]) -> list[str]:
+    """Human lines for each block of ``key`` whose fingerprint differs from ``recorded``."""
+    return [
+        _describe(key, name, now)
+        for name, fp in sorted(recorded.items())
+        if (now := state.fingerprint(key, name)) != fp
+    ]

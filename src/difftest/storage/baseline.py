@@ -1,0 +1,453 @@
+"""The baseline artifact: a versioned SQLite file of what every test last ran against.
+
+Why SQLite: a small change is answered with a few indexed queries, without loading the file
+whole; writes are transactional (a crash mid-write rolls back, never leaves half an artifact);
+it holds only data (no pickle), so a baseline from an untrusted remote is safe to open once
+its schema has been checked; and one file is easy to upload, download and merge.
+
+Schema, version 1 (``PRAGMA application_id`` = 0x44494654, "DIFT"):
+
+``meta(key, value)``
+    ``format_version``; ``tool`` ("difftest"); ``created_at``/``updated_at`` (ISO UTC);
+    ``import_roots`` (JSON list of root-relative directories modules are imported from);
+    ``commit`` (git HEAD when last written, if known).
+``version(id, key, hash)``
+    A file (root-relative POSIX path) or environment item (``<env>/...``) as some test saw it:
+    ``hash`` is the content hash, or the environment value.
+``depset(id, digest)``
+    A distinct set of dependencies; tests that ran against the same things share one.
+``dep(depset_id, version_id, name, fingerprint)``
+    One member of a depset: block ``name`` of that version, with its checksum then.
+``test(nodeid, file, depset_id, outcome, duration, recorded_at)``
+    The last record of each test (and ``<file>::<collect>`` rows for test-file collection).
+``stat_cache(path, mtime_ns, size, hash)``
+    Local cache of content hashes, so unchanged files are not re-read. Not merged.
+``edge(src, dst, kind)``
+    Import-graph edges seen at run time that static parsing cannot see (``kind`` "import" for a
+    dynamic import, "data" for a file read while a module was being imported).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from difftest.errors import BaselineCorruptError, BaselineVersionError, StorageError
+from difftest.model import Dependency, TestRecord
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x44494654
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE version (id INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE (key, hash));
+CREATE TABLE depset (id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE);
+CREATE TABLE dep (
+    depset_id INTEGER NOT NULL,
+    version_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (depset_id, version_id, name)
+) WITHOUT ROWID;
+CREATE INDEX dep_by_version ON dep (version_id);
+CREATE TABLE test (
+    nodeid TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    depset_id INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    duration REAL NOT NULL,
+    recorded_at REAL NOT NULL
+);
+CREATE INDEX test_by_depset ON test (depset_id);
+CREATE INDEX test_by_file ON test (file);
+CREATE TABLE stat_cache (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE edge (src TEXT NOT NULL, dst TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (src, dst, kind)) WITHOUT ROWID;
+"""
+_EXPECTED_OBJECTS = {
+    ("table", "meta"),
+    ("table", "version"),
+    ("table", "depset"),
+    ("table", "dep"),
+    ("table", "test"),
+    ("table", "stat_cache"),
+    ("table", "edge"),
+    ("index", "dep_by_version"),
+    ("index", "test_by_depset"),
+    ("index", "test_by_file"),
+}
+
+_FIX = "Delete it (difftest rebuilds it on the next `pytest --diff-baseline`) or fetch a good copy."
+
+
+def _chunks(items: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _depset_digest(deps: Iterable[Dependency]) -> str:
+    from difftest.changes.blocks import digest
+
+    text = "\n".join(sorted(f"{d.key}\0{d.version}\0{d.name}\0{d.fingerprint}" for d in deps))
+    return digest(text.encode())
+
+
+class Baseline:
+    """An open baseline file. Use :meth:`open` (existing or new) or :meth:`open_existing`."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, path: Path | str, *, create: bool = True) -> Baseline:
+        """Open ``path``; create an empty baseline if it does not exist and ``create`` is set.
+
+        Raises BaselineCorruptError for a file that is not a difftest baseline and
+        BaselineVersionError for one written by an incompatible format version.
+        """
+        path = Path(path)
+        exists = path.exists() and path.stat().st_size > 0
+        if not exists and not create:
+            raise StorageError(f"no baseline at {path}. Record one with `pytest --diff-baseline`.")
+        if exists:
+            with open(path, "rb") as fh:
+                head = fh.read(len(_SQLITE_MAGIC))
+            if head != _SQLITE_MAGIC:
+                raise BaselineCorruptError(
+                    f"{path} is not a difftest baseline (not an SQLite file). {_FIX}"
+                )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            conn.execute("PRAGMA trusted_schema = OFF")
+            conn.execute("PRAGMA cell_size_check = ON")
+            if not exists:
+                cls._create(conn)
+            baseline = cls(path, conn)
+            baseline._check()
+            return baseline
+        except sqlite3.DatabaseError as exc:
+            raise BaselineCorruptError(f"{path} is corrupt or truncated ({exc}). {_FIX}") from exc
+
+    @classmethod
+    def open_existing(cls, path: Path | str) -> Baseline:
+        return cls.open(path, create=False)
+
+    @staticmethod
+    def _create(conn: sqlite3.Connection) -> None:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        for stmt in _SCHEMA.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [
+                ("format_version", str(SCHEMA_VERSION)),
+                ("tool", "difftest"),
+                ("created_at", now),
+                ("updated_at", now),
+            ],
+        )
+        conn.execute("COMMIT")
+
+    def _check(self) -> None:
+        (app_id,) = self._conn.execute("PRAGMA application_id").fetchone()
+        objects = {
+            (row[0], row[1])
+            for row in self._conn.execute(
+                "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if app_id != APPLICATION_ID or ("table", "meta") not in objects:
+            raise BaselineCorruptError(
+                f"{self.path} is an SQLite file but not a difftest baseline. {_FIX}"
+            )
+        version = self.meta().get("format_version")
+        if version != str(SCHEMA_VERSION):
+            raise BaselineVersionError(
+                f"{self.path} has baseline format version {version}; this difftest reads version "
+                f"{SCHEMA_VERSION}. Rebuild it with `pytest --diff-baseline --diff-force`, or use "
+                "the difftest release that wrote it."
+            )
+        if objects != _EXPECTED_OBJECTS:
+            raise BaselineCorruptError(
+                f"{self.path} does not have the tables of a version {SCHEMA_VERSION} baseline "
+                f"(unexpected: {sorted(objects ^ _EXPECTED_OBJECTS)}). {_FIX}"
+            )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Baseline:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        try:
+            return list(self._conn.execute(sql, params))
+        except sqlite3.DatabaseError as exc:
+            raise BaselineCorruptError(f"{self.path} could not be read ({exc}). {_FIX}") from exc
+
+    # ----------------------------------------------------------------- reading
+    def meta(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    def import_roots(self) -> list[str]:
+        raw = self.meta().get("import_roots")
+        return [str(r) for r in json.loads(raw)] if raw else []
+
+    def is_empty(self) -> bool:
+        return not self._query("SELECT 1 FROM test LIMIT 1")
+
+    def test_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM test")[0][0])
+
+    def versions(self) -> list[tuple[int, str, str]]:
+        """Every (version id, key, hash) some recorded test ran against."""
+        return [
+            (int(i), str(k), str(h)) for i, k, h in self._query("SELECT id, key, hash FROM version")
+        ]
+
+    def deps_of_versions(self, version_ids: Sequence[int]) -> list[tuple[int, int, str, str]]:
+        """(depset id, version id, block name, fingerprint) rows for the given versions."""
+        rows: list[tuple[int, int, str, str]] = []
+        for chunk in _chunks(list(version_ids)):
+            marks = ",".join("?" * len(chunk))
+            rows.extend(
+                (int(d), int(v), str(n), str(f))
+                for d, v, n, f in self._query(
+                    f"SELECT depset_id, version_id, name, fingerprint FROM dep WHERE version_id IN ({marks})",
+                    chunk,
+                )
+            )
+        return rows
+
+    def tests_of_depsets(self, depset_ids: Sequence[int]) -> list[tuple[str, str, int]]:
+        """(nodeid, file, depset id) of the tests recorded with the given depsets."""
+        rows: list[tuple[str, str, int]] = []
+        for chunk in _chunks(list(depset_ids)):
+            marks = ",".join("?" * len(chunk))
+            rows.extend(
+                (str(n), str(f), int(d))
+                for n, f, d in self._query(
+                    f"SELECT nodeid, file, depset_id FROM test WHERE depset_id IN ({marks})", chunk
+                )
+            )
+        return rows
+
+    def tests(self) -> list[tuple[str, str, str, float]]:
+        """(nodeid, file, outcome, duration) of every recorded test."""
+        return [
+            (str(n), str(f), str(o), float(d))
+            for n, f, o, d in self._query("SELECT nodeid, file, outcome, duration FROM test")
+        ]
+
+    def unsettled_tests(self) -> list[tuple[str, str, str]]:
+        """(nodeid, file, outcome) of tests whose last outcome was a failure or an error."""
+        return [
+            (str(n), str(f), str(o))
+            for n, f, o in self._query(
+                "SELECT nodeid, file, outcome FROM test WHERE outcome IN ('failed', 'error')"
+            )
+        ]
+
+    def test_files(self) -> dict[str, int]:
+        """Recorded test files with their number of records."""
+        return {
+            str(f): int(c) for f, c in self._query("SELECT file, COUNT(*) FROM test GROUP BY file")
+        }
+
+    def record(self, nodeid: str) -> TestRecord | None:
+        rows = self._query(
+            "SELECT file, outcome, duration, depset_id FROM test WHERE nodeid = ?", (nodeid,)
+        )
+        if not rows:
+            return None
+        file, outcome, duration, depset_id = rows[0]
+        deps = tuple(
+            Dependency(str(k), str(h), str(n), str(f))
+            for k, h, n, f in self._query(
+                "SELECT v.key, v.hash, d.name, d.fingerprint FROM dep d JOIN version v ON v.id = d.version_id "
+                "WHERE d.depset_id = ? ORDER BY v.key, d.name",
+                (depset_id,),
+            )
+        )
+        return TestRecord(str(nodeid), str(file), str(outcome), float(duration), deps)
+
+    def records(self) -> Iterator[TestRecord]:
+        """Every record, depsets shared; for merge and export (loads the file whole)."""
+        by_depset: dict[int, list[Dependency]] = {}
+        for depset_id, key, hash_, name, fp in self._query(
+            "SELECT d.depset_id, v.key, v.hash, d.name, d.fingerprint FROM dep d JOIN version v ON v.id = d.version_id"
+        ):
+            by_depset.setdefault(int(depset_id), []).append(
+                Dependency(str(key), str(hash_), str(name), str(fp))
+            )
+        for nodeid, file, outcome, duration, depset_id, _ in self._query(
+            "SELECT nodeid, file, outcome, duration, depset_id, recorded_at FROM test ORDER BY nodeid"
+        ):
+            deps = tuple(sorted(by_depset.get(int(depset_id), ()), key=lambda d: (d.key, d.name)))
+            yield TestRecord(str(nodeid), str(file), str(outcome), float(duration), deps)
+
+    def recorded_at(self) -> dict[str, float]:
+        return {str(n): float(t) for n, t in self._query("SELECT nodeid, recorded_at FROM test")}
+
+    def dependents_of_key(self, key: str) -> list[tuple[str, str, str]]:
+        """(nodeid, block name, fingerprint) of tests depending on ``key`` (a file or env key)."""
+        return [
+            (str(n), str(b), str(f))
+            for n, b, f in self._query(
+                "SELECT DISTINCT t.nodeid, d.name, d.fingerprint FROM version v JOIN dep d ON d.version_id = v.id "
+                "JOIN test t ON t.depset_id = d.depset_id WHERE v.key = ? ORDER BY t.nodeid, d.name",
+                (key,),
+            )
+        ]
+
+    def stat_cache(self) -> dict[str, tuple[int, int, str]]:
+        return {
+            str(p): (int(m), int(s), str(h))
+            for p, m, s, h in self._query("SELECT path, mtime_ns, size, hash FROM stat_cache")
+        }
+
+    def edges(self) -> list[tuple[str, str, str]]:
+        return [
+            (str(s), str(d), str(k)) for s, d, k in self._query("SELECT src, dst, kind FROM edge")
+        ]
+
+    # ----------------------------------------------------------------- writing
+    def write(
+        self,
+        records: Iterable[TestRecord],
+        *,
+        remove: Iterable[str] = (),
+        stat_cache: Mapping[str, tuple[int, int, str]] | None = None,
+        edges: Iterable[tuple[str, str, str]] = (),
+        meta: Mapping[str, str] | None = None,
+        replace_all: bool = False,
+        recorded_at: float | None = None,
+    ) -> None:
+        """Store ``records`` (replacing earlier records of the same tests) in one transaction.
+
+        ``remove`` drops tests that no longer exist; ``replace_all`` drops every earlier record
+        first (a forced full rebuild). Unreferenced versions and depsets are collected.
+        """
+        now = time.time() if recorded_at is None else recorded_at
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if replace_all:
+                    for table in ("test", "dep", "depset", "version", "edge"):
+                        conn.execute(f"DELETE FROM {table}")
+                version_ids: dict[tuple[str, str], int] = {}
+                depset_ids: dict[str, int] = {}
+                conn.executemany("DELETE FROM test WHERE nodeid = ?", ((n,) for n in remove))
+                for rec in records:
+                    digest_ = _depset_digest(rec.deps)
+                    depset_id = depset_ids.get(digest_)
+                    if depset_id is None:
+                        depset_id = self._intern_depset(digest_, rec.deps, version_ids)
+                        depset_ids[digest_] = depset_id
+                    conn.execute(
+                        "INSERT OR REPLACE INTO test (nodeid, file, depset_id, outcome, duration, recorded_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (rec.nodeid, rec.file, depset_id, rec.outcome, rec.duration, now),
+                    )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO edge (src, dst, kind) VALUES (?, ?, ?)", edges
+                )
+                if stat_cache is not None:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO stat_cache (path, mtime_ns, size, hash) VALUES (?, ?, ?, ?)",
+                        ((p, m, s, h) for p, (m, s, h) in stat_cache.items()),
+                    )
+                conn.execute("DELETE FROM depset WHERE id NOT IN (SELECT depset_id FROM test)")
+                conn.execute("DELETE FROM dep WHERE depset_id NOT IN (SELECT id FROM depset)")
+                conn.execute("DELETE FROM version WHERE id NOT IN (SELECT version_id FROM dep)")
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                conn.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    [("updated_at", stamp), *((meta or {}).items())],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"could not write the baseline {self.path}: {exc}. {_FIX}") from exc
+
+    def update_stat_cache(self, stat_cache: Mapping[str, tuple[int, int, str]]) -> None:
+        """Refresh the local hash cache alone (read-only selection runs do this)."""
+        try:
+            with self._conn:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO stat_cache (path, mtime_ns, size, hash) VALUES (?, ?, ?, ?)",
+                    ((p, m, s, h) for p, (m, s, h) in stat_cache.items()),
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"could not write the baseline {self.path}: {exc}. {_FIX}") from exc
+
+    def _intern_depset(
+        self, digest_: str, deps: Sequence[Dependency], version_ids: dict[tuple[str, str], int]
+    ) -> int:
+        conn = self._conn
+        row = conn.execute("SELECT id FROM depset WHERE digest = ?", (digest_,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        depset_id = int(
+            conn.execute("INSERT INTO depset (digest) VALUES (?)", (digest_,)).lastrowid or 0
+        )
+        rows = []
+        for dep in deps:
+            vkey = (dep.key, dep.version)
+            vid = version_ids.get(vkey)
+            if vid is None:
+                conn.execute("INSERT OR IGNORE INTO version (key, hash) VALUES (?, ?)", vkey)
+                vid = int(
+                    conn.execute(
+                        "SELECT id FROM version WHERE key = ? AND hash = ?", vkey
+                    ).fetchone()[0]
+                )
+                version_ids[vkey] = vid
+            rows.append((depset_id, vid, dep.name, dep.fingerprint))
+        conn.executemany(
+            "INSERT OR IGNORE INTO dep (depset_id, version_id, name, fingerprint) VALUES (?, ?, ?, ?)",
+            rows,
+        )
+        return depset_id
+
+
+def atomic_copy(src: Path, dst: Path) -> None:
+    """Copy a baseline so that ``dst`` is either the old file or the complete new one."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        source = sqlite3.connect(str(src))
+        target = sqlite3.connect(str(tmp))
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        os.replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

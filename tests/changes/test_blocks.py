@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import pytest
+
+from difftest.changes.blocks import parse_blocks
+from difftest.errors import SourceError
+
+SOURCE = '''
+import os
+LIMIT = 10
+
+def helper(x=1):
+    """Doc."""
+    return x + LIMIT
+
+@register("a")
+def plugin():
+    return 1
+
+class Config:
+    timeout = 5
+
+    def method(self):
+        def inner():
+            return 2
+        return inner()
+
+    class Nested:
+        flag = True
+
+        def deep(self):
+            return 3
+'''
+
+
+def changed_blocks(before: str, after: str) -> list[str]:
+    old = {b.name: b.checksum for b in parse_blocks(before, "m.py").blocks}
+    new = {b.name: b.checksum for b in parse_blocks(after, "m.py").blocks}
+    return sorted(n for n in old.keys() | new.keys() if old.get(n) != new.get(n))
+
+
+def test_a_file_splits_into_module_class_and_function_blocks():
+    names = [(b.name, b.kind) for b in parse_blocks(SOURCE, "m.py").blocks]
+    assert names[0] == ("<module>", "module")
+    assert set(names) == {
+        ("<module>", "module"),
+        ("helper", "function"),
+        ("plugin", "function"),
+        ("Config", "class"),
+        ("Config.method", "function"),
+        ("Config.Nested", "class"),
+        ("Config.Nested.deep", "function"),
+    }
+
+
+def test_formatting_and_comments_do_not_change_any_fingerprint():
+    reformatted = SOURCE.replace("return x + LIMIT", "return (x+LIMIT)  # sum").replace("\n\n", "\n")
+    assert changed_blocks(SOURCE, reformatted) == []
+
+
+def test_a_function_body_edit_changes_only_that_function():
+    assert changed_blocks(SOURCE, SOURCE.replace("return x + LIMIT", "return x - LIMIT")) == ["helper"]
+
+
+def test_a_module_constant_edit_changes_the_module_block():
+    assert changed_blocks(SOURCE, SOURCE.replace("LIMIT = 10", "LIMIT = 11")) == ["<module>"]
+
+
+def test_a_class_attribute_edit_changes_that_class_block_only():
+    assert changed_blocks(SOURCE, SOURCE.replace("timeout = 5", "timeout = 6")) == ["Config"]
+    assert changed_blocks(SOURCE, SOURCE.replace("flag = True", "flag = False")) == ["Config.Nested"]
+
+
+def test_decorator_and_default_edits_are_import_time_changes():
+    assert changed_blocks(SOURCE, SOURCE.replace('@register("a")', '@register("b")')) == [
+        "<module>",
+        "plugin",
+    ]
+    assert changed_blocks(SOURCE, SOURCE.replace("def helper(x=1)", "def helper(x=2)")) == [
+        "<module>",
+        "helper",
+    ]
+
+
+def test_a_docstring_edit_is_an_import_time_change_because_code_can_read_doc():
+    assert "<module>" in changed_blocks(SOURCE, SOURCE.replace('"""Doc."""', '"""Other."""'))
+
+
+def test_a_nested_function_belongs_to_its_enclosing_method():
+    assert changed_blocks(SOURCE, SOURCE.replace("return 2", "return 20")) == ["Config.method"]
+
+
+def test_executed_lines_map_to_the_function_whose_body_holds_them():
+    blocks = parse_blocks(SOURCE, "m.py")
+    lines = SOURCE.splitlines()
+    body_line = next(i for i, text in enumerate(lines, 1) if "return x + LIMIT" in text)
+    inner_line = next(i for i, text in enumerate(lines, 1) if "return 2" in text)
+    const_line = next(i for i, text in enumerate(lines, 1) if text.startswith("LIMIT"))
+    assert blocks.function_at(body_line).name == "helper"
+    assert blocks.function_at(inner_line).name == "Config.method"
+    assert blocks.function_at(const_line) is None
+
+
+def test_redefined_names_keep_distinct_stable_identities():
+    source = "class A:\n    @property\n    def x(self):\n        return 1\n    @x.setter\n    def x(self, v):\n        pass\n"
+    names = [b.name for b in parse_blocks(source, "p.py").blocks]
+    assert names == ["<module>", "A", "A.x", "A.x#2"]
+
+
+def test_a_syntax_error_names_the_file_and_line():
+    with pytest.raises(SourceError, match=r"broken\.py:2"):
+        parse_blocks("x = 1\ndef (:\n", "broken.py")
