@@ -1,8 +1,11 @@
 """Who imports what: module names mapped to project files, and the import graph over them.
 
-The graph is a networkx ``DiGraph`` whose nodes are root-relative paths (Python files and data
-files) and ``ext:<name>`` nodes for top-level modules outside the project. Edges come from static
-parsing (every import statement anywhere in a file, literal dynamic imports, package
+Nodes are root-relative paths (Python files and data files) and ``ext:<name>`` nodes for
+top-level modules outside the project. The adjacency is plain dicts: this graph is built on every
+recording run and must stay cheap to import and walk; the combined graph that the Pants plugin and
+the CLI serialise and query is the networkx one in :mod:`difftest.graph.combined`.
+
+Edges come from static parsing (every import statement anywhere in a file, literal dynamic imports, package
 ``__init__`` files) and from edges recorded at run time. A test's import closure is everything
 reachable from its roots: whatever those files import, at any depth, ran at import time.
 """
@@ -11,8 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-
-import networkx as nx
 
 from difftest.changes.blocks import parse_tree
 from difftest.changes.imports import imported_names
@@ -89,19 +90,18 @@ class ImportGraph:
     def __init__(self, index: ModuleIndex, read: Callable[[str], bytes | None]) -> None:
         self.index = index
         self._read = read
-        self.graph: nx.DiGraph = nx.DiGraph()
+        self.edges: dict[str, dict[str, str]] = {}
         self._expanded: set[str] = set()
         self._project_tops = index.top_level_names
 
     def add_edge(self, src: str, dst: str, kind: str) -> None:
         """A run-time edge: ``kind`` "import" (dst a file) or "data" (dst a data file)."""
-        self.graph.add_edge(src, dst, kind=kind)
+        self.edges.setdefault(src, {})[dst] = kind
 
     def _expand(self, path: str) -> None:
         if path in self._expanded:
             return
         self._expanded.add(path)
-        self.graph.add_node(path)
         if not path.endswith(".py"):
             return
         source = self._read(path)
@@ -118,15 +118,16 @@ class ImportGraph:
             if targets:
                 for target in targets:
                     if target != path:
-                        self.graph.add_edge(path, target, kind="static")
+                        self.edges.setdefault(path, {}).setdefault(target, "static")
             elif dotted.split(".")[0] not in self._project_tops:
-                self.graph.add_edge(path, EXTERNAL_PREFIX + dotted.split(".")[0], kind="static")
+                ext = EXTERNAL_PREFIX + dotted.split(".")[0]
+                self.edges.setdefault(path, {}).setdefault(ext, "static")
         # A package's modules run their package's __init__ first.
         name = self.index.module_of(path)
         if name and "." in name:
             for init in self.index.files_for(name.rpartition(".")[0]):
                 if init != path:
-                    self.graph.add_edge(path, init, kind="package")
+                    self.edges.setdefault(path, {}).setdefault(init, "package")
 
     def closure(self, roots: Iterable[str]) -> Closure:
         result = Closure()
@@ -145,5 +146,5 @@ class ImportGraph:
                 result.files.add(node)
             else:
                 result.data.add(node)
-            todo.extend(self.graph.successors(node))
+            todo.extend(self.edges.get(node, ()))
         return result
