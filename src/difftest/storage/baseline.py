@@ -21,7 +21,7 @@ Schema, version 1 (``PRAGMA application_id`` = 0x44494654, "DIFT"):
 ``test(nodeid, file, depset_id, outcome, duration, recorded_at)``
     The last record of each test (and ``<file>::<collect>`` rows for test-file collection).
 ``stat_cache(path, mtime_ns, size, hash)``
-    Local cache of content hashes, so unchanged files are not re-read. Not merged.
+    Local cache of content hashes, so unchanged files are not re-read. Not merged or uploaded.
 ``edge(src, dst, kind)``
     Import-graph edges seen at run time that static parsing cannot see (``kind`` "import" for a
     dynamic import, "data" for a file read while a module was being imported).
@@ -34,6 +34,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -200,6 +201,57 @@ class Baseline:
     ) -> None:
         self.close()
 
+    def check_integrity(self) -> None:
+        """Read every page (``PRAGMA quick_check``): for files that came from elsewhere.
+
+        Opening checks only the header and the schema; a file damaged further in (a bad upload,
+        a bit flip) would otherwise fail later, half-way through a run.
+        """
+        try:
+            problems = [
+                str(row[0]) for row in self._conn.execute("PRAGMA quick_check") if row[0] != "ok"
+            ]
+        except sqlite3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems:
+            first = problems[0].splitlines()
+            detail = first[1] if len(first) > 1 and first[0].startswith("***") else first[0]
+            raise BaselineCorruptError(f"{self.path} is corrupt ({detail}). {_FIX}")
+
+    def backup_to(self, target: Path) -> None:
+        """Write a consistent copy of this baseline to ``target`` (SQLite's backup API).
+
+        The copy is taken inside a read transaction, so a concurrent writer never leaves it
+        half-updated. ``target`` is overwritten in place: callers that need the replacement to
+        be atomic write to a temporary file and rename it (see :func:`atomic_copy`).
+        """
+        try:
+            dest = sqlite3.connect(str(target))
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"could not create {target} ({exc}): is it writable?") from exc
+        try:
+            self._conn.backup(dest)
+        except sqlite3.DatabaseError as exc:
+            raise BaselineCorruptError(f"{self.path} could not be copied ({exc}). {_FIX}") from exc
+        finally:
+            dest.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it or none of it. (The connection is in autocommit
+        mode, so statements outside a transaction each commit, and sync, on their own.)"""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"could not write the baseline {self.path}: {exc}. {_FIX}") from exc
+
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         try:
             return list(self._conn.execute(sql, params))
@@ -350,60 +402,59 @@ class Baseline:
         first (a forced full rebuild). Unreferenced versions and depsets are collected.
         """
         now = time.time() if recorded_at is None else recorded_at
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if replace_all:
-                    for table in ("test", "dep", "depset", "version", "edge"):
-                        conn.execute(f"DELETE FROM {table}")
-                version_ids: dict[tuple[str, str], int] = {}
-                depset_ids: dict[str, int] = {}
-                conn.executemany("DELETE FROM test WHERE nodeid = ?", ((n,) for n in remove))
-                for rec in records:
-                    digest_ = _depset_digest(rec.deps)
-                    depset_id = depset_ids.get(digest_)
-                    if depset_id is None:
-                        depset_id = self._intern_depset(digest_, rec.deps, version_ids)
-                        depset_ids[digest_] = depset_id
-                    conn.execute(
-                        "INSERT OR REPLACE INTO test (nodeid, file, depset_id, outcome, duration, recorded_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (rec.nodeid, rec.file, depset_id, rec.outcome, rec.duration, now),
-                    )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO edge (src, dst, kind) VALUES (?, ?, ?)", edges
+        with self._transaction() as conn:
+            if replace_all:
+                for table in ("test", "dep", "depset", "version", "edge"):
+                    conn.execute(f"DELETE FROM {table}")
+            version_ids: dict[tuple[str, str], int] = {}
+            depset_ids: dict[str, int] = {}
+            conn.executemany("DELETE FROM test WHERE nodeid = ?", ((n,) for n in remove))
+            for rec in records:
+                digest_ = _depset_digest(rec.deps)
+                depset_id = depset_ids.get(digest_)
+                if depset_id is None:
+                    depset_id = self._intern_depset(digest_, rec.deps, version_ids)
+                    depset_ids[digest_] = depset_id
+                conn.execute(
+                    "INSERT OR REPLACE INTO test (nodeid, file, depset_id, outcome, duration, recorded_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (rec.nodeid, rec.file, depset_id, rec.outcome, rec.duration, now),
                 )
-                if stat_cache is not None:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO stat_cache (path, mtime_ns, size, hash) VALUES (?, ?, ?, ?)",
-                        ((p, m, s, h) for p, (m, s, h) in stat_cache.items()),
-                    )
-                conn.execute("DELETE FROM depset WHERE id NOT IN (SELECT depset_id FROM test)")
-                conn.execute("DELETE FROM dep WHERE depset_id NOT IN (SELECT id FROM depset)")
-                conn.execute("DELETE FROM version WHERE id NOT IN (SELECT version_id FROM dep)")
-                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            conn.executemany("INSERT OR IGNORE INTO edge (src, dst, kind) VALUES (?, ?, ?)", edges)
+            if stat_cache is not None:
                 conn.executemany(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                    [("updated_at", stamp), *((meta or {}).items())],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"could not write the baseline {self.path}: {exc}. {_FIX}") from exc
-
-    def update_stat_cache(self, stat_cache: Mapping[str, tuple[int, int, str]]) -> None:
-        """Refresh the local hash cache alone (read-only selection runs do this)."""
-        try:
-            with self._conn:
-                self._conn.executemany(
                     "INSERT OR REPLACE INTO stat_cache (path, mtime_ns, size, hash) VALUES (?, ?, ?, ?)",
                     ((p, m, s, h) for p, (m, s, h) in stat_cache.items()),
                 )
-        except sqlite3.DatabaseError as exc:
-            raise StorageError(f"could not write the baseline {self.path}: {exc}. {_FIX}") from exc
+            conn.execute("DELETE FROM depset WHERE id NOT IN (SELECT depset_id FROM test)")
+            conn.execute("DELETE FROM dep WHERE depset_id NOT IN (SELECT id FROM depset)")
+            conn.execute("DELETE FROM version WHERE id NOT IN (SELECT version_id FROM dep)")
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("updated_at", stamp), *((meta or {}).items())],
+            )
+
+    def update_stat_cache(self, stat_cache: Mapping[str, tuple[int, int, str]]) -> None:
+        """Refresh the local hash cache alone (read-only selection runs do this)."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO stat_cache (path, mtime_ns, size, hash) VALUES (?, ?, ?, ?)",
+                ((p, m, s, h) for p, (m, s, h) in stat_cache.items()),
+            )
+
+    def set_recorded_at(self, stamps: Mapping[str, float]) -> None:
+        """Set when each of these tests was recorded (merge keeps every input's times)."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE test SET recorded_at = ? WHERE nodeid = ?",
+                ((when, nodeid) for nodeid, when in stamps.items()),
+            )
+
+    def clear_stat_cache(self) -> None:
+        """Drop the local hash cache: its mtimes mean nothing on another machine (uploads)."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM stat_cache")
 
     def _intern_depset(
         self, digest_: str, deps: Sequence[Dependency], version_ids: dict[tuple[str, str], int]

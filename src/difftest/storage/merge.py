@@ -1,0 +1,156 @@
+"""Merge baselines: the shards of parallel CI jobs (or of machines) into one artifact.
+
+For each test the newest record wins (by the time it was recorded; on a tie, the input listed
+later), and the run-time import edges of every input are kept. The machine-local stat cache is
+not merged. The output is written to a temporary file and renamed into place, so a failed merge
+leaves the previous output as it was.
+
+Inputs and the output may be local paths or remote URLs (see :mod:`difftest.storage.remote`).
+An input that is a directory, or a URL ending in ``/``, stands for every ``.db`` file directly
+inside it. Every input must be a baseline of this format version: anything else is refused,
+naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from difftest.errors import RemoteError, StorageError
+from difftest.model import TestRecord
+from difftest.storage.baseline import Baseline
+from difftest.storage.remote import is_url, open_remote
+
+
+@dataclass
+class MergeResult:
+    """What a merge read and wrote."""
+
+    output: str
+    #: The baselines read, after expanding directories and prefixes, in order.
+    inputs: list[str] = field(default_factory=list)
+    #: Records (tests and collection records) in the output.
+    records: int = 0
+    #: Records dropped because another input had a newer record of the same test.
+    superseded: int = 0
+    edges: int = 0
+
+
+@dataclass
+class _Winner:
+    recorded_at: float
+    record: TestRecord
+
+
+def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult:
+    """Merge the local baselines ``inputs`` ((label, path) pairs) into ``output`` atomically."""
+    if not inputs:
+        raise StorageError("nothing to merge: give at least one input baseline.")
+    result = MergeResult(str(output), [label for label, _ in inputs])
+    newest: dict[str, _Winner] = {}
+    edges: set[tuple[str, str, str]] = set()
+    import_roots: list[str] = []
+    # The commit comes from the input recorded last (its newest record, then its update time).
+    latest: tuple[tuple[float, str], dict[str, str]] | None = None
+    for label, path in inputs:
+        if not path.is_file():
+            raise StorageError(f"cannot merge {label}: no such file.")
+        with Baseline.open_existing(path) as baseline:
+            meta = baseline.meta()
+            stamps = baseline.recorded_at()
+            for rec in baseline.records():
+                when = stamps[rec.nodeid]
+                kept = newest.get(rec.nodeid)
+                if kept is not None:
+                    result.superseded += 1
+                    if kept.recorded_at > when:
+                        continue
+                newest[rec.nodeid] = _Winner(when, rec)
+            edges.update(baseline.edges())
+            import_roots.extend(r for r in baseline.import_roots() if r not in import_roots)
+        recency = (max(stamps.values(), default=0.0), meta.get("updated_at", ""))
+        if latest is None or recency >= latest[0]:
+            latest = (recency, meta)
+
+    out_meta = {"import_roots": json.dumps(import_roots)}
+    if latest is not None and "commit" in latest[1]:
+        out_meta["commit"] = latest[1]["commit"]
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".merge")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        with Baseline.open(tmp) as merged:
+            merged.write((w.record for w in newest.values()), edges=sorted(edges), meta=out_meta)
+            # each test keeps the time it was recorded in its input
+            merged.set_recorded_at({n: w.recorded_at for n, w in newest.items()})
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    result.records = len(newest)
+    result.edges = len(edges)
+    return result
+
+
+def _expand_local(spec: str) -> list[tuple[str, Path]]:
+    path = Path(spec)
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.suffix == ".db" and p.is_file())
+        if not found:
+            raise StorageError(f"cannot merge {spec}: the directory holds no .db files.")
+        return [(str(p), p) for p in found]
+    if not path.exists():
+        raise StorageError(f"cannot merge {spec}: no such file or directory.")
+    return [(spec, path)]
+
+
+def _fetch_remote(spec: str, workdir: Path) -> list[tuple[str, Path]]:
+    remote = open_remote(spec)
+    urls = remote.list() if remote.is_prefix else [spec]
+    if not urls:
+        raise RemoteError(f"cannot merge {spec}: there are no .db baselines under it.")
+    fetched: list[tuple[str, Path]] = []
+    for url in urls:
+        fd, name = tempfile.mkstemp(dir=workdir, suffix=".db")
+        os.close(fd)
+        dest = Path(name)
+        if not remote.entry(url).download(dest):
+            raise RemoteError(f"cannot merge {url}: there is no baseline there.")
+        fetched.append((url, dest))
+    return fetched
+
+
+def merge(output: str, inputs: Sequence[str]) -> MergeResult:
+    """Merge ``inputs`` (paths, directories, URLs, URL prefixes) into ``output`` (path or URL).
+
+    A remote output is written by merging into a temporary file and uploading it.
+    """
+    if not inputs:
+        raise StorageError("nothing to merge: give at least one input baseline.")
+    target = open_remote(output) if is_url(output) else None
+    if target is not None and target.is_prefix:
+        raise RemoteError(
+            f"cannot merge into {output}: it names a directory or prefix. Name the output file, "
+            "e.g. s3://bucket/baseline.db."
+        )
+    if target is None and Path(output).is_dir():
+        raise StorageError(f"cannot merge into {output}: it is a directory. Name the output file.")
+    with tempfile.TemporaryDirectory(prefix="difftest-merge-") as tmpdir:
+        workdir = Path(tmpdir) / "inputs"
+        workdir.mkdir()
+        files: list[tuple[str, Path]] = []
+        for spec in inputs:
+            files.extend(_fetch_remote(spec, workdir) if is_url(spec) else _expand_local(spec))
+        if target is None:
+            result = merge_files(files, Path(output))
+        else:
+            merged = Path(tmpdir) / "merged.db"
+            result = merge_files(files, merged)
+            target.upload(merged)
+        result.output = output
+        return result

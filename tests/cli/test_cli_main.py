@@ -1,0 +1,95 @@
+"""The `difftest` command as a whole: help, exit codes, the error handler."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from difftest.cli import main as cli_main
+from difftest.cli.error_handler import EXIT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
+from difftest.cli.main import main
+
+SUBCOMMANDS = ("merge", "inspect", "explain", "download", "upload")
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "difftest", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_python_dash_m_difftest_help_lists_every_subcommand() -> None:
+    done = run("--help")
+    assert done.returncode == EXIT_OK
+    assert done.stdout.startswith("usage: difftest")
+    for name in SUBCOMMANDS:
+        assert f"    {name} " in done.stdout
+
+
+def test_every_subcommand_has_help_that_states_its_defaults() -> None:
+    for name in SUBCOMMANDS:
+        with pytest.raises(SystemExit) as info:
+            cli_main.build_parser().parse_args([name, "--help"])
+        assert info.value.code == 0
+    help_text = subprocess.run(
+        [sys.executable, "-m", "difftest", "download", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    help_text = " ".join(help_text.split())
+    assert "default: .difftest/baseline.db under --root" in help_text
+    assert "default: the current directory" in help_text
+
+
+def test_the_console_script_is_installed_beside_the_interpreter() -> None:
+    script = Path(sys.executable).parent / "difftest"
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert done.returncode == EXIT_OK
+    assert done.stdout.startswith("difftest ")
+
+
+def test_a_command_line_that_does_not_parse_exits_with_the_usage_code() -> None:
+    done = run("no-such-command")
+    assert done.returncode == EXIT_USAGE
+    assert "invalid choice: 'no-such-command'" in done.stderr
+    assert run().returncode == EXIT_USAGE
+    assert main(["merge", "out.db"]) == EXIT_USAGE
+
+
+def test_a_difftest_error_is_one_line_on_stderr_and_exit_code_one(tmp_path: Path) -> None:
+    done = run("inspect", "--root", str(tmp_path))
+    assert done.returncode == EXIT_ERROR
+    assert done.stdout == ""
+    assert done.stderr.startswith("difftest: error: no baseline at ")
+    assert "pytest --diff-baseline" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unexpected_exception_is_reported_as_a_bug_with_its_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object, **kwargs: object) -> int:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(cli_main, "merge_command", broken)
+    assert main(["merge", "out.db", "in.db"]) == EXIT_INTERNAL
+    err = capsys.readouterr().err
+    assert "internal error (a bug in difftest" in err
+    assert "ZeroDivisionError: boom" in err
+
+
+def test_a_url_where_a_local_baseline_is_expected_says_to_download_it_first(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["inspect", "s3://difftest-ci/baseline.db"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "s3://difftest-ci/baseline.db is a URL" in err
+    assert "difftest download s3://difftest-ci/baseline.db --db PATH" in err

@@ -1,0 +1,206 @@
+"""The SQLite baseline: refusing what it cannot read, atomic writes, per-test state, clean-up."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from difftest.errors import BaselineCorruptError, BaselineVersionError, StorageError
+from difftest.model import TestRecord
+from difftest.storage.baseline import Baseline
+
+
+def many_records(baselines, count: int = 300) -> list[TestRecord]:
+    return [
+        baselines.record(
+            f"tests/test_m.py::test_{i}", *((f"src/m{j}.py", f"f{i}") for j in range(20))
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_file_of_garbage_bytes_is_refused_as_not_a_baseline(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.db"
+    path.write_bytes(b"\x00\x13garbage, not a database" * 100)
+    with pytest.raises(BaselineCorruptError) as info:
+        Baseline.open_existing(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "not a difftest baseline (not an SQLite file)" in message
+    assert "Delete it" in message
+    assert path.read_bytes().startswith(b"\x00\x13garbage")  # left for the user to look at
+
+
+@pytest.mark.parametrize("keep", ["header only", "half"])
+def test_a_truncated_baseline_is_reported_as_corrupt_or_truncated(
+    tmp_path: Path, baselines, keep: str
+) -> None:
+    path = baselines.make(tmp_path / "baseline.db", many_records(baselines))
+    data = path.read_bytes()
+    path.write_bytes(data[:100] if keep == "header only" else data[: len(data) // 2])
+    with pytest.raises(BaselineCorruptError, match="is corrupt or truncated") as info:
+        Baseline.open_existing(path)
+    assert "fetch a good copy" in str(info.value)
+
+
+def test_an_sqlite_file_of_another_program_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(str(path))
+    conn.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+    conn.execute("INSERT INTO meta VALUES ('format_version', '1')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(BaselineCorruptError, match="an SQLite file but not a difftest baseline"):
+        Baseline.open_existing(path)
+
+
+def test_a_baseline_of_another_format_version_is_refused_with_what_to_do(
+    tmp_path: Path, baselines
+) -> None:
+    path = baselines.make(tmp_path / "baseline.db", [baselines.record("t.py::test_a")])
+    baselines.set_format_version(path, "2")
+    with pytest.raises(BaselineVersionError) as info:
+        Baseline.open_existing(path)
+    message = str(info.value)
+    assert f"{path} has baseline format version 2" in message
+    assert "this difftest reads version 1" in message
+    assert "pytest --diff-baseline --diff-force" in message
+
+
+def test_opening_a_missing_baseline_says_how_to_record_one(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match=r"no baseline at .*pytest --diff-baseline"):
+        Baseline.open_existing(tmp_path / "absent.db")
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_a_write_that_fails_halfway_leaves_the_previous_content(tmp_path: Path, baselines) -> None:
+    path = baselines.make(
+        tmp_path / "baseline.db",
+        [baselines.record("t.py::test_a", ("app.py", "f")), baselines.record("t.py::test_b")],
+        recorded_at=100.0,
+    )
+    before = baselines.content(path)
+
+    def half_then_crash() -> Iterator[TestRecord]:
+        yield baselines.record("t.py::test_a", ("app.py", "g"))
+        yield baselines.record("t.py::test_new")
+        raise RuntimeError("the test run died")
+
+    with Baseline.open_existing(path) as baseline:
+        with pytest.raises(RuntimeError, match="the test run died"):
+            baseline.write(half_then_crash(), recorded_at=200.0)
+        # the connection is usable again: the failed transaction was rolled back
+        baseline.write([baselines.record("t.py::test_c")], recorded_at=300.0)
+    after = baselines.content(path)
+    assert after["records"]["t.py::test_a"] == before["records"]["t.py::test_a"]
+    assert "t.py::test_new" not in after["records"]
+    assert after["recorded_at"] == {**before["recorded_at"], "t.py::test_c": 300.0}
+
+
+def test_writing_some_tests_leaves_the_other_tests_records_unchanged(
+    tmp_path: Path, baselines
+) -> None:
+    path = baselines.make(
+        tmp_path / "baseline.db",
+        [
+            baselines.record("t.py::test_a", ("app.py", "f")),
+            baselines.record("t.py::test_b", ("app.py", "g"), outcome="failed"),
+        ],
+        recorded_at=100.0,
+    )
+    before = baselines.content(path)
+    with Baseline.open_existing(path) as baseline:  # a partial run (-k test_a)
+        baseline.write([baselines.record("t.py::test_a", ("lib.py", "h"))], recorded_at=200.0)
+    after = baselines.content(path)
+    assert after["records"]["t.py::test_b"] == before["records"]["t.py::test_b"]
+    assert after["recorded_at"]["t.py::test_b"] == 100.0
+    assert after["records"]["t.py::test_a"] == baselines.record("t.py::test_a", ("lib.py", "h"))
+    assert after["recorded_at"]["t.py::test_a"] == 200.0
+
+
+def test_versions_no_test_refers_to_any_more_are_collected(tmp_path: Path, baselines) -> None:
+    path = baselines.make(
+        tmp_path / "baseline.db",
+        [
+            baselines.record("t.py::test_a", ("old.py", "f"), ("shared.py", "s")),
+            baselines.record("t.py::test_b", ("gone.py", "g"), ("shared.py", "s")),
+        ],
+    )
+    with Baseline.open_existing(path) as baseline:
+        baseline.write(
+            [baselines.record("t.py::test_a", ("new.py", "f"), ("shared.py", "s"))],
+            remove=["t.py::test_b"],
+        )
+        keys = sorted(key for _, key, _ in baseline.versions())
+        assert keys == ["new.py", "shared.py"]
+        assert baseline.dependents_of_key("old.py") == []
+        conn = sqlite3.connect(str(path))
+        try:
+            (depsets,) = conn.execute("SELECT COUNT(*) FROM depset").fetchone()
+            (orphans,) = conn.execute(
+                "SELECT COUNT(*) FROM dep WHERE version_id NOT IN (SELECT id FROM version)"
+            ).fetchone()
+        finally:
+            conn.close()
+    assert depsets == 1
+    assert orphans == 0
+
+
+def test_an_integrity_check_finds_damage_that_opening_does_not(tmp_path: Path, baselines) -> None:
+    path = baselines.make(tmp_path / "baseline.db", many_records(baselines))
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 2000] = b"\xff" * 2000
+    path.write_bytes(bytes(data))
+    # opening succeeds (the header and schema look fine); reading every page does not
+    with (
+        Baseline.open_existing(path) as baseline,
+        pytest.raises(BaselineCorruptError, match=r"is corrupt \(") as info,
+    ):
+        baseline.check_integrity()
+    assert str(path) in str(info.value)
+
+
+def test_an_intact_baseline_passes_the_integrity_check(tmp_path: Path, baselines) -> None:
+    path = baselines.make(tmp_path / "baseline.db", many_records(baselines, 20))
+    with Baseline.open_existing(path) as baseline:
+        baseline.check_integrity()
+        assert baseline.test_count() == 20
+
+
+def test_a_backup_copy_holds_the_same_records_and_the_stat_cache_can_be_dropped(
+    tmp_path: Path, baselines
+) -> None:
+    path = baselines.make(
+        tmp_path / "baseline.db", many_records(baselines, 5), edges=[("a", "b", "import")]
+    )
+    with Baseline.open_existing(path) as baseline:
+        baseline.update_stat_cache({"src/m0.py": (1, 2, "h")})
+        baseline.backup_to(tmp_path / "copy.db")
+    with Baseline.open_existing(tmp_path / "copy.db") as copy:
+        assert copy.stat_cache() == {"src/m0.py": (1, 2, "h")}
+        copy.clear_stat_cache()
+        assert copy.stat_cache() == {}
+    assert baselines.content(tmp_path / "copy.db") == baselines.content(path)
+
+
+def test_refreshing_the_stat_cache_of_many_files_commits_once(tmp_path: Path, baselines) -> None:
+    # Autocommit would sync the file once per row: seconds for a few thousand files.
+    path = baselines.make(tmp_path / "baseline.db", [baselines.record("t.py::test_a")])
+    statements: list[str] = []
+    with Baseline.open_existing(path) as baseline:
+        baseline._conn.set_trace_callback(statements.append)
+        baseline.update_stat_cache({f"src/f{i}.py": (i, i, "h") for i in range(500)})
+        baseline.set_recorded_at({"t.py::test_a": 5.0})
+        baseline._conn.set_trace_callback(None)
+        assert len(baseline.stat_cache()) == 500
+        assert baseline.recorded_at() == {"t.py::test_a": 5.0}
+    assert [s for s in statements if s in ("BEGIN IMMEDIATE", "COMMIT")] == [
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ]
