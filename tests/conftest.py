@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 import subprocess
@@ -18,6 +19,15 @@ import pytest
 
 from difftest.model import Dependency, TestRecord
 from difftest.storage.baseline import Baseline
+
+# Inside a Pants sandbox the source roots reach sys.path through PEX_EXTRA_SYS_PATH, as paths relative
+# to the sandbox. Make them absolute, so that a child process started in another directory
+# (`python -m difftest` with cwd=tmp_path) still finds them. Outside Pants this does nothing.
+for _name in ("PEX_EXTRA_SYS_PATH", "__PEX_EXTRA_SYS_PATH__"):
+    if os.environ.get(_name):
+        os.environ[_name] = os.pathsep.join(
+            os.path.abspath(entry) for entry in os.environ[_name].split(os.pathsep) if entry
+        )
 
 
 # --------------------------------------------------------------------------- S3

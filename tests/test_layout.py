@@ -50,5 +50,7 @@ def test_the_core_imports_no_stage():
         path = SRC / f"{name}.py"
         if path.exists():
             tree = ast.parse(path.read_text())
-            imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+            imported = {
+                n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+            }
             assert not {m for m in imported if _stage(m) in STAGES}, name

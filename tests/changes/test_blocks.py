@@ -54,12 +54,16 @@ def test_a_file_splits_into_module_class_and_function_blocks():
 
 
 def test_formatting_and_comments_do_not_change_any_fingerprint():
-    reformatted = SOURCE.replace("return x + LIMIT", "return (x+LIMIT)  # sum").replace("\n\n", "\n")
+    reformatted = SOURCE.replace("return x + LIMIT", "return (x+LIMIT)  # sum").replace(
+        "\n\n", "\n"
+    )
     assert changed_blocks(SOURCE, reformatted) == []
 
 
 def test_a_function_body_edit_changes_only_that_function():
-    assert changed_blocks(SOURCE, SOURCE.replace("return x + LIMIT", "return x - LIMIT")) == ["helper"]
+    assert changed_blocks(SOURCE, SOURCE.replace("return x + LIMIT", "return x - LIMIT")) == [
+        "helper"
+    ]
 
 
 def test_a_module_constant_edit_changes_the_module_block():
@@ -68,7 +72,9 @@ def test_a_module_constant_edit_changes_the_module_block():
 
 def test_a_class_attribute_edit_changes_that_class_block_only():
     assert changed_blocks(SOURCE, SOURCE.replace("timeout = 5", "timeout = 6")) == ["Config"]
-    assert changed_blocks(SOURCE, SOURCE.replace("flag = True", "flag = False")) == ["Config.Nested"]
+    assert changed_blocks(SOURCE, SOURCE.replace("flag = True", "flag = False")) == [
+        "Config.Nested"
+    ]
 
 
 def test_decorator_and_default_edits_are_import_time_changes():

@@ -15,7 +15,12 @@ def test_every_import_statement_counts_wherever_it_is():
 
 
 def test_relative_imports_are_made_absolute():
-    assert names("from . import x\nfrom ..y import z\n") == {"pkg.sub", "pkg.sub.x", "pkg.y", "pkg.y.z"}
+    assert names("from . import x\nfrom ..y import z\n") == {
+        "pkg.sub",
+        "pkg.sub.x",
+        "pkg.y",
+        "pkg.y.z",
+    }
 
 
 def test_literal_dynamic_imports_count():

@@ -49,13 +49,6 @@ def test_every_subcommand_has_help_that_states_its_defaults() -> None:
     assert "default: the current directory" in help_text
 
 
-def test_the_console_script_is_installed_beside_the_interpreter() -> None:
-    script = Path(sys.executable).parent / "difftest"
-    done = subprocess.run([str(script), "--version"], capture_output=True, text=True)
-    assert done.returncode == EXIT_OK
-    assert done.stdout.startswith("difftest ")
-
-
 def test_a_command_line_that_does_not_parse_exits_with_the_usage_code() -> None:
     done = run("no-such-command")
     assert done.returncode == EXIT_USAGE

@@ -27,9 +27,27 @@ def setup_project(tmp_path: Path) -> Baseline:
     baseline = Baseline.open(tmp_path / "b.db")
     baseline.write(
         [
-            TestRecord("t.py::test_double", "t.py", "passed", 0.1, deps_on(tmp_path, "app.py", "<module>", "double")),
-            TestRecord("t.py::test_triple", "t.py", "passed", 0.1, deps_on(tmp_path, "app.py", "<module>", "triple")),
-            TestRecord("u.py::test_table", "u.py", "passed", 0.1, deps_on(tmp_path, "table.csv", DATA_BLOCK)),
+            TestRecord(
+                "t.py::test_double",
+                "t.py",
+                "passed",
+                0.1,
+                deps_on(tmp_path, "app.py", "<module>", "double"),
+            ),
+            TestRecord(
+                "t.py::test_triple",
+                "t.py",
+                "passed",
+                0.1,
+                deps_on(tmp_path, "app.py", "<module>", "triple"),
+            ),
+            TestRecord(
+                "u.py::test_table",
+                "u.py",
+                "passed",
+                0.1,
+                deps_on(tmp_path, "table.csv", DATA_BLOCK),
+            ),
             TestRecord("u.py" + COLLECT_SUFFIX, "u.py", "passed", 0.0, ()),
         ]
     )
@@ -65,7 +83,10 @@ def test_a_function_edit_selects_only_the_tests_that_ran_it(tmp_path):
 def test_a_module_level_edit_selects_every_test_that_imported_the_module(tmp_path):
     baseline = setup_project(tmp_path)
     (tmp_path / "app.py").write_text(APP.replace("LIMIT = 3", "LIMIT = 4"))
-    assert set(select(baseline, state(tmp_path)).affected) == {"t.py::test_double", "t.py::test_triple"}
+    assert set(select(baseline, state(tmp_path)).affected) == {
+        "t.py::test_double",
+        "t.py::test_triple",
+    }
 
 
 def test_a_data_file_edit_or_deletion_selects_its_readers(tmp_path):
@@ -99,7 +120,15 @@ def test_a_record_of_one_test_does_not_absorb_a_change_another_test_depends_on(t
     (tmp_path / "app.py").write_text(APP.replace("LIMIT = 3", "LIMIT = 4"))
     # A partial run re-records only test_double against the new app.py.
     baseline.write(
-        [TestRecord("t.py::test_double", "t.py", "passed", 0.1, deps_on(tmp_path, "app.py", "<module>", "double"))]
+        [
+            TestRecord(
+                "t.py::test_double",
+                "t.py",
+                "passed",
+                0.1,
+                deps_on(tmp_path, "app.py", "<module>", "double"),
+            )
+        ]
     )
     assert list(select(baseline, state(tmp_path)).affected) == ["t.py::test_triple"]
 
@@ -107,7 +136,15 @@ def test_a_record_of_one_test_does_not_absorb_a_change_another_test_depends_on(t
 def test_an_environment_change_selects_the_tests_that_depended_on_it(tmp_path):
     baseline = setup_project(tmp_path)
     baseline.write(
-        [TestRecord("v.py::test_env", "v.py", "passed", 0.1, (Dependency("<env>/dist/foo", "1.0", "<env>", "1.0"),))]
+        [
+            TestRecord(
+                "v.py::test_env",
+                "v.py",
+                "passed",
+                0.1,
+                (Dependency("<env>/dist/foo", "1.0", "<env>", "1.0"),),
+            )
+        ]
     )
     selection = select(baseline, CurrentState(FileHasher(tmp_path), env={"<env>/dist/foo": "1.1"}))
     assert list(selection.affected) == ["v.py::test_env"]

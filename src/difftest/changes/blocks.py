@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import bisect
-import copy
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,39 +86,33 @@ def _walk_defs(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, ast.stm
                 yield from _walk_defs(handler.body, prefix)
 
 
-class _Skeleton(ast.NodeTransformer):
-    """What a scope runs at import time: function bodies cut to their docstring, and classes
-    below the top one cut to their header (they are blocks of their own)."""
-
-    def __init__(self, keep_class: ast.ClassDef | None) -> None:
-        self.keep_class = keep_class
-
-    def _strip(self, node: _FunctionNode) -> ast.AST:
+def _cut(node: ast.AST, keep: ast.AST | None, saved: list[tuple[ast.AST, list[ast.stmt]]]) -> None:
+    """Reduce ``node`` to what its scope runs at import time, in place (``saved`` keeps the cut
+    bodies so they can be put back): function bodies cut to their docstring, classes other than
+    ``keep`` cut to their header (they are blocks of their own; their decorators, bases and
+    keywords still run in the parent scope)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        saved.append((node, node.body))
         doc = node.body[0] if node.body and _is_docstring(node.body[0]) else None
         node.body = [doc] if doc is not None else []
-        return node
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        return self._strip(node)
-
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
-        return self._strip(node)
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
-        if node is self.keep_class:
-            self.generic_visit(node)
-        else:
-            node.body = []
-            # Decorators, bases and keywords of a nested class still run in the parent scope.
-        return node
+        return
+    if isinstance(node, ast.ClassDef) and node is not keep:
+        saved.append((node, node.body))
+        node.body = []
+        return
+    for child in ast.iter_child_nodes(node):
+        _cut(child, keep, saved)
 
 
 def _skeleton_digest(node: ast.AST, keep_class: ast.ClassDef | None) -> str:
-    clone = copy.deepcopy(node)
-    keep = None
-    if keep_class is not None:
-        keep = clone if isinstance(clone, ast.ClassDef) else None
-    return digest(_dump(_Skeleton(keep).visit(clone)))
+    # Cutting in place and restoring is much cheaper than copying the tree.
+    saved: list[tuple[ast.AST, list[ast.stmt]]] = []
+    try:
+        _cut(node, keep_class, saved)
+        return digest(_dump(node))
+    finally:
+        for cut, body in reversed(saved):
+            cut.body = body  # type: ignore[attr-defined]
 
 
 def parse_tree(source: str | bytes, path: str) -> ast.Module:

@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 from difftest.model import ENV_PREFIX
 
@@ -31,40 +32,71 @@ def dist_key(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _metadata() -> tuple[dict[str, str], dict[str, frozenset[str]], dict[str, frozenset[str]]]:
-    """(dist -> version, dist -> required dists, top-level module -> dists), for what is installed."""
+def _distributions() -> tuple[dict[str, str], dict[str, frozenset[str]], tuple[Any, ...]]:
+    """(dist -> version, dist -> required dists, (dist, distribution object) pairs), for what
+    is installed. Each distribution's metadata is parsed once."""
     from importlib import metadata
 
     versions: dict[str, str] = {}
     requires: dict[str, frozenset[str]] = {}
+    found = []
     for dist in metadata.distributions():
-        name = dist.metadata["Name"]
+        fields = dist.metadata
+        name = fields["Name"]
         if not name:
             continue
         key = normalize(name)
         if key in versions:  # the first on sys.path wins, as for imports
             continue
-        versions[key] = dist.version
+        found.append((key, dist))
+        versions[key] = fields["Version"] or dist.version
         reqs = set()
-        for req in dist.requires or ():
+        for req in fields.get_all("Requires-Dist") or dist.requires or ():
             match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", req)
             if match and "extra ==" not in req.replace('"', "").replace("'", ""):
                 reqs.add(normalize(match.group(1)))
         requires[key] = frozenset(reqs)
-    modules: dict[str, set[str]] = {}
-    for top, dists in metadata.packages_distributions().items():
-        modules.setdefault(top, set()).update(normalize(d) for d in dists)
-    return versions, requires, {k: frozenset(v) for k, v in modules.items()}
+    return versions, requires, tuple(found)
+
+
+@lru_cache(maxsize=1)
+def _modules() -> dict[str, frozenset[str]]:
+    """Top-level module -> distributions providing it (from ``top_level.txt``, else the RECORD
+    file list), as ``importlib.metadata.packages_distributions`` computes it."""
+    found: dict[str, set[str]] = {}
+    for name, dist in _distributions()[2]:
+        tops = (dist.read_text("top_level.txt") or "").split()
+        if not tops:
+            for file in dist.files or ():
+                parts = str(file).split("/")
+                top = parts[0]
+                if len(parts) == 1:
+                    if not top.endswith(".py"):
+                        continue
+                    top = top[:-3]
+                elif top.endswith((".dist-info", ".egg-info", ".data")) or top == "..":
+                    continue
+                tops.append(top)
+        for top in tops:
+            found.setdefault(top, set()).add(name)
+    return {k: frozenset(v) for k, v in found.items()}
+
+
+def _metadata() -> tuple[dict[str, str], dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    """(dist -> version, dist -> required dists, top-level module -> dists), for what is installed."""
+    versions, requires, _ = _distributions()
+    return versions, requires, _modules()
 
 
 def installed() -> Mapping[str, str]:
     """Normalized distribution name -> version of everything importable."""
-    return _metadata()[0]
+    return _distributions()[0]
 
 
 def distributions_for_modules(top_level: Iterable[str]) -> set[str]:
     """The distributions providing these top-level modules, and everything they require."""
-    _, requires, modules = _metadata()
+    requires = _distributions()[1]
+    modules = _modules()
     todo = [d for name in top_level for d in modules.get(name, ())]
     seen: set[str] = set()
     while todo:
@@ -73,6 +105,35 @@ def distributions_for_modules(top_level: Iterable[str]) -> set[str]:
             seen.add(dist)
             todo.extend(requires.get(dist, ()))
     return seen
+
+
+def missing_modules(top_level: Iterable[str]) -> set[str]:
+    """The top-level names no installed distribution provides and that cannot be imported now.
+
+    A test that tried such an import (``try: import numpy``) depends on it staying absent:
+    recording ``<env>/dist/<name>`` as "absent" re-selects it when a distribution of that name
+    is installed.
+    """
+    import importlib.util
+
+    modules = _modules()
+    missing = set()
+    for name in top_level:
+        if name in modules or name in sys.modules or not name.isidentifier():
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            missing.add(name)
+    return missing
+
+
+def refresh() -> None:
+    """Forget what was installed: the next question reads the metadata again."""
+    _distributions.cache_clear()
+    _modules.cache_clear()
 
 
 def current_value(key: str) -> str:

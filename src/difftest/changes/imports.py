@@ -1,7 +1,8 @@
 """Static import extraction: which modules a source file can import.
 
 Every import statement counts, wherever it is (module level, functions, try/except), and so do
-`importlib.import_module("literal")` and `__import__("literal")` calls. Names are made absolute;
+`importlib.import_module("literal")`, `__import__("literal")` and `pytest.importorskip("literal")`
+calls. Names are made absolute;
 resolving them to files is the graph stage's job.
 """
 
@@ -52,6 +53,7 @@ def imported_names(tree: ast.Module, package: str) -> set[str]:
             in (
                 "import_module",
                 "__import__",
+                "importorskip",
             )
             and node.args
             and isinstance(node.args[0], ast.Constant)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from difftest.changes.blocks import digest
 
 StatEntry = tuple[int, int, str]  # (mtime_ns, size, content hash)
 
-#: Directories never searched for project sources.
+#: Directories never searched for project sources, at any depth.
 SKIP_DIRS = frozenset(
     {
         ".git",
@@ -19,9 +20,6 @@ SKIP_DIRS = frozenset(
         ".tox",
         ".nox",
         ".venv",
-        "venv",
-        ".env",
-        "env",
         "node_modules",
         "__pycache__",
         ".pytest_cache",
@@ -29,29 +27,44 @@ SKIP_DIRS = frozenset(
         ".ruff_cache",
         ".difftest",
         ".eggs",
-        "build",
-        "dist",
         "site-packages",
         ".pants.d",
         ".idea",
         ".vscode",
     }
 )
+#: Directories skipped only at the top of the project (build output, conventional virtualenv
+#: names): deeper down they are ordinary packages (``myapp/build/``, ``myapp/env/``).
+TOP_SKIP_DIRS = frozenset({"build", "dist", "venv", "env", ".env"})
+#: A file changed this recently may change again within the file system's timestamp
+#: granularity without its (mtime, size) changing: such hashes are not cached.
+RACY_WINDOW_NS = 2_000_000_000
+
+
+def is_skipped_dir(name: str, depth: int) -> bool:
+    """Whether a directory ``name`` found ``depth`` levels below the root holds no sources."""
+    return name in SKIP_DIRS or name.endswith(".egg-info") or (depth == 0 and name in TOP_SKIP_DIRS)
+
+
+def is_project_path(rel: str) -> bool:
+    """Whether a root-relative POSIX path lies outside the skipped directories."""
+    parts = rel.split("/")[:-1]
+    return not any(is_skipped_dir(part, depth) for depth, part in enumerate(parts))
 
 
 def iter_python_files(root: Path) -> Iterator[str]:
     """Root-relative POSIX paths of the project's .py files (virtualenvs and caches skipped)."""
     root_str = str(root)
     for dirpath, dirnames, filenames in os.walk(root_str):
+        rel = os.path.relpath(dirpath, root_str)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        depth = prefix.count("/")
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if d not in SKIP_DIRS
-            and not d.endswith(".egg-info")
+            if not is_skipped_dir(d, depth)
             and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))
         )
-        rel = os.path.relpath(dirpath, root_str)
-        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
         for name in sorted(filenames):
             if name.endswith(".py"):
                 yield prefix + name
@@ -87,7 +100,8 @@ class FileHasher:
                 value = None
             else:
                 value = digest(data)
-                self.updated[path] = (st.st_mtime_ns, st.st_size, value)
+                if time.time_ns() - st.st_mtime_ns > RACY_WINDOW_NS:
+                    self.updated[path] = (st.st_mtime_ns, st.st_size, value)
         self._now[path] = value
         return value
 

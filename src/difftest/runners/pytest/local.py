@@ -1,0 +1,103 @@
+"""A run in one process (no xdist): it records, writes the baseline and uploads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from difftest.changes.scan import FileHasher
+from difftest.errors import DifftestError
+from difftest.model import TestRecord
+from difftest.runners.pytest.options import Settings
+from difftest.runners.pytest.plan import RunPlan
+from difftest.runners.pytest.recorder import Recorder
+from difftest.runners.pytest.records import Edge, RecordBuilder
+from difftest.runners.pytest.store import BatchWriter, upload
+from difftest.runners.pytest.writer import (
+    deleted_file_records,
+    merged_meta,
+    refresh_stat_cache,
+    say,
+)
+from difftest.storage.baseline import Baseline
+
+
+def make_builder(
+    recorder: Recorder, hasher: FileHasher, plan: RunPlan, settings: Settings
+) -> RecordBuilder:
+    return RecordBuilder(
+        recorder.paths,
+        hasher,
+        cache_size=settings.cache_size,
+        env=plan.env,
+        edges=plan.edges,
+        import_roots=plan.import_roots,
+    )
+
+
+class LocalRun:
+    """Owns the baseline of a serial run: batches go in as tests finish, the rest at the end."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        settings: Settings,
+        plan: RunPlan,
+        baseline: Baseline | None,
+        hasher: FileHasher,
+        recorder: Recorder | None,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.plan = plan
+        self.baseline = baseline
+        self.hasher = hasher
+        self.recorder = recorder
+        self.error: DifftestError | None = None
+        self.writer: BatchWriter | None = None
+        if recorder is not None and baseline is not None:
+            self.writer = BatchWriter(baseline, replace_all=plan.replace_all)
+            recorder.bind(
+                make_builder(recorder, hasher, plan, settings),
+                self._write_batch,
+                batch_size=settings.batch_size,
+                recorded=plan.recorded,
+            )
+
+    def _write_batch(self, records: list[TestRecord], edges: list[Edge]) -> None:
+        if self.writer is None or self.error is not None:
+            return
+        try:
+            self.writer.write(records, edges=edges)
+        except DifftestError as exc:
+            self.error = exc  # reported once, at the end of the run
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        try:
+            if self.recorder is not None and self.writer is not None:
+                result = self.recorder.finish()
+                if self.error is not None:
+                    raise self.error
+                self.writer.write(
+                    [],
+                    remove=[*result.removed, *deleted_file_records(self.plan)],
+                    stat_cache=self.hasher.updated,
+                    meta=merged_meta(self.plan, result.always, result.import_roots),
+                )
+                if self.settings.upload and self.settings.remote_url:
+                    say(
+                        self.config,
+                        "difftest: " + upload(self.settings.remote_url, Path(self.plan.db_path)),
+                    )
+            elif self.baseline is not None:
+                refresh_stat_cache(self.config, self.baseline, self.hasher)
+        except DifftestError as exc:
+            say(self.config, f"difftest: ERROR: {exc}", red=True)
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        finally:
+            if self.recorder is not None:
+                self.recorder.close()
+            if self.baseline is not None:
+                self.baseline.close()

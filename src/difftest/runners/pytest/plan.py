@@ -1,0 +1,226 @@
+"""The decisions of a run, made once before collection (on the xdist controller when there is
+one): which tests are affected, what is recorded, and the environment values of this run.
+
+A :class:`RunPlan` is a plain value: it goes to xdist workers as JSON, so that every process
+deselects exactly the same tests.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from difftest.changes.blocks import digest
+from difftest.changes.scan import FileHasher
+from difftest.changes.state import CurrentState
+from difftest.errors import StorageError
+from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, Reason
+from difftest.runners.pytest.options import Settings
+from difftest.runners.pytest.store import Opened, open_for_run, unreadable
+from difftest.selection.engine import Selection, select
+from difftest.storage.baseline import Baseline
+
+PYTEST_CONFIG_KEY = ENV_PREFIX + "pytest-config"
+#: Meta key of the baseline listing the tests marked ``diff_always``, per test file.
+ALWAYS_META = "always_run"
+#: Ini keys that cannot change a test's outcome (difftest's own, marker descriptions).
+_NEUTRAL_INI = ("markers",)
+
+
+def _stable(value: Any, root: Path) -> str:
+    """An ini value as text that does not depend on where the checkout lives."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_stable(v, root) for v in value) + "]"
+    if isinstance(value, Path):
+        try:
+            return value.relative_to(root).as_posix()
+        except ValueError:
+            return value.as_posix()
+    return str(value)
+
+
+def pytest_config_value(config: pytest.Config) -> str:
+    """The ``<env>/pytest-config`` value: the ini values (difftest's own left out), the pytest
+    version and the installed plugins with their versions."""
+    lines = [f"pytest=={pytest.__version__}"]
+    inidict = getattr(getattr(config, "_parser", None), "_inidict", {})
+    for name in sorted(inidict):
+        if name.startswith("diff_") or name in _NEUTRAL_INI:
+            continue
+        try:
+            value = config.getini(name)
+        except (ValueError, TypeError, pytest.UsageError):
+            continue
+        lines.append(f"{name}={_stable(value, config.rootpath)}")
+    plugins = set()
+    for _plugin, dist in config.pluginmanager.list_plugin_distinfo():
+        name = getattr(dist, "project_name", None) or dist.metadata["name"]
+        plugins.add(f"{name}=={dist.version}")
+    lines.extend(f"plugin {p}" for p in sorted(plugins))
+    return digest("\n".join(lines).encode())
+
+
+@dataclass
+class RunPlan:
+    """Everything decided before collection."""
+
+    root: str
+    record: bool
+    selection: Selection
+    #: nodeid -> file of every recorded test (``<collect>`` records excluded).
+    recorded: dict[str, str] = field(default_factory=dict)
+    #: test file -> nodeids marked ``diff_always`` when the file was last collected.
+    always: dict[str, list[str]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    edges: list[tuple[str, str, str]] = field(default_factory=list)
+    import_roots: list[str] = field(default_factory=list)
+    #: Lines to show (warnings about the baseline, remote transfers).
+    notes: list[str] = field(default_factory=list)
+    #: Drop every earlier record on the first write (forced rebuild, unreadable baseline).
+    replace_all: bool = False
+    db_path: str = ""
+    recorded_count: int = 0
+
+    def must_collect(self, path: str) -> bool:
+        return self.selection.must_collect(path) or path in self.always
+
+    # ------------------------------------------------------------------ JSON
+    def to_json(self) -> str:
+        s = self.selection
+        return json.dumps(
+            {
+                "root": self.root,
+                "record": self.record,
+                "selection": {
+                    "run_all": [s.run_all.kind, s.run_all.detail] if s.run_all else None,
+                    "affected": {k: [[r.kind, r.detail] for r in v] for k, v in s.affected.items()},
+                    "recorded_files": s.recorded_files,
+                    "files_to_collect": sorted(s.files_to_collect),
+                    "changed": [list(c) for c in s.changed],
+                    "warnings": s.warnings,
+                },
+                "recorded": self.recorded,
+                "always": self.always,
+                "env": self.env,
+                "edges": [list(e) for e in self.edges],
+                "import_roots": self.import_roots,
+                "notes": self.notes,
+                "replace_all": self.replace_all,
+                "db_path": self.db_path,
+                "recorded_count": self.recorded_count,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> RunPlan:
+        raw = json.loads(text)
+        s = raw["selection"]
+        selection = Selection(
+            run_all=Reason(*s["run_all"]) if s["run_all"] else None,
+            affected={k: [Reason(*r) for r in v] for k, v in s["affected"].items()},
+            recorded_files={str(k): int(v) for k, v in s["recorded_files"].items()},
+            files_to_collect=set(s["files_to_collect"]),
+            changed=[(str(a), str(b), str(c)) for a, b, c in s["changed"]],
+            warnings=list(s["warnings"]),
+        )
+        return cls(
+            root=raw["root"],
+            record=raw["record"],
+            selection=selection,
+            recorded=dict(raw["recorded"]),
+            always={k: list(v) for k, v in raw["always"].items()},
+            env=dict(raw["env"]),
+            edges=[(str(a), str(b), str(c)) for a, b, c in raw["edges"]],
+            import_roots=list(raw["import_roots"]),
+            notes=list(raw["notes"]),
+            replace_all=bool(raw["replace_all"]),
+            db_path=raw["db_path"],
+            recorded_count=int(raw["recorded_count"]),
+        )
+
+
+def _read(baseline: Baseline, hasher: FileHasher, env: Mapping[str, str]) -> RunPlanParts:
+    selection = select(baseline, CurrentState(hasher, env))
+    recorded = {
+        nodeid: file
+        for nodeid, file, _outcome, _duration in baseline.tests()
+        if not nodeid.endswith(COLLECT_SUFFIX)
+    }
+    meta = baseline.meta()
+    try:
+        always_raw = json.loads(meta.get(ALWAYS_META) or "{}")
+        always = {str(k): [str(n) for n in v] for k, v in always_raw.items()}
+    except (ValueError, AttributeError, TypeError):
+        always = {}
+    return RunPlanParts(selection, recorded, always, baseline.edges(), baseline.import_roots())
+
+
+@dataclass
+class RunPlanParts:
+    selection: Selection
+    recorded: dict[str, str]
+    always: dict[str, list[str]]
+    edges: list[tuple[str, str, str]]
+    import_roots: list[str]
+
+
+def make_plan(
+    config: pytest.Config, settings: Settings, notes: Iterable[str] = ()
+) -> tuple[RunPlan, Baseline | None, FileHasher]:
+    """Open the baseline and decide. Returns the plan, the open baseline (None when there is
+    none or it was unreadable and only selecting) and the file hasher (its stat cache grows)."""
+    root = config.rootpath
+    env = {PYTEST_CONFIG_KEY: pytest_config_value(config)}
+    plan_notes = list(notes)
+    opened: Opened = open_for_run(
+        settings.db_path, record=settings.record, ignore_all=settings.default_db
+    )
+    plan_notes.extend(opened.notes)
+    baseline = opened.baseline
+    hasher = FileHasher(root)
+    parts = RunPlanParts(Selection(), {}, {}, [], [])
+    run_all: Reason | None = None
+    if opened.unusable is not None:
+        run_all = Reason("no-baseline", opened.unusable)
+    elif baseline is not None:
+        try:
+            hasher = FileHasher(root, baseline.stat_cache())
+            parts = _read(baseline, hasher, env)
+        except (StorageError, sqlite3.DatabaseError) as exc:
+            baseline.close()
+            warning, reason = unreadable(settings.db_path, exc, rebuild=settings.record)
+            plan_notes.append(warning)
+            run_all = Reason("no-baseline", reason)
+            parts = RunPlanParts(Selection(), {}, {}, [], [])
+            hasher = FileHasher(root)
+            baseline = (
+                open_for_run(settings.db_path, record=True, ignore_all=settings.default_db).baseline
+                if settings.record
+                else None
+            )
+    selection = parts.selection
+    if settings.force:
+        run_all = Reason("forced", "--diff-force: the baseline is rebuilt from a full run")
+    if run_all is not None:
+        selection = Selection(run_all=run_all, warnings=selection.warnings)
+    plan = RunPlan(
+        root=str(root),
+        record=settings.record,
+        selection=selection,
+        recorded=parts.recorded if run_all is None else {},
+        always=parts.always,
+        env=env,
+        edges=[] if settings.force else parts.edges,
+        import_roots=parts.import_roots,
+        notes=plan_notes,
+        replace_all=settings.force,
+        db_path=str(settings.db_path),
+        recorded_count=len(parts.recorded),
+    )
+    return plan, baseline, hasher

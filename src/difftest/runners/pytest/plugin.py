@@ -1,0 +1,146 @@
+"""The pytest plugin (entry point ``difftest``): options, and the classes each kind of run needs.
+
+Nothing happens unless ``--diff`` or ``--diff-baseline`` is given: the hook classes are
+registered in ``pytest_configure`` only then (as pytest's own ``--lf`` does).
+
+- serial run: :class:`Selector` (+ :class:`Recorder` with ``--diff-baseline``) and
+  :class:`LocalRun`, which owns the baseline;
+- xdist controller: :class:`ControllerRun` decides, hands the plan to the workers, merges what
+  they recorded and is the only process that writes the baseline;
+- xdist worker: :class:`Selector` from the controller's plan (+ :class:`Recorder` and
+  :class:`WorkerRun` when recording).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from typing import TYPE_CHECKING
+
+import pytest
+
+from difftest.runners.pytest.options import Settings, add_options, resolve, wants_recording
+
+if TYPE_CHECKING:
+    from difftest.runners.pytest.recorder import Recorder
+
+# The rest of the plugin is imported only when difftest is enabled: a plain pytest run pays
+# for the options alone.
+RECORDER = pytest.StashKey["Recorder"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def _xdist_controller_args(namespace: argparse.Namespace) -> bool:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return False
+    return bool(getattr(namespace, "numprocesses", None)) or getattr(
+        namespace, "dist", "no"
+    ) not in ("no", None)
+
+
+def _start_recorder(config: pytest.Config) -> Recorder:
+    from difftest.runners.pytest.recorder import Recorder
+
+    recorder = Recorder(config.rootpath)
+    config.stash[RECORDER] = recorder
+    config.add_cleanup(recorder.close)
+    return recorder
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    # Recording starts before the initial conftests are imported, so what they run and read at
+    # import time is seen. The xdist controller runs no tests and records nothing.
+    namespace = early_config.known_args_namespace
+    if (
+        wants_recording(namespace)
+        and not _xdist_controller_args(namespace)
+        and not getattr(namespace, "collectonly", False)
+    ):
+        _start_recorder(early_config)
+
+
+def _dry(config: pytest.Config) -> bool:
+    """Runs that execute no test bodies record nothing."""
+    return bool(
+        config.getoption("collectonly", False)
+        or config.getoption("setuponly", False)
+        or config.getoption("setupplan", False)
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "diff_always: difftest runs this test every time, whatever changed "
+        "(with --diff and --diff-baseline).",
+    )
+    early = config.stash.get(RECORDER, None)
+    try:
+        settings = resolve(config)
+        if settings.enabled:
+            if settings.record and _dry(config):
+                settings = dataclasses.replace(settings, record=False, force=False, upload=False)
+            early = _register(config, settings, early)
+    finally:
+        if early is not None:
+            early.close()
+
+
+def _register(config: pytest.Config, settings: Settings, early: Recorder | None) -> Recorder | None:
+    """Register the hook classes of this run; returns the early recorder if it is not used."""
+    from difftest.changes.environment import refresh
+    from difftest.errors import DifftestError
+    from difftest.runners.pytest import xdist
+    from difftest.runners.pytest.local import LocalRun
+    from difftest.runners.pytest.plan import make_plan
+    from difftest.runners.pytest.selector import Selector
+    from difftest.runners.pytest.store import download
+
+    refresh()  # distribution metadata is read afresh on every run
+    manager = config.pluginmanager
+    if xdist.is_worker(config):
+        plan = xdist.worker_plan(config)
+        if plan is None:  # the controller runs without difftest: nothing to do here
+            return early
+        manager.register(Selector(plan, verbose=settings.verbose), "difftest-selector")
+        if plan.record:
+            worker_recorder = early or _start_recorder(config)
+            manager.register(worker_recorder, "difftest-recorder")
+            manager.register(
+                xdist.WorkerRun(config, settings, plan, worker_recorder), "difftest-worker"
+            )
+            return None
+        return early
+
+    notes = []
+    if settings.remote_url is not None:
+        notes.append(
+            download(settings.remote_url, settings.db_path, ignore_all=settings.default_db)
+        )
+    try:
+        plan, baseline, hasher = make_plan(config, settings, notes)
+    except (DifftestError, OSError) as exc:
+        raise pytest.UsageError(
+            f"difftest: the baseline {settings.db_path} cannot be opened or created: {exc}. "
+            "Check that its directory is writable, or choose another path with --diff-db."
+        ) from exc
+    if xdist.is_controller(config):
+        manager.register(
+            xdist.ControllerRun(config, settings, plan, baseline, hasher), "difftest-controller"
+        )
+        return early
+    manager.register(Selector(plan, verbose=settings.verbose), "difftest-selector")
+    recorder: Recorder | None = None
+    if settings.record:
+        recorder = early or _start_recorder(config)
+        manager.register(recorder, "difftest-recorder")
+    manager.register(LocalRun(config, settings, plan, baseline, hasher, recorder), "difftest-run")
+    return None if recorder is not None else early

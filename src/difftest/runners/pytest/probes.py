@@ -1,0 +1,327 @@
+"""What a test touches at run time: executed lines (coverage.py), files read, modules imported.
+
+Three probes, all active only while recording:
+
+- :class:`CoverageProbe` measures executed lines with coverage.py, one dynamic context per scope
+  (a test, a test file's collection, a higher-scoped fixture's setup, the rest of the session).
+- :class:`RuntimeProbe` patches ``builtins.open``/``io.open`` and ``importlib.import_module``: a
+  read of a project data file, or a dynamic import, is credited to the module being imported if
+  one is (an import-time edge of the graph), else to the innermost open scope.
+- :class:`Scope` also snapshots ``sys.modules``, so modules first imported inside it are known.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import importlib
+import io
+import os
+import sys
+import sysconfig
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any, Callable
+
+from difftest.changes.scan import is_project_path
+from difftest.graph.modules import EXTERNAL_PREFIX
+
+#: Coverage context of everything outside tests, collection and fixture setups.
+SESSION_CONTEXT = "<session>"
+#: Prefix of the coverage context of a higher-scoped fixture's setup.
+FIXTURE_CONTEXT = "<fixture>"
+
+_MISSING = object()
+
+
+class ProjectPaths:
+    """Maps paths to root-relative POSIX paths of project files (caches and venvs excluded)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        prefixes = [os.path.abspath(root), os.path.realpath(root)]
+        self._prefixes = [p.rstrip(os.sep) + os.sep for p in dict.fromkeys(prefixes)]
+        self._cache: dict[str, str | None] = {}
+
+    def rel(self, path: str) -> str | None:
+        """``path`` relative to the root, or None outside it or in a skipped directory."""
+        absolute = os.path.isabs(path)
+        if absolute:
+            cached = self._cache.get(path, _MISSING)
+            if cached is not _MISSING:
+                return cached  # type: ignore[return-value]
+        full = os.path.normpath(path if absolute else os.path.abspath(path))
+        rel: str | None = None
+        for prefix in self._prefixes:
+            if full.startswith(prefix):
+                rel = full[len(prefix) :].replace(os.sep, "/")
+                if not is_project_path(rel):
+                    rel = None
+                break
+        if absolute:
+            self._cache[path] = rel
+        return rel
+
+    def rel_source(self, path: str) -> str | None:
+        """Like :meth:`rel`, for Python sources only."""
+        rel = self.rel(path)
+        return rel if rel is not None and rel.endswith(".py") else None
+
+
+@dataclass
+class Scope:
+    """One stretch of run time whose reads and imports are gathered together."""
+
+    key: str
+    file: str | None = None
+    data: set[str] = field(default_factory=set)
+    imports: set[str] = field(default_factory=set)
+    modules_before: frozenset[str] = field(default_factory=frozenset)
+
+
+def _read_mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    mode = args[0] if args else kwargs.get("mode", "r")
+    return isinstance(mode, str) and ("r" in mode or "+" in mode)
+
+
+class RuntimeProbe:
+    """Patches ``open`` and ``importlib.import_module`` to see data reads and dynamic imports.
+
+    Events are credited, in order of preference, to: the project module being imported when it
+    happened (the innermost ``<module>`` frame of a project file: an edge of the import graph),
+    the innermost open scope (the running test, a fixture's setup, the collected file), or the
+    innermost project frame's file (an edge, e.g. a conftest hook reading a file).
+    """
+
+    def __init__(self, paths: ProjectPaths) -> None:
+        self.paths = paths
+        self.scopes: list[Scope] = []
+        self.edges: set[tuple[str, str, str]] = set()
+        self.paused = False
+        self._code_files: dict[str, str | None] = {}
+        self._orig_open: Callable[..., Any] = builtins.open
+        self._orig_io_open: Callable[..., Any] = io.open
+        self._orig_import_module: Callable[..., ModuleType] = importlib.import_module
+        self._open = self._make_open(self._orig_open)
+        self._io_open = (
+            self._open if self._orig_io_open is self._orig_open else self._make_open(io.open)
+        )
+        self._import_module = self._make_import_module(self._orig_import_module)
+        self.installed = False
+
+    # ------------------------------------------------------------------ patching
+    def install(self) -> None:
+        builtins.open = self._open
+        io.open = self._io_open
+        importlib.import_module = self._import_module
+        self.installed = True
+
+    def uninstall(self) -> None:
+        """Restore the originals (unless someone patched over us: then we only go quiet)."""
+        self.paused = True
+        if builtins.open is self._open:
+            builtins.open = self._orig_open
+        if io.open is self._io_open:
+            io.open = self._orig_io_open
+        if importlib.import_module is self._import_module:
+            importlib.import_module = self._orig_import_module
+        self.installed = False
+
+    def _make_open(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        probe = self
+
+        @functools.wraps(orig)
+        def open(file: Any, *args: Any, **kwargs: Any) -> Any:
+            if (
+                not probe.paused
+                and isinstance(file, (str, bytes, os.PathLike))
+                and _read_mode(args, kwargs)
+            ):
+                try:
+                    probe.on_read(file, sys._getframe(1))
+                except Exception:  # never let bookkeeping break the code under test
+                    pass
+            return orig(file, *args, **kwargs)
+
+        return open
+
+    def _make_import_module(self, orig: Callable[..., ModuleType]) -> Callable[..., ModuleType]:
+        probe = self
+
+        @functools.wraps(orig)
+        def import_module(name: str, package: str | None = None) -> ModuleType:
+            module = orig(name, package)
+            if not probe.paused:
+                try:
+                    probe.on_import(module, sys._getframe(1))
+                except Exception:
+                    pass
+            return module
+
+        return import_module
+
+    # ------------------------------------------------------------------ events
+    def _code_file(self, filename: str) -> str | None:
+        rel = self._code_files.get(filename, _MISSING)
+        if rel is _MISSING:
+            rel = self.paths.rel_source(filename)
+            self._code_files[filename] = rel  # type: ignore[assignment]
+        return rel  # type: ignore[return-value]
+
+    def _frames(self, frame: FrameType | None) -> tuple[str | None, str | None]:
+        """(file of the innermost project module being imported, innermost project file)."""
+        innermost: str | None = None
+        while frame is not None:
+            rel = self._code_file(frame.f_code.co_filename)
+            if rel is not None:
+                if frame.f_code.co_name == "<module>":
+                    return rel, innermost or rel
+                if innermost is None:
+                    innermost = rel
+            frame = frame.f_back
+        return None, innermost
+
+    def on_read(self, file: Any, frame: FrameType | None) -> None:
+        path = os.fsdecode(os.fspath(file))
+        rel = self.paths.rel(path)
+        if rel is None or rel.endswith((".py", ".pyc", ".pyo")):
+            return
+        importing, innermost = self._frames(frame)
+        if importing is not None:
+            self.edges.add((importing, rel, "data"))
+        elif self.scopes:
+            self.scopes[-1].data.add(rel)
+        elif innermost is not None:
+            self.edges.add((innermost, rel, "data"))
+
+    def module_node(self, module: ModuleType) -> str | None:
+        """The graph node of an imported module: its project file, or ``ext:<top-level>``."""
+        name = getattr(module, "__name__", None)
+        if not isinstance(name, str):
+            return None
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str):
+            rel = self.paths.rel(filename)
+            if rel is not None:
+                return rel if rel.endswith(".py") else None
+        return EXTERNAL_PREFIX + name.partition(".")[0]
+
+    def on_import(self, module: ModuleType, frame: FrameType | None) -> None:
+        node = self.module_node(module)
+        if node is None:
+            return
+        _, caller = self._frames(frame)
+        if self.scopes:
+            self.scopes[-1].imports.add(node)
+        if caller is not None and caller != node:
+            self.edges.add((caller, node, "import"))
+
+    # ------------------------------------------------------------------ scopes
+    def push(self, key: str, file: str | None = None) -> Scope:
+        scope = Scope(key, file, modules_before=frozenset(sys.modules))
+        self.scopes.append(scope)
+        return scope
+
+    def pop(self, scope: Scope) -> Scope:
+        """Close ``scope``: what it first imported joins its imports."""
+        if self.scopes and self.scopes[-1] is scope:
+            self.scopes.pop()
+        elif scope in self.scopes:
+            self.scopes.remove(scope)
+        for name in sys.modules.keys() - scope.modules_before:
+            module = sys.modules.get(name)
+            if module is not None:
+                node = self.module_node(module)
+                if node is not None:
+                    scope.imports.add(node)
+        return scope
+
+
+def _library_dirs() -> list[str]:
+    paths = sysconfig.get_paths()
+    return sorted({paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths})
+
+
+class CoverageProbe:
+    """Executed lines per dynamic context, measured with coverage.py.
+
+    Measured: lines of files under the root. The C tracer is used because it supports dynamic
+    contexts (the sys.monitoring core does not, and measured slower for per-test switching).
+    Data stays in memory and is harvested (then erased) once per batch of tests.
+    """
+
+    def __init__(self, root: Path) -> None:
+        import coverage
+
+        self._cov = coverage.Coverage(
+            data_file=None,
+            config_file=False,
+            include=[os.path.join(os.path.abspath(root), "*")],
+            omit=[os.path.join(d, "*") for d in _library_dirs()],
+        )
+        try:
+            self._cov.set_option("run:core", os.environ.get("DT_CORE", "ctrace"))
+        except Exception:  # older coverage.py: no "core" setting, the C tracer is the default
+            pass
+        self._cov.set_option(
+            "run:disable_warnings",
+            [
+                "already-imported",
+                "module-not-imported",
+                "module-not-measured",
+                "module-not-python",
+                "no-data-collected",
+                "no-ctracer",
+                "include-ignored",
+                "couldnt-parse",
+                "no-sysmon",
+                "no-sysmon-context",
+            ],
+        )
+        self.running = False
+        self.context = SESSION_CONTEXT
+
+    def start(self, context: str) -> None:
+        if not self.running:
+            self._cov.start()
+            self.running = True
+        self.switch(context)
+
+    def switch(self, context: str) -> None:
+        self.context = context
+        if self.running:
+            self._cov.switch_context(context)
+            if os.environ.get("DT_CORE") == "sysmon":
+                sys.monitoring.restart_events()
+
+    def stop(self) -> None:
+        if self.running:
+            self._cov.stop()
+            self.running = False
+
+    def harvest(self) -> dict[str, dict[str, set[int]]]:
+        """context -> measured file -> executed lines, since the last harvest."""
+        data = self._cov.get_data()
+        result: dict[str, dict[str, set[int]]] = {}
+        for filename in data.measured_files():
+            for line, contexts in data.contexts_by_lineno(filename).items():
+                for context in contexts:
+                    result.setdefault(context, {}).setdefault(filename, set()).add(line)
+        data.erase()
+        return result
+
+
+def iter_plugin_files(plugins: Iterable[object], paths: ProjectPaths) -> set[str]:
+    """Project files registered as pytest plugins (``-p``, ``pytest_plugins``), conftests aside:
+    their hooks can change any test's outcome."""
+    files = set()
+    for plugin in plugins:
+        if isinstance(plugin, ModuleType):
+            filename = getattr(plugin, "__file__", None)
+            if isinstance(filename, str):
+                rel = paths.rel_source(filename)
+                if rel is not None and rel.rpartition("/")[2] != "conftest.py":
+                    files.add(rel)
+    return files

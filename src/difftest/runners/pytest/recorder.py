@@ -1,0 +1,342 @@
+"""The recording side of ``--diff-baseline``: pytest hooks that watch each test (setup, call and
+teardown) and each test file's collection, and hand finished records to a writer in batches.
+
+Started as early as possible (before the initial conftests are imported) so that what runs at
+import time is seen: coverage runs from then until collection ends, with one context per
+collected file, and afterwards only while a test (or a higher-scoped fixture's setup) runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from difftest.model import COLLECT_SUFFIX, TestRecord
+from difftest.runners.pytest.probes import (
+    FIXTURE_CONTEXT,
+    SESSION_CONTEXT,
+    CoverageProbe,
+    ProjectPaths,
+    RuntimeProbe,
+    Scope,
+    iter_plugin_files,
+)
+from difftest.runners.pytest.records import Edge, RecordBuilder
+
+Sink = Callable[[list[TestRecord], list[Edge]], None]
+
+#: Worse outcomes win when a test's phases disagree (a teardown error after a pass is an error).
+_RANK = {"passed": 0, "skipped": 1, "xfailed": 2, "xpassed": 3, "failed": 4, "error": 5}
+
+
+def phase_outcome(report: pytest.TestReport) -> str:
+    """The outcome one phase (setup, call, teardown) contributes to the test's record."""
+    xfail = hasattr(report, "wasxfail")
+    if report.when == "call":
+        if report.failed:
+            return "failed"
+        if report.skipped:
+            return "xfailed" if xfail else "skipped"
+        return "xpassed" if xfail else "passed"
+    if report.failed:
+        return "error"
+    if report.skipped:
+        return "xfailed" if xfail else "skipped"
+    return "passed"
+
+
+def worst(a: str, b: str) -> str:
+    return a if _RANK.get(a, 5) >= _RANK.get(b, 5) else b
+
+
+@dataclass
+class _Running:
+    nodeid: str
+    file: str
+    scope: Scope
+    fixturenames: tuple[str, ...]
+    outcome: str = "passed"
+    duration: float = 0.0
+
+
+@dataclass
+class _Collected:
+    file: str
+    outcome: str
+    scope: Scope
+
+
+@dataclass
+class _Fixture:
+    """What the setup of a higher-scoped fixture touched (shared by every test using it)."""
+
+    argname: str
+    baseid: str
+    lines: dict[str, set[int]] = field(default_factory=dict)
+    data: set[str] = field(default_factory=set)
+    imports: set[str] = field(default_factory=set)
+
+    def applies_to(self, nodeid: str) -> bool:
+        base = self.baseid
+        return not base or nodeid == base or nodeid.startswith((base + "::", base + "/"))
+
+
+@dataclass
+class RecordingResult:
+    """What the writer needs once every test ran."""
+
+    removed: list[str]
+    #: test file -> nodeids marked diff_always, for the files collected in this run.
+    always: dict[str, list[str]]
+    collected_files: list[str]
+    import_roots: list[str]
+
+
+def _merge(into: dict[str, set[int]], lines: Mapping[str, set[int]]) -> None:
+    for path, found in lines.items():
+        into.setdefault(path, set()).update(found)
+
+
+class Recorder:
+    """Probes and pending records of one recording process (serial run or xdist worker)."""
+
+    def __init__(self, root: Path) -> None:
+        self.paths = ProjectPaths(root)
+        self.probe = RuntimeProbe(self.paths)
+        self.coverage = CoverageProbe(root)
+        self.probe.install()
+        self.coverage.start(SESSION_CONTEXT)
+        self.closed = False
+        self.builder: RecordBuilder | None = None
+        self._sink: Sink | None = None
+        self.batch_size = 20
+        self.recorded: Mapping[str, str] = {}
+        self._current: _Running | None = None
+        self._tests: list[_Running] = []
+        self._collects: list[_Collected] = []
+        self._fixtures: dict[str, _Fixture] = {}
+        self._children: dict[str, set[str]] = {}
+        self._collected_files: set[str] = set()
+        self._always: dict[str, set[str]] = {}
+
+    def bind(
+        self, builder: RecordBuilder, sink: Sink, *, batch_size: int, recorded: Mapping[str, str]
+    ) -> None:
+        """Start producing records: ``sink`` receives each batch (records, new run-time edges)."""
+        self.builder = builder
+        self._sink = sink
+        self.batch_size = batch_size
+        self.recorded = recorded
+
+    def close(self) -> None:
+        """Stop measuring and restore every patched function (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self.coverage.stop()
+            self.probe.uninstall()
+
+    def _file_of(self, path: Any) -> str | None:
+        return self.paths.rel(str(path)) if path is not None else None
+
+    # ------------------------------------------------------------------ collection
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, None]:
+        # Before pytest 8 a Package is a File too (its path is the __init__.py): not a test file.
+        is_file = isinstance(collector, pytest.File) and not isinstance(collector, pytest.Package)
+        file = self._file_of(collector.path) if is_file else None
+        if file is None or self.closed:
+            yield
+            return
+        key = file + COLLECT_SUFFIX
+        scope = self.probe.push(key, file)
+        previous = self.coverage.context
+        self.coverage.switch(key)
+        outcome = yield
+        self.coverage.switch(previous)
+        self.probe.pop(scope)
+        try:
+            report = outcome.get_result()
+        except BaseException:
+            status = "error"
+        else:
+            status = "passed" if report.passed else "skipped" if report.skipped else "error"
+        if status == "passed":
+            self._collected_files.add(file)
+        self._collects.append(_Collected(file, status, scope))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.passed:
+            self._children[report.nodeid] = {getattr(n, "nodeid", "") for n in report.result}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # Before anything deselects: the always-run marks of every collected test are kept.
+        for item in items:
+            if item.get_closest_marker("diff_always") is not None:
+                file = self._file_of(item.path)
+                if file is not None:
+                    self._always.setdefault(file, set()).add(item.nodeid)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.coverage.stop()
+        self.coverage.switch(SESSION_CONTEXT)
+        if self.builder is not None:
+            plugins = session.config.pluginmanager.get_plugins()
+            self.builder.plugin_files = iter_plugin_files(plugins, self.paths)
+
+    # ------------------------------------------------------------------ tests
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, Any, None]:
+        file = self._file_of(item.path)
+        if file is None or self.closed or self.builder is None:
+            yield
+            return
+        scope = self.probe.push(item.nodeid, file)
+        running = _Running(item.nodeid, file, scope, tuple(getattr(item, "fixturenames", ())))
+        self._current = running
+        self.coverage.start(item.nodeid)
+        try:
+            yield
+        finally:
+            self.coverage.stop()
+            self.probe.pop(scope)
+            self._current = None
+            self._tests.append(running)
+            if len(self._tests) >= self.batch_size:
+                self.flush()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        running = self._current
+        if running is not None and report.nodeid == running.nodeid:
+            running.duration += report.duration
+            running.outcome = worst(running.outcome, phase_outcome(report))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, Any, None]:
+        if self._current is None or fixturedef.scope == "function":
+            yield
+            return
+        # A higher-scoped fixture is set up once, inside the first test that needs it: what the
+        # setup runs is kept apart and credited to every test using the fixture.
+        key = f"{FIXTURE_CONTEXT}{fixturedef.baseid}::{fixturedef.argname}"
+        facts = self._fixtures.setdefault(key, _Fixture(fixturedef.argname, fixturedef.baseid))
+        scope = self.probe.push(key)
+        previous = self.coverage.context
+        self.coverage.switch(key)
+        try:
+            yield
+        finally:
+            self.coverage.switch(previous)
+            self.probe.pop(scope)
+            facts.data |= scope.data
+            facts.imports |= scope.imports
+
+    # ------------------------------------------------------------------ records
+    def flush(self) -> None:
+        """Turn the pending tests and collections into records and hand them to the sink."""
+        builder, sink = self.builder, self._sink
+        if builder is None or sink is None or (not self._tests and not self._collects):
+            return
+        self.probe.paused = True
+        try:
+            tests: dict[str, dict[str, set[int]]] = {}
+            collects: dict[str, dict[str, set[int]]] = {}
+            for context, measured in self.coverage.harvest().items():
+                lines: dict[str, set[int]] = {}
+                for filename, found in measured.items():
+                    rel = self.paths.rel_source(filename)
+                    if rel is not None:
+                        lines[rel] = found
+                if context.startswith(FIXTURE_CONTEXT):
+                    if context in self._fixtures:
+                        _merge(self._fixtures[context].lines, lines)
+                elif context == SESSION_CONTEXT or context.endswith(COLLECT_SUFFIX) or not context:
+                    # Run at import or collection time: whoever imports the file depends on it.
+                    _merge(builder.import_time, lines)
+                    if context.endswith(COLLECT_SUFFIX):
+                        collects[context] = lines
+                else:
+                    tests[context] = lines
+            new_edges = builder.add_edges(sorted(self.probe.edges))
+            self.probe.edges.clear()
+            records: list[TestRecord] = []
+            for c in self._collects:
+                # What collecting a file imported or read beyond its static imports becomes an
+                # edge of the file, so its tests depend on it too.
+                kinds = {n: "data" for n in c.scope.data}
+                kinds.update({n: "import" for n in c.scope.imports})
+                gaps = builder.runtime_gaps(c.file, kinds)
+                new_edges += builder.add_edges((c.file, node, kinds[node]) for node in gaps)
+                records.append(
+                    builder.record(
+                        c.file + COLLECT_SUFFIX,
+                        c.file,
+                        c.outcome,
+                        0.0,
+                        roots=c.scope.imports,
+                        data=c.scope.data,
+                        executed=collects.get(c.file + COLLECT_SUFFIX),
+                    )
+                )
+            for t in self._tests:
+                executed = {path: set(found) for path, found in tests.get(t.nodeid, {}).items()}
+                roots = set(t.scope.imports)
+                data = set(t.scope.data)
+                names = set(t.fixturenames)
+                for fixture in self._fixtures.values():
+                    if fixture.argname in names and fixture.applies_to(t.nodeid):
+                        _merge(executed, fixture.lines)
+                        roots |= fixture.imports
+                        data |= fixture.data
+                records.append(
+                    builder.record(
+                        t.nodeid,
+                        t.file,
+                        t.outcome,
+                        t.duration,
+                        roots=roots,
+                        data=data,
+                        executed=executed,
+                    )
+                )
+            self._collects.clear()
+            self._tests.clear()
+            sink(records, new_edges)
+        finally:
+            self.probe.paused = False
+
+    def _gone(self, nodeid: str) -> bool:
+        """Whether a recorded test no longer exists: the deepest collector above it that was
+        collected in this run did not yield it."""
+        parts = nodeid.split("[", 1)[0].split("::")
+        chain = ["::".join(parts[:i]) for i in range(1, len(parts))]
+        for i in range(len(chain) - 1, -1, -1):
+            children = self._children.get(chain[i])
+            if children is not None:
+                child = chain[i + 1] if i + 1 < len(chain) else nodeid
+                return child not in children
+        return False
+
+    def finish(self) -> RecordingResult:
+        """Flush what is pending; what the final write needs."""
+        self.flush()
+        removed = sorted(
+            nodeid
+            for nodeid, file in self.recorded.items()
+            if file in self._collected_files and self._gone(nodeid)
+        )
+        roots = sorted(self.builder.import_roots) if self.builder is not None else []
+        return RecordingResult(
+            removed=removed,
+            always={f: sorted(self._always.get(f, ())) for f in sorted(self._collected_files)},
+            collected_files=sorted(self._collected_files),
+            import_roots=roots,
+        )

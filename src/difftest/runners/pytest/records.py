@@ -1,0 +1,281 @@
+"""Turn what a test touched into its :class:`~difftest.model.TestRecord`, per the dependency model.
+
+A record lists, for every Python file in the test's import closure, the file's import-time blocks;
+the function blocks the test executed (and those executed at import or collection time in files
+of its closure); the data files it read or its closure read at import time; and the environment
+(Python, pytest configuration, the distributions its closure imports and what they require).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from difftest.changes.blocks import FileBlocks, parse_blocks
+from difftest.changes.environment import (
+    PYTHON_KEY,
+    dist_key,
+    distributions_for_modules,
+    installed,
+    missing_modules,
+    python_fingerprint,
+)
+from difftest.changes.scan import FileHasher, iter_python_files
+from difftest.changes.state import UNPARSEABLE
+from difftest.errors import SourceError
+from difftest.graph.modules import EXTERNAL_PREFIX, Closure, ImportGraph, ModuleIndex
+from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, MODULE_BLOCK, Dependency, TestRecord
+from difftest.runners.pytest.probes import ProjectPaths
+
+Edge = tuple[str, str, str]
+#: Standard library modules (known on Python 3.10+): no distribution provides them.
+_STDLIB: frozenset[str] = frozenset(getattr(sys, "stdlib_module_names", ()))
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """One Python file as the recording run saw it: its version and blocks."""
+
+    path: str
+    version: str
+    blocks: FileBlocks | None
+    import_deps: tuple[Dependency, ...]
+
+    def function_deps(self, lines: Iterable[int]) -> list[Dependency]:
+        """Dependencies on the functions whose bodies contain any of ``lines``."""
+        if self.blocks is None:
+            return []
+        found = {}
+        for line in lines:
+            block = self.blocks.function_at(line)
+            if block is not None:
+                found[block.name] = block
+        return [Dependency(self.path, self.version, b.name, b.checksum) for b in found.values()]
+
+
+class FactsCache:
+    """Parsed files, least recently used evicted beyond ``maxsize`` entries."""
+
+    def __init__(self, hasher: FileHasher, maxsize: int) -> None:
+        self.hasher = hasher
+        self.maxsize = maxsize
+        self._entries: OrderedDict[str, FileFacts] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, path: str) -> FileFacts:
+        version = self.hasher.hash(path) or ABSENT
+        facts = self._entries.get(path)
+        if facts is not None and facts.version == version:
+            self._entries.move_to_end(path)
+            return facts
+        facts = self._parse(path, version)
+        self._entries[path] = facts
+        self._entries.move_to_end(path)
+        while len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return facts
+
+    def _parse(self, path: str, version: str) -> FileFacts:
+        if version == ABSENT:
+            return FileFacts(path, version, None, (Dependency(path, ABSENT, MODULE_BLOCK, ABSENT),))
+        try:
+            blocks = parse_blocks(self.hasher.read(path), path)
+        except (SourceError, OSError):
+            # Every block of an unparseable file fingerprints as such: fixing it re-selects.
+            return FileFacts(
+                path, version, None, (Dependency(path, version, MODULE_BLOCK, UNPARSEABLE),)
+            )
+        deps = tuple(Dependency(path, version, b.name, b.checksum) for b in blocks.import_blocks)
+        return FileFacts(path, version, blocks, deps)
+
+
+def discover_import_roots(paths: ProjectPaths) -> set[str]:
+    """Root-relative directories modules are imported from: ``sys.path`` entries under the root,
+    and the directory each imported project module's name is relative to."""
+    roots = {""}
+    root = os.path.normpath(os.path.abspath(paths.root))
+    for entry in sys.path:
+        if not entry:
+            continue
+        full = os.path.normpath(os.path.abspath(entry))
+        if full == root:
+            roots.add("")
+            continue
+        rel = paths.rel(full)
+        if rel is not None:
+            roots.add(rel)
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str) or not name:
+            continue
+        rel = paths.rel_source(filename)
+        if rel is None:
+            continue
+        suffix = name.replace(".", "/")
+        suffix += "/__init__.py" if rel.endswith("__init__.py") else ".py"
+        if rel == suffix:
+            roots.add("")
+        elif rel.endswith("/" + suffix):
+            roots.add(rel[: -len(suffix) - 1])
+    return roots
+
+
+class RecordBuilder:
+    """Builds records against the import graph of the project, built once per run."""
+
+    def __init__(
+        self,
+        paths: ProjectPaths,
+        hasher: FileHasher,
+        *,
+        cache_size: int,
+        env: Mapping[str, str],
+        edges: Iterable[Edge] = (),
+        import_roots: Iterable[str] = (),
+    ) -> None:
+        self.paths = paths
+        self.hasher = hasher
+        self.facts = FactsCache(hasher, cache_size)
+        python = python_fingerprint()
+        self.env_deps: tuple[Dependency, ...] = (
+            Dependency(PYTHON_KEY, python, ENV_BLOCK, python),
+            *(Dependency(k, v, ENV_BLOCK, v) for k, v in sorted(env.items())),
+        )
+        self.import_roots = set(import_roots)
+        self.plugin_files: set[str] = set()
+        #: Lines executed outside tests and fixture setups (configuration, collection): they ran
+        #: at import time for whichever test file came first, so every test whose closure holds
+        #: the file depends on the functions they ran.
+        self.import_time: dict[str, set[int]] = {}
+        self._edges: set[Edge] = set(edges)
+        self._graph: ImportGraph | None = None
+        self._closures: dict[str, Closure] = {}
+        self._conftests: dict[str, tuple[str, ...]] = {}
+        self._dist_cache: dict[str, tuple[Dependency, ...]] = {}
+
+    # ------------------------------------------------------------------ graph
+    @property
+    def graph(self) -> ImportGraph:
+        if self._graph is None:
+            self.import_roots |= discover_import_roots(self.paths)
+            index = ModuleIndex(sorted(self.import_roots), iter_python_files(Path(self.paths.root)))
+            self._graph = ImportGraph(index, self._read)
+            for src, dst, kind in self._edges:
+                self._graph.add_edge(src, dst, kind)
+        return self._graph
+
+    def _read(self, path: str) -> bytes | None:
+        if self.hasher.hash(path) is None:
+            return None
+        try:
+            return self.hasher.read(path)
+        except OSError:
+            return None
+
+    def add_edges(self, edges: Iterable[Edge]) -> list[Edge]:
+        """Add run-time edges; returns the ones that are new."""
+        new = [e for e in edges if e not in self._edges]
+        if new:
+            self._edges.update(new)
+            if self._graph is not None:
+                for src, dst, kind in new:
+                    self._graph.add_edge(src, dst, kind)
+            self._closures.clear()
+        return new
+
+    def closure(self, roots: Iterable[str]) -> Closure:
+        result = Closure()
+        for node in roots:
+            part = self._closures.get(node)
+            if part is None:
+                part = self._closures[node] = self.graph.closure([node])
+            result.files |= part.files
+            result.data |= part.data
+            result.external |= part.external
+        return result
+
+    def conftests(self, file: str) -> tuple[str, ...]:
+        """The conftest.py files that apply to a test file: one per directory above it."""
+        directory = file.rpartition("/")[0]
+        found = self._conftests.get(directory)
+        if found is None:
+            files = self.graph.index.files
+            parts = directory.split("/") if directory else []
+            candidates = ["/".join([*parts[:i], "conftest.py"]) for i in range(len(parts) + 1)]
+            found = self._conftests[directory] = tuple(c for c in candidates if c in files)
+        return found
+
+    def runtime_gaps(self, file: str, nodes: Iterable[str]) -> list[str]:
+        """The nodes among ``nodes`` (files, data files, ``ext:`` modules) that the closure of
+        ``file`` does not reach yet; externals only when a distribution provides them."""
+        closure = self.closure([file])
+        gaps = []
+        for node in sorted(nodes):
+            if node.startswith(EXTERNAL_PREFIX):
+                name = node[len(EXTERNAL_PREFIX) :]
+                if name not in closure.external and self._dist_deps(name):
+                    gaps.append(node)
+            elif node != file and node not in closure.files and node not in closure.data:
+                gaps.append(node)
+        return gaps
+
+    # ------------------------------------------------------------------ records
+    def _dist_deps(self, name: str) -> tuple[Dependency, ...]:
+        """The environment dependencies an import of top-level module ``name`` brings: the
+        distributions providing it and what they require, or its absence."""
+        found = self._dist_cache.get(name)
+        if found is None:
+            if name in _STDLIB:
+                found = ()
+            else:
+                versions = installed()
+                deps = [
+                    Dependency(
+                        dist_key(d), versions.get(d, ABSENT), ENV_BLOCK, versions.get(d, ABSENT)
+                    )
+                    for d in sorted(distributions_for_modules([name]))
+                ]
+                if not deps and missing_modules([name]):
+                    deps.append(Dependency(dist_key(name), ABSENT, ENV_BLOCK, ABSENT))
+                found = tuple(deps)
+            self._dist_cache[name] = found
+        return found
+
+    def record(
+        self,
+        nodeid: str,
+        file: str,
+        outcome: str,
+        duration: float,
+        *,
+        roots: Iterable[str] = (),
+        data: Iterable[str] = (),
+        executed: Mapping[str, set[int]] | None = None,
+    ) -> TestRecord:
+        """The record of one test (or ``<file>::<collect>``) that touched these things."""
+        executed = executed or {}
+        start = {file, *roots, *self.conftests(file), *self.plugin_files}
+        start.update(f for f in executed if f.endswith(".py"))
+        closure = self.closure(sorted(start))
+        deps: list[Dependency] = list(self.env_deps)
+        for path in sorted(closure.files):
+            facts = self.facts.get(path)
+            deps.extend(facts.import_deps)
+            lines = self.import_time.get(path)
+            if lines:
+                deps.extend(facts.function_deps(lines))
+        for path, lines in sorted(executed.items()):
+            if path.endswith(".py"):
+                deps.extend(self.facts.get(path).function_deps(lines))
+        for path in sorted(closure.data | set(data)):
+            version = self.hasher.hash(path) or ABSENT
+            deps.append(Dependency(path, version, DATA_BLOCK, version))
+        for name in sorted(closure.external):
+            deps.extend(self._dist_deps(name))
+        return TestRecord(nodeid, file, outcome, duration, tuple(dict.fromkeys(deps)))

@@ -1,0 +1,138 @@
+"""The baseline as the plugin uses it: fetched from a remote, opened (or set aside when it is
+unreadable), written in batches, uploaded."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from difftest.errors import DifftestError, StorageError
+from difftest.model import TestRecord
+from difftest.storage.baseline import Baseline
+
+Edge = tuple[str, str, str]
+#: Suffix of a baseline file set aside because it could not be read.
+CORRUPT_SUFFIX = ".corrupt"
+
+
+def ensure_db_dir(path: Path, *, ignore_all: bool) -> None:
+    """Create the baseline's directory; the default ``.difftest/`` gets a ``.gitignore`` of ``*``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if ignore_all:
+        gitignore = path.parent / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("*\n")
+
+
+def download(url: str, dest: Path, *, ignore_all: bool) -> str:
+    """Fetch the remote baseline to ``dest``; a failure aborts the run (pytest.UsageError)."""
+    from difftest.storage.remote import open_remote
+
+    try:
+        ensure_db_dir(dest, ignore_all=ignore_all)
+        found = open_remote(url).download(dest)
+    except (DifftestError, OSError) as exc:
+        raise pytest.UsageError(
+            f"difftest: could not download the baseline from {url}: {exc}\n"
+            "The run stops rather than select tests without the baseline. Fix the remote (or "
+            "the credentials), or run without --diff-remote / diff_remote_url."
+        ) from exc
+    if found:
+        return f"baseline downloaded from {url}"
+    return f"no baseline at {url} yet"
+
+
+def upload(url: str, src: Path) -> str:
+    from difftest.storage.remote import open_remote
+
+    open_remote(url).upload(src)
+    return f"baseline uploaded to {url}"
+
+
+def set_aside(path: Path) -> Path:
+    """Move an unreadable baseline out of the way (``<db>.corrupt``), keeping it for inspection."""
+    target = path.with_name(path.name + CORRUPT_SUFFIX)
+    os.replace(path, target)
+    return target
+
+
+@dataclass
+class Opened:
+    """The baseline of this run (None: there is none, or it could not be read) and what to say."""
+
+    baseline: Baseline | None
+    notes: list[str] = field(default_factory=list)
+    #: Why the stored records cannot be used (the run then runs everything).
+    unusable: str | None = None
+
+
+def unreadable(path: Path, exc: Exception, *, rebuild: bool) -> tuple[str, str]:
+    """(warning line, run-everything reason) for a baseline that could not be read."""
+    try:
+        moved: str = str(set_aside(path))
+        where = f"it was moved to {moved}"
+    except OSError as move_error:
+        where = f"it could not be moved aside ({move_error}); delete it"
+    fix = (
+        "a new baseline is recorded by this run"
+        if rebuild
+        else "record a new one with `pytest --diff-baseline`"
+    )
+    detail = str(exc).split(". Delete it", 1)[0]
+    return (
+        f"WARNING: the baseline {path} cannot be used: {detail}. Everything runs; {where}; {fix}.",
+        f"the baseline {path} could not be read: everything runs",
+    )
+
+
+def open_for_run(path: Path, *, record: bool, ignore_all: bool) -> Opened:
+    """Open the baseline: created when recording, None (run everything) when only selecting
+    without one; an unreadable file is set aside with a warning."""
+    exists = path.exists() and path.stat().st_size > 0
+    if not exists and not record:
+        return Opened(None, unusable=f"no baseline at {path}: everything runs")
+    if record:
+        ensure_db_dir(path, ignore_all=ignore_all)
+    try:
+        return Opened(Baseline.open(path, create=record))
+    except (StorageError, sqlite3.DatabaseError) as exc:
+        warning, reason = unreadable(path, exc, rebuild=record)
+        if not record:
+            return Opened(None, [warning], unusable=reason)
+        return Opened(Baseline.open(path, create=True), [warning], unusable=reason)
+
+
+class BatchWriter:
+    """Writes records in batches, one transaction each; the first write of a forced rebuild
+    (or of a baseline that could not be read) drops every earlier record."""
+
+    def __init__(self, baseline: Baseline, *, replace_all: bool) -> None:
+        self.baseline = baseline
+        self._replace_all = replace_all
+        self.written = 0
+
+    def write(
+        self,
+        records: Iterable[TestRecord],
+        *,
+        edges: Iterable[Edge] = (),
+        remove: Iterable[str] = (),
+        stat_cache: Mapping[str, tuple[int, int, str]] | None = None,
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        records = list(records)
+        self.baseline.write(
+            records,
+            edges=edges,
+            remove=remove,
+            stat_cache=stat_cache,
+            meta=meta,
+            replace_all=self._replace_all,
+        )
+        self._replace_all = False
+        self.written += len(records)

@@ -1,0 +1,56 @@
+"""End-of-run bookkeeping shared by the serial run and the xdist controller: which records to
+drop, the baseline's meta values, and reporting a failure without a traceback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pytest
+
+from difftest.changes.scan import FileHasher
+from difftest.errors import StorageError
+from difftest.model import COLLECT_SUFFIX
+from difftest.runners.pytest.plan import ALWAYS_META, RunPlan
+from difftest.storage.baseline import Baseline
+
+
+def deleted_file_records(plan: RunPlan) -> list[str]:
+    """Records of test files that no longer exist: nothing can run them again."""
+    root = Path(plan.root)
+    gone = {f for f in plan.selection.recorded_files if not (root / f).exists()}
+    nodeids = [n for n, f in plan.recorded.items() if f in gone]
+    return sorted([*nodeids, *(f + COLLECT_SUFFIX for f in gone)])
+
+
+def merged_meta(
+    plan: RunPlan,
+    always: Mapping[str, Iterable[str]],
+    import_roots: Iterable[str],
+) -> dict[str, str]:
+    """Meta values after this run: always-run marks replaced for the files collected now."""
+    merged = {f: list(ids) for f, ids in plan.always.items()}
+    for file, ids in always.items():
+        if ids:
+            merged[file] = sorted(ids)
+        else:
+            merged.pop(file, None)
+    roots = sorted({*plan.import_roots, *import_roots})
+    return {ALWAYS_META: json.dumps(merged, sort_keys=True), "import_roots": json.dumps(roots)}
+
+
+def refresh_stat_cache(config: pytest.Config, baseline: Baseline, hasher: FileHasher) -> None:
+    """A read-only run stores only the hashes it computed; failing to is not worth failing for."""
+    if hasher.updated:
+        try:
+            baseline.update_stat_cache(hasher.updated)
+        except StorageError as exc:
+            say(config, f"difftest: warning: the file hash cache was not saved: {exc}")
+
+
+def say(config: pytest.Config, line: str, *, red: bool = False) -> None:
+    """A line on the terminal (nothing when the terminal reporter is disabled)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line, red=red)

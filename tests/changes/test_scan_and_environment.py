@@ -1,0 +1,77 @@
+"""Project files, file hashes, importorskip, and installed distributions."""
+
+from __future__ import annotations
+
+import ast
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from difftest.changes import environment
+from difftest.changes.imports import imported_names
+from difftest.changes.scan import FileHasher, is_project_path, iter_python_files
+
+
+def test_build_and_env_directories_are_skipped_only_at_the_top(tmp_path: Path) -> None:
+    for rel in (
+        "build/lib/app.py",
+        "env/lib/x.py",
+        "src/app/build/steps.py",
+        "src/app/env/vars.py",
+    ):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("")
+    assert sorted(iter_python_files(tmp_path)) == ["src/app/build/steps.py", "src/app/env/vars.py"]
+    assert is_project_path("src/app/build/steps.py")
+    assert not is_project_path("build/lib/app.py")
+    assert not is_project_path("src/__pycache__/app.cpython-312.pyc")
+
+
+def test_a_file_modified_just_now_is_hashed_but_not_cached(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh.py"
+    fresh.write_text("x = 1\n")
+    settled = tmp_path / "settled.py"
+    settled.write_text("x = 2\n")
+    past = time.time() - 60
+    os.utime(settled, (past, past))
+    hasher = FileHasher(tmp_path)
+    assert hasher.hash("fresh.py") and hasher.hash("settled.py")
+    # A same-size edit of the fresh file within the timestamp granularity could keep its
+    # (mtime, size): its hash must be read again next time.
+    assert set(hasher.updated) == {"settled.py"}
+
+
+def test_importorskip_with_a_literal_name_is_an_import() -> None:
+    tree = ast.parse('import pytest\nnp = pytest.importorskip("numpy")\n')
+    assert "numpy" in imported_names(tree, "")
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    info = tmp_path / "tinydist-1.5.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: tinydist\nVersion: 1.5\nRequires-Dist: pytest\n"
+    )
+    (info / "RECORD").write_text("tiny_mod/__init__.py,,\ntinydist-1.5.dist-info/METADATA,,\n")
+    (tmp_path / "tiny_mod").mkdir()
+    (tmp_path / "tiny_mod" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    environment.refresh()
+    yield tmp_path
+    environment.refresh()
+
+
+def test_a_module_maps_to_its_distribution_and_what_it_requires(site: Path) -> None:
+    assert environment.installed()["tinydist"] == "1.5"
+    dists = environment.distributions_for_modules(["tiny_mod"])
+    assert {"tinydist", "pytest", "pluggy"} <= dists
+
+
+def test_a_module_nothing_provides_and_nothing_can_import_is_missing(site: Path) -> None:
+    assert environment.missing_modules(["tiny_mod", "os", "surely_not_installed_xyz"]) == {
+        "surely_not_installed_xyz"
+    }

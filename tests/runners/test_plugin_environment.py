@@ -1,0 +1,115 @@
+"""The environment a test ran against: installed distributions, Python, pytest's configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytester_project import Project, ran
+
+from difftest.changes.environment import PYTHON_KEY
+
+
+def install_fake_distribution(site: Path, version: str) -> None:
+    """A tiny distribution ``fakedist`` (module ``fakedist``) installed in ``site``."""
+    for old in site.glob("fakedist-*.dist-info"):
+        for file in old.iterdir():
+            file.unlink()
+        old.rmdir()
+    (site / "fakedist").mkdir(parents=True, exist_ok=True)
+    (site / "fakedist" / "__init__.py").write_text("def answer():\n    return 42\n")
+    info = site / f"fakedist-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: fakedist\nVersion: {version}\n")
+    (info / "top_level.txt").write_text("fakedist\n")
+
+
+@pytest.fixture
+def site(
+    project: Project, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    path = tmp_path_factory.mktemp("site-packages")
+    install_fake_distribution(path, "1.0")
+    monkeypatch.syspath_prepend(str(path))
+    return path
+
+
+def test_upgrading_a_distribution_reselects_the_tests_that_import_it(
+    project: Project, site: Path
+) -> None:
+    project.write(
+        {
+            "tests/test_fake.py": "import fakedist\n\ndef test_answer():\n    assert fakedist.answer() == 42\n",
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline()
+    assert ran(project.diff()) == []
+    install_fake_distribution(site, "2.0")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_fake.py::test_answer"]
+    result.stdout.fnmatch_lines(
+        ["difftest: changed: dist/fakedist is now 2.0", "*environment changed: dist/fakedist*"]
+    )
+
+
+def test_installing_a_missing_optional_distribution_reselects_the_tests_that_tried_it(
+    project: Project, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path_factory.mktemp("later-site-packages")
+    monkeypatch.syspath_prepend(str(site))
+    project.write(
+        {
+            "tests/test_optional.py": """
+                try:
+                    import fakedist
+                except ImportError:
+                    fakedist = None
+
+                def test_works_either_way():
+                    assert fakedist is None or fakedist.answer() == 42
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline()
+    install_fake_distribution(site, "1.0")
+    assert ran(project.diff()) == ["tests/test_optional.py::test_works_either_way"]
+
+
+def test_a_different_python_reselects_everything(project: Project) -> None:
+    project.write(
+        tests__test_a="def test_a():\n    pass\n", tests__test_b="def test_b():\n    pass\n"
+    )
+    project.baseline()
+    project.sql("UPDATE version SET hash = 'CPython 3.0.0 linux' WHERE key = ?", (PYTHON_KEY,))
+    project.sql(
+        "UPDATE dep SET fingerprint = 'CPython 3.0.0 linux' WHERE version_id IN "
+        "(SELECT id FROM version WHERE key = ?)",
+        (PYTHON_KEY,),
+    )
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_a.py::test_a", "tests/test_b.py::test_b"]
+    result.stdout.fnmatch_lines(
+        ["difftest: changed: python is now CPython*", "*environment changed: python*"]
+    )
+
+
+def test_editing_the_pytest_configuration_reselects_everything(project: Project) -> None:
+    project.write(
+        tests__test_a="def test_a():\n    pass\n", tests__test_b="def test_b():\n    pass\n"
+    )
+    project.baseline()
+    project.pytester.makeini("[pytest]\npythonpath = .\naddopts = -v\nxfail_strict = true\n")
+    result = project.diff()
+    assert ran(result) == ["tests/test_a.py::test_a", "tests/test_b.py::test_b"]
+    result.stdout.fnmatch_lines(["*environment changed: pytest-config*"])
+
+
+def test_difftest_options_in_the_ini_file_do_not_count_as_a_configuration_change(
+    project: Project,
+) -> None:
+    project.write(tests__test_a="def test_a():\n    pass\n")
+    project.baseline()
+    project.pytester.makeini("[pytest]\npythonpath = .\naddopts = -v\ndiff_batch_size = 7\n")
+    assert ran(project.diff()) == []

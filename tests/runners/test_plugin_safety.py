@@ -1,0 +1,467 @@
+"""Changes a test depends on without calling the changed code: each must re-select the test
+(and leave unrelated tests alone)."""
+
+from __future__ import annotations
+
+from pytester_project import Project, ran
+
+UNRELATED = {"tests/test_unrelated.py": "def test_unrelated():\n    assert 1 + 1 == 2\n"}
+
+
+def test_editing_a_module_constant_reselects_tests_that_call_a_function_using_it(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "settings.py": "RATE = 2\n",
+            "pricing.py": """
+                from settings import RATE
+
+                def price(amount):
+                    return amount * RATE
+                """,
+            "tests/test_pricing.py": """
+                from pricing import price
+
+                def test_price():
+                    assert price(10) >= 20
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("settings.py", "RATE = 2", "RATE = 3")
+    assert ran(project.diff()) == ["tests/test_pricing.py::test_price"]
+
+
+def test_editing_a_class_attribute_reselects_tests_that_use_the_class(project: Project) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "shapes.py": """
+                class Triangle:
+                    sides = 3
+
+                    def describe(self):
+                        return f"{self.sides} sides"
+                """,
+            "tests/test_shapes.py": """
+                from shapes import Triangle
+
+                def test_describe():
+                    assert Triangle().describe().endswith("sides")
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("shapes.py", "sides = 3", "sides = 4")
+    assert ran(project.diff()) == ["tests/test_shapes.py::test_describe"]
+
+
+def test_editing_a_registration_decorator_reselects_tests_of_the_registry(project: Project) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "registry.py": """
+                HANDLERS = {}
+
+                def register(name):
+                    def wrap(func):
+                        HANDLERS[name] = func
+                        return func
+                    return wrap
+                """,
+            "handlers.py": """
+                from registry import register
+
+                @register("greet")
+                def greet():
+                    return "hello"
+                """,
+            "tests/test_registry.py": """
+                import handlers  # registers the handlers
+                from registry import HANDLERS
+
+                def test_greet_is_registered():
+                    assert HANDLERS["greet"]() == "hello"
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("handlers.py", '@register("greet")', '@register("hi")')
+    result = project.diff()
+    assert ran(result) == ["tests/test_registry.py::test_greet_is_registered"]
+    assert result.ret == 1  # and it fails, as it should
+
+
+def test_editing_a_dataclass_default_reselects_tests_that_build_it(project: Project) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "options.py": """
+                from dataclasses import dataclass
+
+                @dataclass
+                class Options:
+                    retries: int = 3
+                """,
+            "tests/test_options.py": """
+                from options import Options
+
+                def test_default_retries():
+                    assert Options().retries == 3
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("options.py", "retries: int = 3", "retries: int = 5")
+    result = project.diff()
+    assert ran(result) == ["tests/test_options.py::test_default_retries"]
+    assert result.ret == 1
+
+
+def test_editing_a_data_file_read_by_code_reselects_the_tests_that_read_it(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "data/greeting.txt": "hello\n",
+            "loader.py": """
+                def greeting():
+                    with open("data/greeting.txt") as fh:
+                        return fh.read().strip()
+                """,
+            "tests/test_loader.py": """
+                from loader import greeting
+
+                def test_greeting():
+                    assert greeting() == "hello"
+
+                def test_nothing_read():
+                    assert True
+                """,
+        }
+    )
+    project.baseline()
+    (project.path / "data" / "greeting.txt").write_text("bonjour\n")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_loader.py::test_greeting"]
+    result.stdout.fnmatch_lines(["*changed: file data/greeting.txt changed"])
+
+
+def test_creating_a_file_a_test_looked_for_reselects_it(project: Project) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "tests/test_local.py": """
+                from pathlib import Path
+
+                def test_local_settings():
+                    try:
+                        text = Path("local.cfg").read_text()
+                    except FileNotFoundError:
+                        text = ""
+                    assert "broken" not in text
+                """,
+        }
+    )
+    project.baseline()
+    (project.path / "local.cfg").write_text("broken\n")
+    result = project.diff()
+    assert ran(result) == ["tests/test_local.py::test_local_settings"]
+    assert result.ret == 1
+
+
+def test_editing_a_data_file_read_at_import_time_reselects_tests_importing_the_module(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "templates/page.html": "<p>{name}</p>\n",
+            "render.py": """
+                import os
+
+                HERE = os.path.dirname(os.path.abspath(__file__))
+                with open(os.path.join(HERE, "templates", "page.html")) as fh:
+                    PAGE = fh.read()
+                """,
+            "view.py": """
+                import render
+
+                def page(name):
+                    return render.PAGE.format(name=name)
+                """,
+            "tests/test_view.py": """
+                from view import page
+
+                def test_page():
+                    assert page("x") == "<p>x</p>\\n"
+                """,
+            # Collected second: render is imported already, its read is not seen again.
+            "tests/test_view_again.py": """
+                from view import page
+
+                def test_page_again():
+                    assert page("y") == "<p>y</p>\\n"
+                """,
+        }
+    )
+    project.baseline()
+    (project.path / "templates" / "page.html").write_text("<b>{name}</b>\n")
+    result = project.diff()
+    assert ran(result) == [
+        "tests/test_view.py::test_page",
+        "tests/test_view_again.py::test_page_again",
+    ]
+    assert result.ret == 1
+
+
+def test_editing_a_module_imported_with_a_computed_name_reselects_its_users(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "plugins/__init__.py": "",
+            "plugins/alpha.py": "VALUE = 1\n",
+            "plugins/beta.py": "VALUE = 2\n",
+            "loader.py": """
+                import importlib
+
+                def load(name):
+                    return importlib.import_module("plugins." + name)
+                """,
+            "tests/test_runtime_import.py": """
+                from loader import load
+
+                def test_alpha_value():
+                    assert load("al" + "pha").VALUE == 1
+
+                def test_alpha_again():  # alpha is imported already: only the import hook sees it
+                    assert load("al" + "pha").VALUE > 0
+                """,
+            "tests/test_import_time.py": """
+                from loader import load
+
+                BETA = load("be" + "ta")
+
+                def test_beta_value():
+                    assert BETA.VALUE == 2
+                """,
+        }
+    )
+    project.baseline()
+    # The import is credited to loader.py, the code that made it: every test that can reach the
+    # loader depends on the modules it was seen loading.
+    project.edit("plugins/alpha.py", "VALUE = 1", "VALUE = 10")
+    selected = ran(project.diff())
+    assert "tests/test_runtime_import.py::test_alpha_value" in selected
+    assert "tests/test_runtime_import.py::test_alpha_again" in selected
+    assert "tests/test_unrelated.py::test_unrelated" not in selected
+    project.edit("plugins/alpha.py", "VALUE = 10", "VALUE = 1")
+    project.edit("plugins/beta.py", "VALUE = 2", "VALUE = 20")
+    selected = ran(project.diff())
+    assert "tests/test_import_time.py::test_beta_value" in selected
+    assert "tests/test_unrelated.py::test_unrelated" not in selected
+
+
+def test_editing_a_conftest_fixture_reselects_only_the_tests_using_it(project: Project) -> None:
+    project.write(
+        {
+            "tests/conftest.py": """
+                import pytest
+
+                @pytest.fixture
+                def number():
+                    return 1
+
+                @pytest.fixture
+                def word():
+                    return "a"
+                """,
+            "tests/test_fixtures.py": """
+                def test_number(number):
+                    assert number == 1
+
+                def test_word(word):
+                    assert word == "a"
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("tests/conftest.py", "return 1", "return 2")
+    result = project.diff()
+    assert ran(result) == ["tests/test_fixtures.py::test_number"]
+
+
+def test_editing_a_session_fixture_reselects_every_test_using_it_not_only_the_first(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "tests/conftest.py": """
+                import pytest
+
+                def connect():
+                    return {"connected": True}
+
+                @pytest.fixture(scope="session")
+                def db():
+                    return connect()
+                """,
+            "tests/test_one.py": "def test_one(db):\n    assert db['connected']\n",
+            "tests/test_two.py": "def test_two(db):\n    assert db['connected']\n",
+            "tests/test_three.py": "def test_three():\n    pass\n",
+        }
+    )
+    project.baseline()
+    project.edit("tests/conftest.py", 'return {"connected": True}', 'return {"connected": 1}')
+    assert ran(project.diff()) == ["tests/test_one.py::test_one", "tests/test_two.py::test_two"]
+
+
+def test_editing_a_function_run_at_import_time_reselects_tests_of_its_module(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "limits.py": """
+                def compute():
+                    return 5
+
+                LIMIT = compute()
+                """,
+            "tests/test_limits.py": """
+                import limits
+
+                def test_limit():
+                    assert limits.LIMIT == 5
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("limits.py", "return 5", "return 6")
+    result = project.diff()
+    assert ran(result) == ["tests/test_limits.py::test_limit"]
+    assert result.ret == 1
+
+
+def test_editing_a_helper_module_under_tests_reselects_its_users(project: Project) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "tests/helpers.py": "def make_user():\n    return {'name': 'ann'}\n",
+            "tests/test_users.py": """
+                from helpers import make_user
+
+                def test_user():
+                    assert make_user()["name"] == "ann"
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("tests/helpers.py", "'ann'", "'bob'")
+    result = project.diff()
+    assert ran(result) == ["tests/test_users.py::test_user"]
+    assert result.ret == 1
+
+
+def test_editing_parametrize_data_from_a_helper_reselects_the_parametrized_tests(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "cases.py": "def cases():\n    return [(1, 2), (2, 4)]\n",
+            "tests/test_cases.py": """
+                import pytest
+                from cases import cases
+
+                @pytest.mark.parametrize("n, doubled", cases())
+                def test_double(n, doubled):
+                    assert n * 2 == doubled
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("cases.py", "(2, 4)", "(2, 5)")
+    result = project.diff()
+    assert ran(result) == [
+        "tests/test_cases.py::test_double[1-2]",
+        "tests/test_cases.py::test_double[2-5]",
+    ]
+
+
+def test_editing_a_conftest_hook_that_runs_at_collection_reselects_the_tests_it_applies_to(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "tests/api/conftest.py": """
+                import pytest
+
+                def pytest_collection_modifyitems(items):
+                    for item in items:
+                        if "slow" in item.name:
+                            item.add_marker(pytest.mark.skip(reason="slow"))
+                """,
+            "tests/api/test_api.py": """
+                def test_slow_path():
+                    pass
+
+                def test_fast_path():
+                    pass
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("tests/api/conftest.py", '"slow" in item.name', '"fast" in item.name')
+    assert ran(project.diff()) == [
+        "tests/api/test_api.py::test_fast_path",
+        "tests/api/test_api.py::test_slow_path",
+    ]
+
+
+def test_run_time_edges_are_kept_for_runs_that_do_not_repeat_the_dynamic_import(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "plugins/__init__.py": "",
+            "plugins/alpha.py": "VALUE = 1\n",
+            "loader.py": """
+                import importlib
+
+                def load(name):
+                    return importlib.import_module("plugins." + name)
+
+                def version():
+                    return 1
+                """,
+            "tests/test_load.py": """
+                from loader import load
+
+                def test_load():
+                    assert load("al" + "pha").VALUE == 1
+                """,
+            "tests/test_version.py": """
+                from loader import version
+
+                def test_version():
+                    assert version() == 1
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("loader.py", "return 1", "return 0 + 1")
+    assert ran(project.baseline()) == ["tests/test_version.py::test_version"]
+    # test_version was recorded again in a run that never imported plugins.alpha: the stored
+    # edge loader.py -> plugins/alpha.py still puts alpha in its closure.
+    project.edit("plugins/alpha.py", "VALUE = 1", "VALUE = 2")
+    assert ran(project.diff()) == [
+        "tests/test_load.py::test_load",
+        "tests/test_version.py::test_version",
+    ]
