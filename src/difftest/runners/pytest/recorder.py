@@ -182,8 +182,8 @@ class Recorder:
                     self._always.setdefault(file, set()).add(item.nodeid)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.coverage.stop()
         self.coverage.switch(SESSION_CONTEXT)
+        self.coverage.pause()
         if self.builder is not None:
             plugins = session.config.pluginmanager.get_plugins()
             self.builder.plugin_files = iter_plugin_files(plugins, self.paths)
@@ -204,7 +204,7 @@ class Recorder:
         try:
             yield
         finally:
-            self.coverage.stop()
+            self.coverage.pause()
             self.probe.pop(scope)
             self._current = None
             self._tests.append(running)
