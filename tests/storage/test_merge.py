@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from difftest.errors import BaselineCorruptError, BaselineVersionError, RemoteError, StorageError
-from difftest.storage.baseline import Baseline
-from difftest.storage.merge import merge
+from difftest.model import TestRecord
+from difftest.storage.baseline import ALWAYS_RUN_META, Baseline
+from difftest.storage.merge import merge, merge_files
 from difftest.storage.remote import open_remote
 
 
@@ -198,3 +199,23 @@ def test_an_empty_or_missing_remote_input_fails_the_merge(s3, tmp_path: Path) ->
         merge(f"s3://{bucket}/out/", [f"s3://{bucket}/run-9/"])
     assert not (tmp_path / "out.db").exists()
     assert s3.keys(bucket) == []
+
+
+def test_merging_keeps_every_inputs_always_run_markers(tmp_path):
+    first = tmp_path / "a.db"
+    second = tmp_path / "b.db"
+    for path, file, nodeid in (
+        (first, "t_a.py", "t_a.py::smoke"),
+        (second, "t_b.py", "t_b.py::smoke"),
+    ):
+        with Baseline.open(path) as baseline:
+            baseline.write(
+                [TestRecord(nodeid, file, "passed", 0.1, ())],
+                meta={ALWAYS_RUN_META: json.dumps({file: [nodeid]})},
+            )
+    merge_files([("a", first), ("b", second)], tmp_path / "out.db")
+    with Baseline.open_existing(tmp_path / "out.db") as merged:
+        assert json.loads(merged.meta()[ALWAYS_RUN_META]) == {
+            "t_a.py": ["t_a.py::smoke"],
+            "t_b.py": ["t_b.py::smoke"],
+        }

@@ -42,6 +42,10 @@ from typing import Any
 from difftest.errors import BaselineCorruptError, BaselineVersionError, StorageError
 from difftest.model import Dependency, TestRecord
 
+#: meta key: JSON object {test file: [nodeids marked diff_always]}, so they run even when the file
+#: is not collected for any other reason.
+ALWAYS_RUN_META = "always_run"
+
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x44494654
 _SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from difftest.errors import RemoteError, StorageError
 from difftest.model import TestRecord
-from difftest.storage.baseline import Baseline
+from difftest.storage.baseline import ALWAYS_RUN_META, Baseline
 from difftest.storage.remote import is_url, open_remote
 
 
@@ -54,6 +54,7 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
     newest: dict[str, _Winner] = {}
     edges: set[tuple[str, str, str]] = set()
     import_roots: list[str] = []
+    always_run: dict[str, set[str]] = {}
     # The commit comes from the input recorded last (its newest record, then its update time).
     latest: tuple[tuple[float, str], dict[str, str]] | None = None
     for label, path in inputs:
@@ -72,11 +73,17 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
                 newest[rec.nodeid] = _Winner(when, rec)
             edges.update(baseline.edges())
             import_roots.extend(r for r in baseline.import_roots() if r not in import_roots)
+            for file, nodeids in _always_run(meta, label).items():
+                always_run.setdefault(file, set()).update(nodeids)
         recency = (max(stamps.values(), default=0.0), meta.get("updated_at", ""))
         if latest is None or recency >= latest[0]:
             latest = (recency, meta)
 
     out_meta = {"import_roots": json.dumps(import_roots)}
+    if always_run:
+        out_meta[ALWAYS_RUN_META] = json.dumps(
+            {f: sorted(n) for f, n in always_run.items()}, sort_keys=True
+        )
     if latest is not None and "commit" in latest[1]:
         out_meta["commit"] = latest[1]["commit"]
 
@@ -154,3 +161,18 @@ def merge(output: str, inputs: Sequence[str]) -> MergeResult:
             target.upload(merged)
         result.output = output
         return result
+
+
+def _always_run(meta: dict[str, str], label: str) -> dict[str, list[str]]:
+    """The always-run markers an input recorded; refuse a malformed value rather than drop it."""
+    raw = meta.get(ALWAYS_RUN_META)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+        return {str(f): [str(n) for n in ids] for f, ids in value.items()}
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise StorageError(
+            f"cannot merge {label}: its always-run list is malformed ({exc}). "
+            "Re-record it with `pytest --diff-baseline`."
+        ) from exc

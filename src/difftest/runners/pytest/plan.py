@@ -24,11 +24,11 @@ from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, Reason
 from difftest.runners.pytest.options import Settings
 from difftest.runners.pytest.store import Opened, open_for_run, unreadable
 from difftest.selection.engine import Selection, select
-from difftest.storage.baseline import Baseline
+from difftest.storage.baseline import ALWAYS_RUN_META, Baseline
 
 PYTEST_CONFIG_KEY = ENV_PREFIX + "pytest-config"
 #: Meta key of the baseline listing the tests marked ``diff_always``, per test file.
-ALWAYS_META = "always_run"
+ALWAYS_META = ALWAYS_RUN_META
 #: Ini keys that cannot change a test's outcome (difftest's own, marker descriptions).
 _NEUTRAL_INI = ("markers",)
 
