@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Every check the project runs: lint, types, the test suite on Python 3.12 and 3.9.
-# Set-up (venvs with difftest and its dev dependencies) happens on first use.
+# Every check the project runs: lint, types, the test suite under Pants 2.17.1 (pytest 7.0.1 on
+# Python 3.11) and with plain pytest on Python 3.12 and 3.9.
+# Set-up (venvs with difftest and its dev dependencies; ./pants installs Pants) happens on first use.
+# Arguments go to the plain pytest runs. DIFFTEST_SKIP_PANTS=1 leaves out the Pants run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -13,7 +15,13 @@ echo "== lint and types"
 .venv/bin/ruff format --check src tests pants-plugins bench scripts
 .venv/bin/mypy
 
+if [ "${DIFFTEST_SKIP_PANTS:-}" != "1" ]; then
+  # No pantsd: one invocation gains nothing from the daemon, and none is left running afterwards.
+  echo "== tests under Pants 2.17.1 (pytest 7.0.1, Python 3.11)"
+  ./pants --no-pantsd test ::
+fi
+
 echo "== tests on Python 3.12"
 .venv/bin/python -m pytest -n 2 "$@"
-echo "== tests on Python 3.9"
-.venv39/bin/python -m pytest -n 2 "$@"
+echo "== tests on Python 3.9 (the real-Pants end-to-end tests ran above already)"
+.venv39/bin/python -m pytest -n 2 -m "not pants" "$@"

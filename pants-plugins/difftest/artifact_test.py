@@ -1,0 +1,159 @@
+"""The plugin's pure logic: records in, the graph, and per-target decisions."""
+
+from __future__ import annotations
+
+import json
+
+from difftest import artifact
+from difftest.artifact import EnvSnapshot, TargetInfo
+from difftest.changes.blocks import digest, parse_blocks
+from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, ENV_BLOCK, Dependency, TestRecord
+
+ENV = EnvSnapshot(
+    python="ic:==3.11.*",
+    pytest_config="cfg",
+    dists=(("six", "req:six==1.16.0"),),
+    tool_dists=frozenset({"pytest"}),
+    tool="tool:pytest==7.0.1",
+    transitive="transitive:1",
+)
+LIB = b"def f():\n    return 1\n\n\ndef g():\n    return 2\n"
+TEST = b"from lib import f, g\n\n\ndef test_f():\n    assert f() == 1\n\n\ndef test_g():\n    assert g() == 2\n"
+
+
+def _blocks(path: str, content: bytes, names: list[str]) -> list[Dependency]:
+    blocks = parse_blocks(content, path).by_name()
+    return [Dependency(path, digest(content), n, blocks[n].checksum) for n in names]
+
+
+def _records(*, six: bool = False) -> list[TestRecord]:
+    common = _blocks("lib.py", LIB, ["<module>"]) + _blocks("test_x.py", TEST, ["<module>"])
+    env = [Dependency("<env>/python", "sandbox", ENV_BLOCK, "sandbox")]
+    if six:
+        env.append(Dependency("<env>/dist/six", "1.16.0", ENV_BLOCK, "1.16.0"))
+    data = [Dependency("data.json", digest(b"{}"), DATA_BLOCK, digest(b"{}"))]
+    return artifact.with_env(
+        [
+            TestRecord(
+                "test_x.py" + COLLECT_SUFFIX, "test_x.py", "passed", 0.0, tuple(common + env)
+            ),
+            TestRecord(
+                "test_x.py::test_f",
+                "test_x.py",
+                "passed",
+                0.1,
+                tuple(common + _blocks("lib.py", LIB, ["f"]) + env + data),
+            ),
+            TestRecord(
+                "test_x.py::test_g",
+                "test_x.py",
+                "passed",
+                0.1,
+                tuple(common + _blocks("lib.py", LIB, ["g"]) + env),
+            ),
+        ],
+        ENV,
+    )
+
+
+def _decide(recs, contents, env=ENV, fingerprint="fp", stored="fp", sandbox=None):
+    return artifact.decide(
+        "t:x",
+        "test_x.py",
+        recs,
+        stored,
+        fingerprint,
+        contents,
+        sandbox if sandbox is not None else set(contents),
+        env,
+        in_pants_selection=True,
+    )
+
+
+def test_unchanged_target_is_skipped_and_a_function_edit_selects_only_its_test() -> None:
+    now = {"lib.py": LIB, "test_x.py": TEST, "data.json": b"{}"}
+    assert not _decide(_records(), now).run
+    edited = dict(now, **{"lib.py": LIB.replace(b"return 2", b"return 3")})
+    decision = _decide(_records(), edited)
+    assert decision.run
+    assert [n for n, _ in decision.affected] == ["test_x.py::test_g"]
+    assert decision.deselect == ("test_x.py::test_f",)
+
+
+def test_deleted_data_file_and_file_left_out_of_the_sandbox_select() -> None:
+    now = {"lib.py": LIB, "test_x.py": TEST}
+    decision = _decide(_records(), now)
+    assert [n for n, _ in decision.affected] == ["test_x.py::test_f"]
+    # The file still exists in the workspace, but a BUILD edit left it out of the sandbox.
+    decision = _decide(
+        _records(), dict(now, **{"data.json": b"{}"}), sandbox={"lib.py", "test_x.py"}
+    )
+    assert [n for n, _ in decision.affected] == ["test_x.py::test_f"]
+
+
+def test_build_definition_change_and_missing_records() -> None:
+    now = {"lib.py": LIB, "test_x.py": TEST, "data.json": b"{}"}
+    decision = _decide(_records(), now, fingerprint="new")
+    assert decision.run and decision.deselect == () and "BUILD" in decision.reasons[0]
+    decision = _decide([], now)
+    assert decision.run and decision.fallback
+    decision = artifact.decide(
+        "t:x", "test_x.py", [], None, "fp", now, set(now), ENV, in_pants_selection=False
+    )
+    assert not decision.run and decision.fallback
+
+
+def test_requirement_bump_selects_only_tests_reaching_the_distribution() -> None:
+    now = {"lib.py": LIB, "test_x.py": TEST, "data.json": b"{}"}
+    recs = _records(six=True)
+    recs = [
+        r
+        if r.nodeid != "test_x.py::test_g"
+        else TestRecord(
+            r.nodeid, r.file, r.outcome, r.duration, tuple(d for d in r.deps if "six" not in d.key)
+        )
+        for r in recs
+    ]
+    bumped = EnvSnapshot(
+        ENV.python,
+        ENV.pytest_config,
+        (("six", "req:six==1.17.0"),),
+        ENV.tool_dists,
+        ENV.tool,
+        "transitive:2",
+    )
+    decision = _decide(recs, now, env=bumped)
+    assert [n for n, _ in decision.affected] == ["test_x.py::test_f"]
+    assert "six" in " ".join(decision.reasons)
+
+
+def test_graph_round_trip_is_deterministic_and_drops_vanished_tests() -> None:
+    graph, warnings = artifact.load("", "a")
+    assert warnings == []
+    artifact.update_structure(
+        graph, [TargetInfo("t:x", "fp", ("test_x.py",), ("lib:lib",), "test_x.py")]
+    )
+    raw = _records()
+    rec_file = artifact.RecordFile(
+        "test_x.py", ("test_x.py::test_f", "test_x.py::test_g"), tuple(raw)
+    )
+    assert artifact.replace_target_records(graph, "t:x", "fp", [rec_file], ENV) == 2
+    text = artifact.dump(graph)
+    again, _ = artifact.load(text, "a")
+    assert artifact.dump(again) == text
+    assert json.loads(text)["version"] == 1
+    assert {r.nodeid for r in artifact.target_records(again, "t:x")} == {
+        "test_x.py" + COLLECT_SUFFIX,
+        "test_x.py::test_f",
+        "test_x.py::test_g",
+    }
+    # test_g disappeared from the file: its record goes.
+    only_f = artifact.RecordFile("test_x.py", ("test_x.py::test_f",), tuple(raw[:2]))
+    artifact.replace_target_records(again, "t:x", "fp", [only_f], ENV)
+    assert "test:test_x.py::test_g" not in again
+    assert artifact.drop_targets(again, []) == ["lib:lib", "t:x"]
+
+
+def test_a_corrupt_artifact_is_replaced_with_a_warning() -> None:
+    graph, warnings = artifact.load("{not json", ".difftest/pants-graph.json")
+    assert graph.number_of_nodes() == 0 and "Everything runs" in warnings[0]

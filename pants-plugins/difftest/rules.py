@@ -1,0 +1,469 @@
+"""The plugin's rules: recording inside pytest sandboxes, the selection plan, running a batch.
+
+- :class:`DifftestPytestPluginSetupRequest` injects the recorder into every python_test sandbox
+  (a root ``conftest.py`` and a copy of the difftest engine under ``.difftest/pants/engine/``).
+- :func:`plan_difftest` loads the recorded graph, asks Pants for each candidate target's
+  dependency closure, reads the current content of every file the records name, and decides per
+  target with the engine's ``select()``.
+- :func:`run_difftest_batch` runs one batch of selected targets the way Pants' pytest runner
+  does, with the per-test deselection file added to the sandbox when some tests are unaffected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pants.backend.python.goals.pytest_runner import (
+    PytestPluginSetup,
+    PytestPluginSetupRequest,
+    PyTestRequest,
+    TestSetup,
+    TestSetupRequest,
+)
+from pants.backend.python.subsystems.pytest import PyTest, PythonTestFieldSet
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.backend.python.target_types import PythonRequirementsField, PythonTestSourceField
+from pants.core.goals.test import TestResult, TestSubsystem
+from pants.engine.addresses import Address, Addresses
+from pants.engine.fs import (
+    EMPTY_DIGEST,
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestSubset,
+    FileContent,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+    Snapshot,
+)
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    AllTargets,
+    Dependencies,
+    DependenciesRequest,
+    SourcesField,
+    SourcesPaths,
+    SourcesPathsRequest,
+    Target,
+    TransitiveTargets,
+    TransitiveTargetsRequest,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+from pants.util.memo import memoized
+
+from difftest import artifact
+from difftest.artifact import Decision, EnvSnapshot, TargetInfo
+from difftest.changes.blocks import digest
+from difftest.subsystem import DifftestSubsystem, NoRecordsPolicy
+
+logger = logging.getLogger(__name__)
+
+#: Sandbox directory of everything the plugin injects (difftest never records files under
+#: `.difftest/`, so the engine copy and the selection file are invisible to the records).
+SANDBOX_DIR = ".difftest/pants"
+ENGINE_DIR = f"{SANDBOX_DIR}/engine"
+SELECT_FILE = f"{SANDBOX_DIR}/select.json"
+#: Where the injected conftest writes, inside Pants' `extra-output/` (TestResult.extra_output).
+OUTPUT_DIR = "difftest"
+_EXTRA_OUTPUT_DIR = "extra-output"
+ROOT_CONFTEST = "conftest.py"
+#: Root files whose pytest settings make the `<env>/pytest-config` value.
+PYTEST_CONFIG_FILES = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
+
+
+# --------------------------------------------------------------------------- injection
+@memoized
+def injected_files() -> tuple[FileContent, ...]:
+    """The engine's sources (from the package this plugin runs with) and the root conftest.
+
+    Sorted, byte for byte: the content is part of every test process's cache key."""
+    import difftest.model
+
+    package = Path(difftest.model.__file__).resolve().parent
+    files = []
+    for path in sorted(package.rglob("*")):
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        if path.suffix not in (".py", ".typed"):
+            continue
+        rel = path.relative_to(package.parent).as_posix()
+        files.append(FileContent(f"{ENGINE_DIR}/{rel}", path.read_bytes()))
+    conftest = Path(__file__).with_name("sandbox_conftest.py").read_bytes()
+    files.append(FileContent(ROOT_CONFTEST, conftest))
+    return tuple(files)
+
+
+class DifftestPytestPluginSetupRequest(PytestPluginSetupRequest):
+    @classmethod
+    def is_applicable(cls, target: Target) -> bool:
+        return target.has_field(PythonTestSourceField)
+
+
+@rule(desc="Inject the difftest recorder", level=LogLevel.DEBUG)
+async def inject_recorder(
+    request: DifftestPytestPluginSetupRequest, difftest: DifftestSubsystem
+) -> PytestPluginSetup:
+    if not difftest.record:
+        return PytestPluginSetup(EMPTY_DIGEST)
+    transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([request.target.address]))
+    paths = await MultiGet(
+        Get(SourcesPaths, SourcesPathsRequest(tgt[SourcesField]))
+        for tgt in transitive.closure
+        if tgt.has_field(SourcesField)
+    )
+    if any(ROOT_CONFTEST in p.files for p in paths):
+        logger.warning(
+            f"difftest: {request.target.address} has a root {ROOT_CONFTEST} among its sources, "
+            "where the recorder would be injected: it is not recorded and always runs in full."
+        )
+        return PytestPluginSetup(EMPTY_DIGEST)
+    injected = await Get(Digest, CreateDigest(injected_files()))
+    return PytestPluginSetup(injected)
+
+
+# --------------------------------------------------------------------------- the plan
+@dataclass(frozen=True)
+class DifftestPlanRequest:
+    """``roots``: the python_test targets Pants itself selected (the command line's specs, or with
+    ``--changed-since`` the changed targets and their dependents). The candidates are the roots,
+    or with ``all_tests`` every python_test target of the repository."""
+
+    roots: tuple[Address, ...]
+    all_tests: bool = False
+
+
+@dataclass(frozen=True)
+class DifftestPlan:
+    decisions: tuple[Decision, ...]
+    field_sets: tuple[PythonTestFieldSet, ...]
+    #: Pants' view of the candidates and every target in their closures.
+    infos: tuple[TargetInfo, ...]
+    graph_text: str
+    env: EnvSnapshot
+    warnings: tuple[str, ...]
+    #: Every target address in the repository (records of other targets are dropped).
+    existing: tuple[str, ...]
+
+    def selected(self) -> list[tuple[PythonTestFieldSet, Decision]]:
+        return [(fs, d) for fs, d in zip(self.field_sets, self.decisions) if d.run]
+
+
+def fingerprint_of(tgt: Target) -> str:
+    """The target's BUILD-file field values (sources globs, explicit dependencies, timeouts,
+    environment variables, ...), not its files' content."""
+    fields = {
+        f"{type(f).__module__}.{type(f).__name__}": repr(getattr(f, "value", None))
+        for f in tgt.field_values.values()
+    }
+    fields["<type>"] = tgt.alias
+    return artifact.target_fingerprint(fields)
+
+
+def pytest_config_value(contents: Iterable[FileContent]) -> str:
+    """The pytest settings in the root config files (pyproject.toml: only [tool.pytest])."""
+    parts = []
+    for fc in sorted(contents, key=lambda c: c.path):
+        if fc.path == "pyproject.toml":
+            try:
+                import tomli
+
+                section = tomli.loads(fc.content.decode()).get("tool", {}).get("pytest", {})
+                parts.append("pyproject.toml=" + json.dumps(section, sort_keys=True, default=str))
+            except Exception:
+                parts.append("pyproject.toml=" + digest(fc.content))
+        else:
+            parts.append(f"{fc.path}={digest(fc.content)}")
+    return digest("\n".join(parts).encode()) if parts else "none"
+
+
+def lockfile_versions(contents: Iterable[FileContent]) -> dict[str, str]:
+    """project name -> "lock:VERSION" from Pants/pex lockfiles (JSON after `//` header lines)."""
+    found: dict[str, str] = {}
+    for fc in contents:
+        body = "\n".join(
+            line
+            for line in fc.content.decode(errors="replace").splitlines()
+            if not line.startswith("//")
+        )
+        try:
+            for resolve in json.loads(body).get("locked_resolves", ()):
+                for req in resolve.get("locked_requirements", ()):
+                    found[artifact.normalize(req["project_name"])] = f"lock:{req['version']}"
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return found
+
+
+@memoized
+def pytest_tool_dists() -> frozenset[str]:
+    """Distributions of Pants' default pytest tool lockfile (pytest, pluggy, coverage, ...)."""
+    from importlib import resources
+
+    # Also pytest's platform- or version-conditional requirements, which a lock may leave out.
+    names = {
+        "pytest",
+        "pluggy",
+        "iniconfig",
+        "py",
+        "attrs",
+        "packaging",
+        "coverage",
+        "tomli",
+        "atomicwrites",
+        "colorama",
+        "exceptiongroup",
+        "importlib-metadata",
+        "zipp",
+        "typing-extensions",
+        "pytest-cov",
+        "pytest-xdist",
+        "execnet",
+        "pytest-forked",
+    }
+    try:
+        text = resources.read_text("pants.backend.python.subsystems", "pytest.lock")
+        names |= set(lockfile_versions([FileContent("pytest.lock", text.encode())]))
+    except (OSError, ModuleNotFoundError):
+        pass
+    return frozenset(names)
+
+
+@rule(desc="Decide which tests difftest runs", level=LogLevel.DEBUG)
+async def plan_difftest(
+    request: DifftestPlanRequest,
+    difftest: DifftestSubsystem,
+    python_setup: PythonSetup,
+    pytest: PyTest,
+    all_targets: AllTargets,
+) -> DifftestPlan:
+    roots = set(request.roots)
+    candidates = tuple(
+        PythonTestFieldSet.create(t)
+        for t in sorted(all_targets, key=lambda t: t.address)
+        if PythonTestFieldSet.is_applicable(t)
+        and not PythonTestFieldSet.opt_out(t)
+        and (request.all_tests or t.address in roots)
+    )
+    artifact_contents, config_contents = await MultiGet(
+        Get(DigestContents, PathGlobs([difftest.artifact])),
+        Get(DigestContents, PathGlobs(PYTEST_CONFIG_FILES)),
+    )
+    graph_text = artifact_contents[0].content.decode() if artifact_contents else ""
+    graph, warnings = artifact.load(graph_text, difftest.artifact)
+
+    transitive = await MultiGet(
+        Get(TransitiveTargets, TransitiveTargetsRequest([fs.address])) for fs in candidates
+    )
+    closure_targets: dict[Address, Target] = {}
+    for tt in transitive:
+        for tgt in tt.closure:
+            closure_targets.setdefault(tgt.address, tgt)
+    ordered = [closure_targets[a] for a in sorted(closure_targets)]
+    with_sources = [t for t in ordered if t.has_field(SourcesField)]
+    with_deps = [t for t in ordered if t.has_field(Dependencies)]
+    sources_paths = await MultiGet(
+        Get(SourcesPaths, SourcesPathsRequest(t[SourcesField])) for t in with_sources
+    )
+    dependencies = await MultiGet(
+        Get(Addresses, DependenciesRequest(t[Dependencies])) for t in with_deps
+    )
+    sources = {t.address: tuple(sorted(p.files)) for t, p in zip(with_sources, sources_paths)}
+    deps = {t.address: tuple(sorted(str(a) for a in d)) for t, d in zip(with_deps, dependencies)}
+    infos = {}
+    for tgt in ordered:
+        owned = sources.get(tgt.address, ())
+        infos[tgt.address] = TargetInfo(
+            str(tgt.address),
+            fingerprint_of(tgt),
+            owned,
+            deps.get(tgt.address, ()),
+            owned[0] if owned and tgt.has_field(PythonTestSourceField) else None,
+        )
+
+    # The environment as Pants' configuration has it now.
+    requirements: dict[str, set[str]] = {}
+    every_requirement = []
+    for tgt in all_targets:
+        if tgt.has_field(PythonRequirementsField):
+            for req in tgt[PythonRequirementsField].value or ():
+                name = artifact.normalize(req.project_name)
+                requirements.setdefault(name, set()).add(str(req))
+                every_requirement.append(str(req))
+    lock_contents = DigestContents([])
+    if python_setup.enable_resolves:
+        lock_contents = await Get(
+            DigestContents, PathGlobs(sorted(set(python_setup.resolves.values())))
+        )
+    locked = lockfile_versions(lock_contents)
+    dists = {
+        name: "req:" + ",".join(sorted(reqs)) + (f"|{locked[name]}" if name in locked else "")
+        for name, reqs in requirements.items()
+    }
+    for name, version in locked.items():
+        dists.setdefault(name, version)
+    env = EnvSnapshot(
+        python="ic:" + ",".join(python_setup.interpreter_constraints),
+        pytest_config=f"{pytest_config_value(config_contents)}|{pytest.version}|{pytest.args}",
+        dists=tuple(sorted(dists.items())),
+        tool_dists=pytest_tool_dists(),
+        tool="tool:" + ",".join(pytest.all_requirements),
+        transitive="transitive:"
+        + digest(
+            "\n".join(
+                sorted(every_requirement) + [fc.path + digest(fc.content) for fc in lock_contents]
+            ).encode()
+        ),
+    )
+
+    # What the records name, read now.
+    per_target = {fs.address: artifact.target_records(graph, str(fs.address)) for fs in candidates}
+    sandbox: dict[Address, set[str]] = {}
+    for fs, tt in zip(candidates, transitive):
+        files: set[str] = set()
+        for tgt in tt.closure:
+            files.update(sources.get(tgt.address, ()))
+        sandbox[fs.address] = files
+    wanted: set[str] = set()
+    for address, recs in per_target.items():
+        referenced = artifact.referenced_paths(recs)
+        # Pants also puts the existing `__init__.py` of every ancestor package in the sandbox.
+        ancestors = {
+            p.rsplit("/", i)[0] for p in sandbox[address] for i in range(1, p.count("/") + 1)
+        }
+        sandbox[address] |= {
+            p for p in referenced if p.endswith("__init__.py") and p.rpartition("/")[0] in ancestors
+        }
+        wanted |= referenced & sandbox[address]
+    contents: dict[str, bytes] = {}
+    if wanted:
+        read = await Get(DigestContents, PathGlobs(sorted(wanted)))
+        contents = {fc.path: fc.content for fc in read}
+
+    decisions = []
+    for fs in candidates:
+        address = str(fs.address)
+        node = graph.nodes.get(artifact.target_node(address), {})
+        info = infos[fs.address]
+        decisions.append(
+            artifact.decide(
+                address,
+                info.test_file or "",
+                per_target[fs.address],
+                node.get("fingerprint"),
+                info.fingerprint,
+                contents,
+                sandbox[fs.address],
+                env,
+                in_pants_selection=(
+                    fs.address in roots or difftest.no_records == NoRecordsPolicy.RUN
+                ),
+                select_tests=difftest.select_tests and difftest.record,
+            )
+        )
+    return DifftestPlan(
+        decisions=tuple(decisions),
+        field_sets=tuple(candidates),
+        infos=tuple(infos[a] for a in sorted(infos)),
+        graph_text=graph_text,
+        env=env,
+        warnings=tuple(warnings),
+        existing=tuple(sorted(str(t.address) for t in all_targets)),
+    )
+
+
+# --------------------------------------------------------------------------- running a batch
+@dataclass(frozen=True)
+class DifftestBatchRequest:
+    batch: PyTestRequest.Batch
+    #: JSON of {"deselect": {test file: [node ids]}}; empty: nothing deselected (the process is
+    #: then exactly the one `pants test` runs, and shares its cache entries).
+    select_json: str
+
+
+@dataclass(frozen=True)
+class DifftestBatchResult:
+    result: TestResult
+    #: (path, text) of every record file the batch wrote (under `extra-output/difftest/`).
+    record_files: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class WorkspaceFileRequest:
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class WorkspaceFile:
+    digest: Digest
+
+
+@rule(level=LogLevel.DEBUG)
+async def workspace_file(request: WorkspaceFileRequest) -> WorkspaceFile:
+    digest_ = await Get(Digest, CreateDigest([FileContent(request.path, request.text.encode())]))
+    return WorkspaceFile(digest_)
+
+
+def select_json(decisions: Iterable[Decision]) -> str:
+    deselect = {d.test_file: list(d.deselect) for d in decisions if d.deselect}
+    if not deselect:
+        return ""
+    return json.dumps({"deselect": deselect}, sort_keys=True)
+
+
+@rule(desc="Run Pytest for difftest", level=LogLevel.DEBUG)
+async def run_difftest_batch(
+    request: DifftestBatchRequest, test_subsystem: TestSubsystem
+) -> DifftestBatchResult:
+    batch = request.batch
+    setup = await Get(
+        TestSetup, TestSetupRequest(batch.elements, batch.partition_metadata, is_debug=False)
+    )
+    process = setup.process
+    if request.select_json:
+        select_digest = await Get(
+            Digest, CreateDigest([FileContent(SELECT_FILE, request.select_json.encode())])
+        )
+        merged = await Get(Digest, MergeDigests([process.input_digest, select_digest]))
+        process = dataclasses.replace(process, input_digest=merged)
+    result = await Get(FallibleProcessResult, Process, process)
+    xml_results = None
+    if setup.results_file_name:
+        xml_results = await Get(
+            Snapshot, DigestSubset(result.output_digest, PathGlobs([setup.results_file_name]))
+        )
+    extra = await Get(
+        Snapshot, DigestSubset(result.output_digest, PathGlobs([f"{_EXTRA_OUTPUT_DIR}/**"]))
+    )
+    extra = await Get(Snapshot, RemovePrefix(extra.digest, _EXTRA_OUTPUT_DIR))
+    contents = await Get(DigestContents, Digest, extra.digest)
+    record_files = tuple(
+        (fc.path, fc.content.decode())
+        for fc in contents
+        if fc.path.startswith(OUTPUT_DIR + "/") and fc.path.endswith(".json")
+    )
+    return DifftestBatchResult(
+        TestResult.from_batched_fallible_process_result(
+            result,
+            batch=batch,
+            output_setting=test_subsystem.output,
+            xml_results=xml_results,
+            extra_output=extra,
+        ),
+        record_files,
+    )
+
+
+def rules():
+    return [
+        *collect_rules(),
+        UnionRule(PytestPluginSetupRequest, DifftestPytestPluginSetupRequest),
+    ]

@@ -1,0 +1,122 @@
+"""The plugin's rules under Pants' RuleRunner: the rule graph, the injected files, the plan."""
+
+from __future__ import annotations
+
+import pytest
+from pants.backend.python import register as python_backend
+from pants.core import register as core
+from pants.engine.addresses import Address
+from pants.engine.rules import QueryRule
+from pants.testutil.rule_runner import RuleRunner
+
+from difftest import artifact, register
+from difftest.changes.blocks import digest, parse_blocks
+from difftest.model import COLLECT_SUFFIX, Dependency, TestRecord
+from difftest.rules import (
+    ENGINE_DIR,
+    ROOT_CONFTEST,
+    DifftestPlan,
+    DifftestPlanRequest,
+    injected_files,
+)
+
+ARGS = ["--python-infer-use-rust-parser", "--difftest-artifact=graph.json"]
+LIB = "def f():\n    return 1\n\n\ndef g():\n    return 2\n"
+TEST = "from lib.mod import f, g\n\n\ndef test_f():\n    assert f() == 1\n\n\ndef test_g():\n    assert g() == 2\n"
+
+
+@pytest.fixture(scope="module")
+def rule_runner() -> RuleRunner:
+    runner = RuleRunner(
+        rules=[
+            *core.rules(),
+            *python_backend.rules(),
+            *register.rules(),
+            QueryRule(DifftestPlan, [DifftestPlanRequest]),
+        ],
+        target_types=[*core.target_types(), *python_backend.target_types()],
+    )
+    runner.write_files(
+        {
+            "lib/BUILD": "python_sources()",
+            "lib/mod.py": LIB,
+            "tests/BUILD": "python_tests()",
+            "tests/test_mod.py": TEST,
+            "other/BUILD": "python_tests()",
+            "other/test_other.py": "def test_other():\n    assert True\n",
+        }
+    )
+    runner.set_options(ARGS)
+    return runner
+
+
+def _record(nodeid: str, lib_block: str) -> TestRecord:
+    lib = parse_blocks(LIB.encode(), "lib/mod.py").by_name()
+    test = parse_blocks(TEST.encode(), "tests/test_mod.py").by_name()
+    deps = [
+        Dependency("lib/mod.py", digest(LIB.encode()), "<module>", lib["<module>"].checksum),
+        Dependency(
+            "tests/test_mod.py", digest(TEST.encode()), "<module>", test["<module>"].checksum
+        ),
+    ]
+    if lib_block:
+        deps.append(
+            Dependency("lib/mod.py", digest(LIB.encode()), lib_block, lib[lib_block].checksum)
+        )
+    return TestRecord(nodeid, "tests/test_mod.py", "passed", 0.0, tuple(deps))
+
+
+def test_injected_files_hold_the_engine_and_a_root_conftest() -> None:
+    paths = [f.path for f in injected_files()]
+    assert paths[-1] == ROOT_CONFTEST
+    assert f"{ENGINE_DIR}/difftest/runners/pytest/recorder.py" in paths
+    assert f"{ENGINE_DIR}/difftest/graph/modules.py" in paths
+    assert paths[:-1] == sorted(paths[:-1])
+    assert injected_files() == injected_files()
+
+
+def test_plan_without_records_falls_back_and_with_records_selects_tests(
+    rule_runner: RuleRunner,
+) -> None:
+    test_addr = Address("tests", relative_file_path="test_mod.py")
+    other_addr = Address("other", relative_file_path="test_other.py")
+    plan = rule_runner.request(DifftestPlan, [DifftestPlanRequest((other_addr, test_addr))])
+    assert [(d.address, d.run, d.fallback) for d in plan.decisions] == [
+        ("other/test_other.py", True, True),
+        ("tests/test_mod.py", True, True),
+    ]
+    fingerprint = {i.address: i.fingerprint for i in plan.infos}["tests/test_mod.py"]
+    assert {i.address for i in plan.infos} >= {"lib/mod.py", "tests/test_mod.py"}
+
+    # Record both tests of tests/test_mod.py, then edit g(): only test_g runs.
+    graph, _ = artifact.load("", "graph.json")
+    artifact.update_structure(graph, plan.infos)
+    recs = [
+        _record("tests/test_mod.py" + COLLECT_SUFFIX, ""),
+        _record("tests/test_mod.py::test_f", "f"),
+        _record("tests/test_mod.py::test_g", "g"),
+    ]
+    rf = artifact.RecordFile(
+        "tests/test_mod.py", ("tests/test_mod.py::test_f", "tests/test_mod.py::test_g"), tuple(recs)
+    )
+    artifact.replace_target_records(graph, "tests/test_mod.py", fingerprint, [rf], plan.env)
+    rule_runner.write_files({"graph.json": artifact.dump(graph)})
+
+    plan = rule_runner.request(DifftestPlan, [DifftestPlanRequest((test_addr,))])
+    (decision,) = plan.decisions
+    assert not decision.run
+
+    rule_runner.write_files({"lib/mod.py": LIB.replace("return 2", "return 3")})
+    plan = rule_runner.request(DifftestPlan, [DifftestPlanRequest((test_addr,))])
+    (decision,) = plan.decisions
+    assert decision.run and decision.deselect == ("tests/test_mod.py::test_f",)
+    assert [n for n, _ in decision.affected] == ["tests/test_mod.py::test_g"]
+
+    # With --changed-since style candidates (all_tests), an unlisted target without records is
+    # left to Pants' selection.
+    plan = rule_runner.request(DifftestPlan, [DifftestPlanRequest((test_addr,), all_tests=True)])
+    assert [(d.address, d.run) for d in plan.decisions] == [
+        ("other/test_other.py", False),
+        ("tests/test_mod.py", True),
+    ]
+    rule_runner.write_files({"lib/mod.py": LIB})

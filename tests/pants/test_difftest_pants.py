@@ -1,0 +1,148 @@
+"""End to end: the real ./pants with the difftest plugin on a copy of examples/monorepo.
+
+One git repository per session, scripted edits, and assertions on exactly which targets and which
+tests ran. Slow (each Pants run without pantsd costs 1-3 minutes here): marked `pants`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.pants
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "monorepo"
+RAN = re.compile(
+    r"^([✓✕xX]) (\S+) (succeeded|failed) in [\d.]+s(?: \(([^)]*)\))?(?:: (\d+) tests? ran)?"
+)
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def pants_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shared = os.environ.get("DIFFTEST_E2E_PANTS_CACHE")
+    return Path(shared) if shared else tmp_path_factory.mktemp("pants-cache")
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "monorepo"
+    shutil.copytree(EXAMPLE, repo)
+    _git(repo, "init", "-q")
+    _git(repo, "config", "user.email", "e2e@example.invalid")
+    _git(repo, "config", "user.name", "e2e")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "initial")
+    return repo
+
+
+def pants(repo: Path, cache: Path, *args: str) -> tuple[int, str]:
+    argv = [
+        str(ROOT / "pants"),
+        "--no-pantsd",
+        f"--pythonpath=['{ROOT / 'pants-plugins'}', '{ROOT / 'src'}']",
+        f"--named-caches-dir={cache / 'named'}",
+        f"--local-store-dir={cache / 'lmdb'}",
+        *args,
+    ]
+    proc = subprocess.run(argv, cwd=repo, capture_output=True, text=True, timeout=900)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def ran(output: str) -> dict[str, int | None]:
+    """target address -> number of tests that ran in it."""
+    found: dict[str, int | None] = {}
+    for line in output.splitlines():
+        m = RAN.match(line)
+        if m:
+            found[m.group(2)] = int(m.group(5)) if m.group(5) else None
+    return found
+
+
+def edit(repo: Path, path: str, old: str, new: str) -> None:
+    file = repo / path
+    text = file.read_text()
+    assert old in text, (path, old)
+    file.write_text(text.replace(old, new))
+
+
+def test_records_then_runs_only_affected_targets_and_tests(repo: Path, pants_cache: Path) -> None:
+    code, out = pants(repo, pants_cache, "difftest", "::")
+    assert code == 0, out
+    assert "6 to run (6 without recorded data)" in out
+    assert ran(out) == {
+        "tests/python/billing/test_invoice.py:tests": 4,
+        "tests/python/billing/test_tax.py:tests": 2,
+        "tests/python/catalog/test_items.py:tests": 3,
+        "tests/python/shared/test_config.py:tests": 2,
+        "tests/python/shared/test_mathutil.py:tests": 3,
+        "tests/python/shared/test_text.py:tests": 2,
+    }
+    graph = (repo / ".difftest" / "pants-graph.json").read_text()
+    assert (
+        '"format": "difftest-graph"' in graph
+        and "target:tests/python/shared/test_text.py:tests" in graph
+    )
+
+    # A function body used by two test files: only the tests that executed it run.
+    edit(
+        repo,
+        "src/python/shared/mathutil.py",
+        "max(low, min(high, value))",
+        "min(high, max(low, value))",
+    )
+    # A fixture body in the conftest: only the test using it.
+    edit(
+        repo,
+        "tests/python/billing/conftest.py",
+        "return [(100, 10)]",
+        "order = [(100, 10)]\n    return order",
+    )
+    code, out = pants(repo, pants_cache, "difftest", "::")
+    assert code == 0, out
+    assert ran(out) == {
+        "tests/python/billing/test_invoice.py:tests": 2,
+        "tests/python/billing/test_tax.py:tests": 1,
+        "tests/python/shared/test_mathutil.py:tests": 1,
+    }
+    assert "tests/python/billing/test_invoice.py::test_discount_is_capped" in out
+    assert "tests/python/billing/test_tax.py::test_tax" in out
+    assert "tests/python/billing/test_invoice.py::test_total" not in out
+
+    # Nothing changed since: nothing runs.
+    code, out = pants(repo, pants_cache, "difftest", "::")
+    assert code == 0, out
+    assert ran(out) == {} and "nothing to run" in out
+
+    # A requirements bump: only the tests whose records reach six; a deleted data file: only the
+    # test that read it; a BUILD edit: only the target whose definition changed.
+    edit(repo, "requirements.txt", "six==1.16.0", "six==1.17.0")
+    (repo / "src/python/shared/data/overrides.json").unlink()
+    edit(
+        repo,
+        "tests/python/shared/BUILD",
+        'python_tests(name="tests")',
+        'python_tests(name="tests", overrides={"test_mathutil.py": {"timeout": 120}})',
+    )
+    code, out = pants(repo, pants_cache, "difftest", "::")
+    assert code != 0, out  # the tax tests now fail: the override file is gone
+    assert ran(out) == {
+        "tests/python/shared/test_text.py:tests": 2,  # six
+        "tests/python/catalog/test_items.py:tests": 3,  # six
+        "tests/python/shared/test_config.py:tests": 2,  # overrides.json
+        "tests/python/billing/test_invoice.py:tests": 1,  # test_label reads the settings
+        "tests/python/billing/test_tax.py:tests": 2,  # overrides.json
+        "tests/python/shared/test_mathutil.py:tests": 3,  # its BUILD definition
+    }
+    assert "tests/python/billing/test_invoice.py::test_label" in out
+    assert "its BUILD-file definition changed" in out
+    assert "dist/six" in out and "overrides.json was deleted" in out
