@@ -365,7 +365,7 @@ def _render_mutation(res: dict[str, Any], w: Any) -> None:
                     cell += f" **MISSED {len(e['missed'])}**"
                     unsafe.append((tool, r))
                 if e.get("baseline_changed_by_diff"):
-                    cell += " (baseline file changed by --diff!)"
+                    cell += " (baseline file bytes changed by --diff)"
                 if e.get("flaky_not_counted"):
                     cell += f" (flaky, not counted: {len(e['flaky_not_counted'])})"
                 cells.append(cell)

@@ -116,3 +116,42 @@ def test_redefined_names_keep_distinct_stable_identities():
 def test_a_syntax_error_names_the_file_and_line():
     with pytest.raises(SourceError, match=r"broken\.py:2"):
         parse_blocks("x = 1\ndef (:\n", "broken.py")
+
+
+def test_a_memoized_function_body_is_import_time_because_later_tests_read_its_cached_result():
+    source = "import functools\n\n@functools.lru_cache\ndef value():\n    return 1\n"
+    assert changed_blocks(source, source.replace("return 1", "return 2")) == ["<module>", "value"]
+
+
+def test_a_function_writing_module_state_is_import_time_because_later_tests_read_that_state():
+    source = (
+        "_CACHE = {}\n\n"
+        "def _load():\n    _CACHE.update({'level': 1})\n\n"
+        "def get():\n    return _CACHE or _load()\n\n"
+        "class Registry:\n    items = []\n\n    @classmethod\n    def add(cls, x):\n        cls.items.append(x)\n"
+    )
+    assert changed_blocks(source, source.replace("'level': 1", "'level': 2")) == [
+        "<module>",
+        "_load",
+    ]
+    assert changed_blocks(source, source.replace("append(x)", "append(x * 2)")) == [
+        "Registry",
+        "Registry.add",
+    ]
+
+
+def test_a_function_with_only_local_state_stays_a_function_block():
+    source = "def f(items):\n    seen = []\n    seen.append(items)\n    return seen\n"
+    assert changed_blocks(source, source.replace("append(items)", "append(items * 2)")) == ["f"]
+
+
+def test_a_function_that_feeds_module_state_is_import_time_too():
+    source = (
+        "_CACHE = {}\n\n"
+        "def _load():\n    return {'level': 1}\n\n"
+        "def get(key):\n    if not _CACHE:\n        _CACHE.update(_load())\n    return _CACHE[key]\n"
+    )
+    assert changed_blocks(source, source.replace("'level': 1", "'level': 2")) == [
+        "<module>",
+        "_load",
+    ]

@@ -6,10 +6,10 @@ virtualenv, created once under ``${DIFFTEST_PANTS_HOME:-~/.cache/difftest-pants}
 
 In a test::
 
-    from buildgrid import buildgrid  # noqa: F401  (the session fixture, e.g. in a conftest.py)
+    from buildgrid import BuildGrid, buildgrid_server  # noqa: F401  (a session fixture)
 
-    def test_remote_cache(buildgrid: BuildGrid) -> None:
-        ... f"--remote-store-address={buildgrid.address}" ...
+    def test_remote_cache(buildgrid_server: BuildGrid) -> None:
+        ... f"--remote-store-address={buildgrid_server.address}" ...
 
 Elsewhere::
 
@@ -295,10 +295,11 @@ def start_buildgrid(
     bgd = ensure_buildgrid(home)
     workdir.mkdir(parents=True, exist_ok=True)
     failures = []
-    for _attempt in range(3):
+    for attempt in range(3):
         port = free_port()
         config = write_config(workdir / f"buildgrid-{port}.yml", port)
-        lint_config(bgd, config)
+        if attempt == 0:
+            lint_config(bgd, config)  # the configs differ only in the port
         log = workdir / f"buildgrid-{port}.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
@@ -326,7 +327,7 @@ def start_buildgrid(
 if pytest is not None:
 
     @pytest.fixture(scope="session")
-    def buildgrid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuildGrid]:
+    def buildgrid_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuildGrid]:
         """A BuildGrid server for the whole session (installed on first use)."""
         with start_buildgrid(tmp_path_factory.mktemp("buildgrid")) as grid:
             yield grid

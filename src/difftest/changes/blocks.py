@@ -86,11 +86,120 @@ def _walk_defs(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, ast.stm
                 yield from _walk_defs(handler.body, prefix)
 
 
-def _cut(node: ast.AST, keep: ast.AST | None, saved: list[tuple[ast.AST, list[ast.stmt]]]) -> None:
+_MUTATORS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "update",
+        "setdefault",
+        "add",
+        "pop",
+        "popitem",
+        "clear",
+        "remove",
+        "discard",
+        "__setitem__",
+        "__delitem__",
+    }
+)
+
+
+def _root_name(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _module_names(tree: ast.Module) -> set[str]:
+    """Names bound at module level (assignments, defs, classes, imports)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    for node in tree.body:
+        for target in getattr(node, "targets", None) or [getattr(node, "target", None)]:
+            if isinstance(target, ast.Name):
+                names.add(target.id)
+    return names
+
+
+def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str]) -> bool:
+    """Whether calling ``func`` can leave state that a later test reads without running ``func``:
+    a memoizing decorator, or a write to module-level (or class-level) state. Such a body is
+    kept in the import-time block, so every test that imported the module depends on it."""
+    for dec in func.decorator_list:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if "cache" in name.lower() or "memo" in name.lower():
+            return True
+    shared = shared | {"cls"}
+    for node in ast.walk(func):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            return True
+        targets: list[ast.expr] = []
+        if isinstance(node, (ast.Assign, ast.Delete)):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _MUTATORS
+        ):
+            targets = [node.func]
+        for target in targets:
+            if isinstance(target, (ast.Attribute, ast.Subscript)) and _root_name(target) in shared:
+                return True
+    return False
+
+
+def _stateful_functions(tree: ast.Module) -> set[int]:
+    """Functions that carry state between tests, plus the module functions they call (whatever
+    those return may be what gets stored), to a fixed point."""
+    shared = _module_names(tree)
+    funcs = [
+        node
+        for _, node in _walk_defs(tree.body, "")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    by_name: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    for func in funcs:
+        by_name.setdefault(func.name, []).append(func)
+    todo = [f for f in funcs if _carries_state(f, shared)]
+    stateful: set[int] = set()
+    while todo:
+        func = todo.pop()
+        if id(func) in stateful:
+            continue
+        stateful.add(id(func))
+        for node in ast.walk(func):
+            if isinstance(node, ast.Call):
+                callee = node.func
+                name = callee.id if isinstance(callee, ast.Name) else None
+                if isinstance(callee, ast.Attribute) and _root_name(callee) in ("self", "cls"):
+                    name = callee.attr
+                todo.extend(by_name.get(name or "", ()))
+    return stateful
+
+
+def _cut(
+    node: ast.AST,
+    keep: ast.AST | None,
+    saved: list[tuple[ast.AST, list[ast.stmt]]],
+    stateful: set[int] = frozenset(),  # type: ignore[assignment]
+) -> None:
     """Reduce ``node`` to what its scope runs at import time, in place (``saved`` keeps the cut
-    bodies so they can be put back): function bodies cut to their docstring, classes other than
-    ``keep`` cut to their header (they are blocks of their own; their decorators, bases and
-    keywords still run in the parent scope)."""
+    bodies so they can be put back): function bodies cut to their docstring unless they carry
+    state between tests (``stateful``), classes other than ``keep`` cut to their header (they
+    are blocks of their own; their decorators, bases and keywords still run in the parent
+    scope)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) in stateful:
+        for dec in node.decorator_list:
+            _cut(dec, keep, saved, stateful)
+        return
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         saved.append((node, node.body))
         doc = node.body[0] if node.body and _is_docstring(node.body[0]) else None
@@ -101,14 +210,18 @@ def _cut(node: ast.AST, keep: ast.AST | None, saved: list[tuple[ast.AST, list[as
         node.body = []
         return
     for child in ast.iter_child_nodes(node):
-        _cut(child, keep, saved)
+        _cut(child, keep, saved, stateful)
 
 
-def _skeleton_digest(node: ast.AST, keep_class: ast.ClassDef | None) -> str:
+def _skeleton_digest(
+    node: ast.AST,
+    keep_class: ast.ClassDef | None,
+    stateful: set[int] = frozenset(),  # type: ignore[assignment]
+) -> str:
     # Cutting in place and restoring is much cheaper than copying the tree.
     saved: list[tuple[ast.AST, list[ast.stmt]]] = []
     try:
-        _cut(node, keep_class, saved)
+        _cut(node, keep_class, saved, stateful)
         return digest(_dump(node))
     finally:
         for cut, body in reversed(saved):
@@ -128,8 +241,9 @@ def parse_tree(source: str | bytes, path: str) -> ast.Module:
 
 
 def blocks_from_tree(tree: ast.Module) -> FileBlocks:
+    stateful = _stateful_functions(tree)
     blocks: list[Block] = [
-        Block(MODULE_BLOCK, "module", 1, _last_line(tree), _skeleton_digest(tree, None))
+        Block(MODULE_BLOCK, "module", 1, _last_line(tree), _skeleton_digest(tree, None, stateful))
     ]
     functions: list[Block] = []
     seen: dict[str, int] = {}
@@ -141,7 +255,8 @@ def blocks_from_tree(tree: ast.Module) -> FileBlocks:
             qualname = f"{qualname}#{seen[qualname]}"
         end = node.end_lineno or node.lineno
         if isinstance(node, ast.ClassDef):
-            blocks.append(Block(qualname, "class", node.lineno, end, _skeleton_digest(node, node)))
+            checksum = _skeleton_digest(node, node, stateful)
+            blocks.append(Block(qualname, "class", node.lineno, end, checksum))
         else:
             assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             start = node.body[0].lineno if node.body else node.lineno
