@@ -48,7 +48,8 @@ OPTIONS: tuple[Option, ...] = (
         "flag",
         False,
         "Run only the tests affected by changes since the baseline was recorded; tests with no "
-        "record run too. Read-only: nothing is recorded and the baseline is not modified. "
+        "record run too. Nothing is recorded and no test record changes; only the baseline's local "
+        "cache of file hashes is refreshed, so the next run reads fewer files. "
         "Default: off.",
     ),
     Option(
