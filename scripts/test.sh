@@ -19,6 +19,11 @@ if [ "${DIFFTEST_SKIP_PANTS:-}" != "1" ]; then
   # No pantsd: one invocation gains nothing from the daemon, and none is left running afterwards.
   echo "== tests under Pants 2.17.1 (pytest 7.0.1, Python 3.11)"
   ./pants --no-pantsd test ::
+  # The plugin's own tests need Pants' Python 3.9 and pantsbuild.pants.testutil (the Pants venv),
+  # while the project's tests run on 3.11 under Pants: run them with the Pants venv's pytest.
+  echo "== Pants plugin tests (RuleRunner, Pants' Python 3.9)"
+  PYTHONPATH=pants-plugins:src "$(DIFFTEST_PANTS_PRINT_VENV=1 ./pants)/bin/python" \
+    -m pytest -q -p no:cacheprovider pants-plugins/difftest
 fi
 
 echo "== tests on Python 3.12"
