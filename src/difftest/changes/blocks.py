@@ -15,10 +15,10 @@ Fingerprints are taken over the AST without positions: formatting and comments d
 from __future__ import annotations
 
 import ast
-import bisect
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Union
 
 from difftest.errors import SourceError
@@ -38,7 +38,6 @@ class FileBlocks:
     """The blocks of one parsed file, with a fast line -> function lookup."""
 
     blocks: tuple[Block, ...]
-    _starts: tuple[int, ...]
     _functions: tuple[Block, ...]
 
     @property
@@ -50,12 +49,26 @@ class FileBlocks:
 
     def function_at(self, line: int) -> Block | None:
         """The function block whose body contains ``line``, or None for import-time lines."""
-        i = bisect.bisect_right(self._starts, line) - 1
-        if i >= 0:
-            block = self._functions[i]
-            if block.start <= line <= block.end:
-                return block
-        return None
+        found = self.functions_at((line,))
+        return found[0] if found else None
+
+    @cached_property
+    def _function_by_line(self) -> tuple[int, ...]:
+        # Function bodies do not overlap (nested functions belong to the enclosing one), so one
+        # index per line answers the recorder's many lookups without a search each.
+        last = max((b.end for b in self._functions), default=0)
+        table = [-1] * (last + 1)
+        for i, block in enumerate(self._functions):
+            table[block.start : block.end + 1] = [i] * (block.end - block.start + 1)
+        return tuple(table)
+
+    def functions_at(self, lines: Iterable[int]) -> list[Block]:
+        """The function blocks whose bodies contain any of ``lines``, in order of appearance."""
+        table = self._function_by_line
+        size = len(table)
+        hit = {table[line] for line in lines if 0 <= line < size}
+        hit.discard(-1)
+        return [self._functions[i] for i in sorted(hit)]
 
 
 def _dump(node: ast.AST) -> bytes:
@@ -264,7 +277,6 @@ def blocks_from_tree(tree: ast.Module) -> FileBlocks:
     functions.sort(key=lambda b: b.start)
     return FileBlocks(
         blocks=(*blocks, *functions),
-        _starts=tuple(b.start for b in functions),
         _functions=tuple(functions),
     )
 

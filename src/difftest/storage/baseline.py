@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from difftest.errors import BaselineCorruptError, BaselineVersionError, StorageError
 from difftest.model import Dependency, TestRecord
@@ -91,7 +91,10 @@ _EXPECTED_OBJECTS = {
 _FIX = "Delete it (difftest rebuilds it on the next `pytest --diff-baseline`) or fetch a good copy."
 
 
-def _chunks(items: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+_T = TypeVar("_T")
+
+
+def _chunks(items: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -399,40 +402,67 @@ class Baseline:
         meta: Mapping[str, str] | None = None,
         replace_all: bool = False,
         recorded_at: float | None = None,
+        collect: bool = True,
     ) -> None:
         """Store ``records`` (replacing earlier records of the same tests) in one transaction.
 
         ``remove`` drops tests that no longer exist; ``replace_all`` drops every earlier record
-        first (a forced full rebuild). Unreferenced versions and depsets are collected.
+        first (a forced full rebuild). With ``collect``, unreferenced versions and depsets are
+        deleted; a run writing many batches collects once, in its last write (until then the
+        leftovers are unreachable from any test, so no query sees them).
         """
         now = time.time() if recorded_at is None else recorded_at
         with self._transaction() as conn:
             if replace_all:
                 for table in ("test", "dep", "depset", "version", "edge"):
                     conn.execute(f"DELETE FROM {table}")
-            version_ids: dict[tuple[str, str], int] = {}
-            depset_ids: dict[str, int] = {}
             conn.executemany("DELETE FROM test WHERE nodeid = ?", ((n,) for n in remove))
+            rows = []
+            depset_ids: dict[str, int] = {}
+            new: dict[str, Sequence[Dependency]] = {}
             for rec in records:
                 digest_ = _depset_digest(rec.deps)
-                depset_id = depset_ids.get(digest_)
-                if depset_id is None:
-                    depset_id = self._intern_depset(digest_, rec.deps, version_ids)
-                    depset_ids[digest_] = depset_id
-                conn.execute(
-                    "INSERT OR REPLACE INTO test (nodeid, file, depset_id, outcome, duration, recorded_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (rec.nodeid, rec.file, depset_id, rec.outcome, rec.duration, now),
+                rows.append((rec, digest_))
+                if digest_ in depset_ids or digest_ in new:
+                    continue
+                row = conn.execute("SELECT id FROM depset WHERE digest = ?", (digest_,)).fetchone()
+                if row is not None:
+                    depset_ids[digest_] = int(row[0])
+                else:
+                    new[digest_] = rec.deps
+            if new:
+                version_ids = self._intern_versions(
+                    {(d.key, d.version) for deps in new.values() for d in deps}
                 )
+                for digest_, deps in new.items():
+                    cursor = conn.execute("INSERT INTO depset (digest) VALUES (?)", (digest_,))
+                    depset_id = depset_ids[digest_] = int(cursor.lastrowid or 0)
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO dep (depset_id, version_id, name, fingerprint) "
+                        "VALUES (?, ?, ?, ?)",
+                        (
+                            (depset_id, version_ids[(d.key, d.version)], d.name, d.fingerprint)
+                            for d in deps
+                        ),
+                    )
+            conn.executemany(
+                "INSERT OR REPLACE INTO test (nodeid, file, depset_id, outcome, duration, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (rec.nodeid, rec.file, depset_ids[digest_], rec.outcome, rec.duration, now)
+                    for rec, digest_ in rows
+                ),
+            )
             conn.executemany("INSERT OR IGNORE INTO edge (src, dst, kind) VALUES (?, ?, ?)", edges)
             if stat_cache is not None:
                 conn.executemany(
                     "INSERT OR REPLACE INTO stat_cache (path, mtime_ns, size, hash) VALUES (?, ?, ?, ?)",
                     ((p, m, s, h) for p, (m, s, h) in stat_cache.items()),
                 )
-            conn.execute("DELETE FROM depset WHERE id NOT IN (SELECT depset_id FROM test)")
-            conn.execute("DELETE FROM dep WHERE depset_id NOT IN (SELECT id FROM depset)")
-            conn.execute("DELETE FROM version WHERE id NOT IN (SELECT version_id FROM dep)")
+            if collect:
+                conn.execute("DELETE FROM depset WHERE id NOT IN (SELECT depset_id FROM test)")
+                conn.execute("DELETE FROM dep WHERE depset_id NOT IN (SELECT id FROM depset)")
+                conn.execute("DELETE FROM version WHERE id NOT IN (SELECT version_id FROM dep)")
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             conn.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -460,34 +490,21 @@ class Baseline:
         with self._transaction() as conn:
             conn.execute("DELETE FROM stat_cache")
 
-    def _intern_depset(
-        self, digest_: str, deps: Sequence[Dependency], version_ids: dict[tuple[str, str], int]
-    ) -> int:
+    def _intern_versions(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Ids of these (key, hash) versions, inserting the missing ones: a few statements per
+        batch rather than two per version."""
         conn = self._conn
-        row = conn.execute("SELECT id FROM depset WHERE digest = ?", (digest_,)).fetchone()
-        if row is not None:
-            return int(row[0])
-        depset_id = int(
-            conn.execute("INSERT INTO depset (digest) VALUES (?)", (digest_,)).lastrowid or 0
-        )
-        rows = []
-        for dep in deps:
-            vkey = (dep.key, dep.version)
-            vid = version_ids.get(vkey)
-            if vid is None:
-                conn.execute("INSERT OR IGNORE INTO version (key, hash) VALUES (?, ?)", vkey)
-                vid = int(
-                    conn.execute(
-                        "SELECT id FROM version WHERE key = ? AND hash = ?", vkey
-                    ).fetchone()[0]
-                )
-                version_ids[vkey] = vid
-            rows.append((depset_id, vid, dep.name, dep.fingerprint))
-        conn.executemany(
-            "INSERT OR IGNORE INTO dep (depset_id, version_id, name, fingerprint) VALUES (?, ?, ?, ?)",
-            rows,
-        )
-        return depset_id
+        conn.executemany("INSERT OR IGNORE INTO version (key, hash) VALUES (?, ?)", sorted(keys))
+        names = sorted({k for k, _ in keys})
+        found: dict[tuple[str, str], int] = {}
+        for chunk in _chunks(names):
+            marks = ", ".join("?" * len(chunk))
+            for vid, key, hash_ in conn.execute(
+                f"SELECT id, key, hash FROM version WHERE key IN ({marks})", chunk
+            ):
+                if (key, hash_) in keys:
+                    found[(str(key), str(hash_))] = int(vid)
+        return found
 
 
 def atomic_copy(src: Path, dst: Path) -> None:

@@ -85,6 +85,7 @@ class LocalRun:
                     remove=[*result.removed, *deleted_file_records(self.plan)],
                     stat_cache=self.hasher.updated,
                     meta=merged_meta(self.plan, result.always, result.import_roots),
+                    last=True,
                 )
                 if self.settings.upload and self.settings.remote_url:
                     say(

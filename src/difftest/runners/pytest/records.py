@@ -49,12 +49,10 @@ class FileFacts:
         """Dependencies on the functions whose bodies contain any of ``lines``."""
         if self.blocks is None:
             return []
-        found = {}
-        for line in lines:
-            block = self.blocks.function_at(line)
-            if block is not None:
-                found[block.name] = block
-        return [Dependency(self.path, self.version, b.name, b.checksum) for b in found.values()]
+        return [
+            Dependency(self.path, self.version, b.name, b.checksum)
+            for b in self.blocks.functions_at(lines)
+        ]
 
 
 class FactsCache:
@@ -158,6 +156,7 @@ class RecordBuilder:
         self._closures: dict[str, Closure] = {}
         self._conftests: dict[str, tuple[str, ...]] = {}
         self._dist_cache: dict[str, tuple[Dependency, ...]] = {}
+        self._import_deps_cache: dict[tuple[str, int], tuple[Dependency, ...]] = {}
 
     # ------------------------------------------------------------------ graph
     @property
@@ -247,6 +246,19 @@ class RecordBuilder:
             self._dist_cache[name] = found
         return found
 
+    def _import_deps(self, path: str) -> tuple[Dependency, ...]:
+        """What importing ``path`` makes a test depend on: its import-time blocks and the
+        functions that ran at import or collection time. The same for every test whose closure
+        holds the file, so kept until more import-time lines are seen (they only ever grow)."""
+        lines = self.import_time.get(path, ())
+        key = (path, len(lines))
+        found = self._import_deps_cache.get(key)
+        if found is None:
+            facts = self.facts.get(path)
+            found = (*facts.import_deps, *facts.function_deps(lines))
+            self._import_deps_cache[key] = found
+        return found
+
     def record(
         self,
         nodeid: str,
@@ -265,11 +277,7 @@ class RecordBuilder:
         closure = self.closure(sorted(start))
         deps: list[Dependency] = list(self.env_deps)
         for path in sorted(closure.files):
-            facts = self.facts.get(path)
-            deps.extend(facts.import_deps)
-            lines = self.import_time.get(path)
-            if lines:
-                deps.extend(facts.function_deps(lines))
+            deps.extend(self._import_deps(path))
         for path, lines in sorted(executed.items()):
             if path.endswith(".py"):
                 deps.extend(self.facts.get(path).function_deps(lines))

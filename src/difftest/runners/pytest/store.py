@@ -124,7 +124,10 @@ class BatchWriter:
         remove: Iterable[str] = (),
         stat_cache: Mapping[str, tuple[int, int, str]] | None = None,
         meta: Mapping[str, str] | None = None,
+        last: bool = False,
     ) -> None:
+        """``last``: the run's final write, which also deletes what no test references any
+        more (once per run: doing it per batch made recording quadratic in the suite size)."""
         records = list(records)
         self.baseline.write(
             records,
@@ -133,6 +136,7 @@ class BatchWriter:
             stat_cache=stat_cache,
             meta=meta,
             replace_all=self._replace_all,
+            collect=last,
         )
         self._replace_all = False
         self.written += len(records)

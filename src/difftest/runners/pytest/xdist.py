@@ -173,6 +173,7 @@ class ControllerRun:
             remove=sorted(removed),
             stat_cache=stat_cache,
             meta=merged_meta(self.plan, always, roots),
+            last=True,
         )
 
 
