@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from difftest.changes.scan import FileHasher
@@ -13,13 +11,8 @@ from difftest.runners.pytest.options import Settings
 from difftest.runners.pytest.plan import RunPlan
 from difftest.runners.pytest.recorder import Recorder
 from difftest.runners.pytest.records import Edge, RecordBuilder
-from difftest.runners.pytest.store import BatchWriter, upload
-from difftest.runners.pytest.writer import (
-    deleted_file_records,
-    merged_meta,
-    refresh_stat_cache,
-    say,
-)
+from difftest.runners.pytest.store import BatchWriter
+from difftest.runners.pytest.writer import deleted_file_records, finish_session, merged_meta
 from difftest.storage.baseline import Baseline
 
 
@@ -76,29 +69,30 @@ class LocalRun:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:
-            if self.recorder is not None and self.writer is not None:
-                result = self.recorder.finish()
-                if self.error is not None:
-                    raise self.error
-                self.writer.write(
-                    [],
-                    remove=[*result.removed, *deleted_file_records(self.plan)],
-                    stat_cache=self.hasher.updated,
-                    meta=merged_meta(self.plan, result.always, result.import_roots),
-                    last=True,
-                )
-                if self.settings.upload and self.settings.remote_url:
-                    say(
-                        self.config,
-                        "difftest: " + upload(self.settings.remote_url, Path(self.plan.db_path)),
-                    )
-            elif self.baseline is not None:
-                refresh_stat_cache(self.config, self.baseline, self.hasher)
-        except DifftestError as exc:
-            say(self.config, f"difftest: ERROR: {exc}", red=True)
-            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            recording = self.recorder is not None and self.writer is not None
+            finish_session(
+                session,
+                self.settings,
+                self.plan,
+                self.baseline,
+                self.hasher,
+                self._write_rest if recording else None,
+            )
         finally:
             if self.recorder is not None:
                 self.recorder.close()
             if self.baseline is not None:
                 self.baseline.close()
+
+    def _write_rest(self) -> None:
+        assert self.recorder is not None and self.writer is not None
+        result = self.recorder.finish()
+        if self.error is not None:
+            raise self.error
+        self.writer.write(
+            [],
+            remove=[*result.removed, *deleted_file_records(self.plan)],
+            stat_cache=self.hasher.updated,
+            meta=merged_meta(self.plan, result.always, result.import_roots),
+            last=True,
+        )

@@ -1,18 +1,21 @@
 """End-of-run bookkeeping shared by the serial run and the xdist controller: which records to
-drop, the baseline's meta values, and reporting a failure without a traceback."""
+drop, the baseline's meta values, the upload, and reporting a failure without a traceback."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
 from difftest.changes.scan import FileHasher
-from difftest.errors import StorageError
+from difftest.errors import DifftestError, StorageError
 from difftest.model import COLLECT_SUFFIX
+from difftest.runners.pytest.options import Settings
 from difftest.runners.pytest.plan import ALWAYS_META, RunPlan
+from difftest.runners.pytest.store import upload
 from difftest.storage.baseline import Baseline
 
 
@@ -54,3 +57,27 @@ def say(config: pytest.Config, line: str, *, red: bool = False) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(line, red=red)
+
+
+def finish_session(
+    session: pytest.Session,
+    settings: Settings,
+    plan: RunPlan,
+    baseline: Baseline | None,
+    hasher: FileHasher,
+    write: Callable[[], None] | None,
+) -> None:
+    """The end of a run that owns the baseline: ``write`` stores what was recorded (then the
+    baseline is uploaded if configured); a run that only selected keeps its computed hashes.
+    A failure is one red line and exit status 3, never a traceback."""
+    config = session.config
+    try:
+        if write is not None:
+            write()
+            if settings.upload and settings.remote_url:
+                say(config, "difftest: " + upload(settings.remote_url, Path(plan.db_path)))
+        elif baseline is not None:
+            refresh_stat_cache(config, baseline, hasher)
+    except DifftestError as exc:
+        say(config, f"difftest: ERROR: {exc}", red=True)
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR

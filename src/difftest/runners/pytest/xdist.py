@@ -27,13 +27,8 @@ from difftest.runners.pytest.plan import RunPlan
 from difftest.runners.pytest.recorder import Recorder, RecordingResult, phase_outcome, worst
 from difftest.runners.pytest.records import Edge
 from difftest.runners.pytest.report import status_lines, tally_from_ids, verbose_lines
-from difftest.runners.pytest.store import BatchWriter, upload
-from difftest.runners.pytest.writer import (
-    deleted_file_records,
-    merged_meta,
-    refresh_stat_cache,
-    say,
-)
+from difftest.runners.pytest.store import BatchWriter
+from difftest.runners.pytest.writer import deleted_file_records, finish_session, merged_meta, say
 from difftest.storage.baseline import Baseline
 
 PLAN_INPUT = "difftest_plan"
@@ -115,18 +110,15 @@ class ControllerRun:
         ):
             session.exitstatus = pytest.ExitCode.OK
         try:
-            if self.plan.record and self.baseline is not None:
-                self._merge()
-                if self.settings.upload and self.settings.remote_url:
-                    say(
-                        self.config,
-                        "difftest: " + upload(self.settings.remote_url, Path(self.plan.db_path)),
-                    )
-            elif self.baseline is not None:
-                refresh_stat_cache(self.config, self.baseline, self.hasher)
-        except DifftestError as exc:
-            say(self.config, f"difftest: ERROR: {exc}", red=True)
-            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            recording = self.plan.record and self.baseline is not None
+            finish_session(
+                session,
+                self.settings,
+                self.plan,
+                self.baseline,
+                self.hasher,
+                self._merge if recording else None,
+            )
         finally:
             if self.baseline is not None:
                 self.baseline.close()
