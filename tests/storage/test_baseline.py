@@ -149,6 +149,40 @@ def test_versions_no_test_refers_to_any_more_are_collected(tmp_path: Path, basel
     assert orphans == 0
 
 
+def test_batches_written_without_collecting_are_read_correctly_and_the_last_write_collects(
+    tmp_path: Path, baselines
+) -> None:
+    path = baselines.make(
+        tmp_path / "baseline.db", [baselines.record("t.py::test_a", ("old.py", "f"))]
+    )
+    with Baseline.open_existing(path) as baseline:
+        # Batches of a recording run: test_b reuses the depset test_c brings in the same batch,
+        # test_a's old depset is left behind until the run's last write.
+        baseline.write(
+            [
+                baselines.record("t.py::test_a", ("new.py", "f")),
+                baselines.record("t.py::test_b", ("new.py", "f")),
+            ],
+            collect=False,
+        )
+        baseline.write([baselines.record("t.py::test_c", ("new.py", "f"))], collect=False)
+        assert baseline.dependents_of_key("old.py") == []
+        assert sorted(n for n, _, _ in baseline.dependents_of_key("new.py")) == [
+            "t.py::test_a",
+            "t.py::test_b",
+            "t.py::test_c",
+        ]
+        assert sorted(key for _, key, _ in baseline.versions()) == ["new.py", "old.py"]
+        baseline.write([], collect=True)
+        assert sorted(key for _, key, _ in baseline.versions()) == ["new.py"]
+    conn = sqlite3.connect(str(path))
+    try:
+        (depsets,) = conn.execute("SELECT COUNT(*) FROM depset").fetchone()
+    finally:
+        conn.close()
+    assert depsets == 1
+
+
 def test_an_integrity_check_finds_damage_that_opening_does_not(tmp_path: Path, baselines) -> None:
     path = baselines.make(tmp_path / "baseline.db", many_records(baselines))
     data = bytearray(path.read_bytes())
