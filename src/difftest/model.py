@@ -14,6 +14,10 @@ from dataclasses import dataclass
 MODULE_BLOCK = "<module>"
 #: Name of the pseudo-block standing for a whole non-Python file (its content hash).
 DATA_BLOCK = "<data>"
+#: Name of the pseudo-block standing for a whole project file (its content hash) that a test
+#: depends on because it started a process (a subprocess, a fork) from project code: what that
+#: process ran and read is not measured, so every project file counts.
+SPAWN_BLOCK = "<spawned>"
 #: Name of the pseudo-block of an environment item (its value is the version and fingerprint).
 ENV_BLOCK = "<env>"
 #: Fingerprint of a file that did not exist when a test looked for it.

@@ -465,3 +465,71 @@ def test_run_time_edges_are_kept_for_runs_that_do_not_repeat_the_dynamic_import(
         "tests/test_load.py::test_load",
         "tests/test_version.py::test_version",
     ]
+
+
+def test_code_run_only_in_a_subprocess_reselects_the_test_that_started_it(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "app.py": "def answer():\n    return 42\n",
+            "answer.txt": "42\n",
+            "tests/test_cli.py": """
+                import os
+                import subprocess
+                import sys
+
+                ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+                CODE = "import app; print(app.answer(), open('answer.txt').read().strip())"
+
+                def test_cli():
+                    out = subprocess.run(
+                        [sys.executable, "-c", CODE], cwd=ROOT, capture_output=True, text=True,
+                        env={**os.environ, "PYTHONPATH": ROOT}, check=True,
+                    ).stdout.split()
+                    assert out == ["42", "42"]
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("app.py", "return 42", "return 41")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_cli.py::test_cli"]
+    assert (
+        "app.py changed (the test started a process, which may have used it)" in result.stdout.str()
+    )
+    result.assert_outcomes(failed=1)
+    project.edit("app.py", "return 41", "return 42")
+    project.baseline()
+    project.edit("answer.txt", "42", "41")  # read by the subprocess alone
+    assert ran(project.diff()) == ["tests/test_cli.py::test_cli"]
+
+
+def test_a_session_fixture_starting_a_process_makes_its_users_depend_on_every_file(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "server.py": "PORT = 8000\n",
+            "tests/conftest.py": """
+                import subprocess
+                import sys
+
+                import pytest
+
+                @pytest.fixture(scope="session")
+                def server():
+                    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+                    yield proc
+                    proc.kill()
+                    proc.wait()
+                """,
+            "tests/test_one.py": "def test_one(server):\n    assert server.poll() is None\n",
+            "tests/test_two.py": "def test_two(server):\n    assert server.poll() is None\n",
+            "tests/test_three.py": "def test_three():\n    pass\n",
+        }
+    )
+    project.baseline()
+    project.edit("server.py", "8000", "8001")
+    assert ran(project.diff()) == ["tests/test_one.py::test_one", "tests/test_two.py::test_two"]

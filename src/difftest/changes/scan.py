@@ -54,6 +54,11 @@ def is_project_path(rel: str) -> bool:
 
 def iter_python_files(root: Path) -> Iterator[str]:
     """Root-relative POSIX paths of the project's .py files (virtualenvs and caches skipped)."""
+    return (path for path in iter_project_files(root) if path.endswith(".py"))
+
+
+def iter_project_files(root: Path) -> Iterator[str]:
+    """Root-relative POSIX paths of the project's files (virtualenvs and caches skipped)."""
     root_str = str(root)
     for dirpath, dirnames, filenames in os.walk(root_str):
         rel = os.path.relpath(dirpath, root_str)
@@ -66,8 +71,7 @@ def iter_python_files(root: Path) -> Iterator[str]:
             and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))
         )
         for name in sorted(filenames):
-            if name.endswith(".py"):
-                yield prefix + name
+            yield prefix + name
 
 
 class FileHasher:

@@ -8,7 +8,7 @@ from difftest.changes.blocks import FileBlocks, parse_blocks
 from difftest.changes.environment import current_value
 from difftest.changes.scan import FileHasher
 from difftest.errors import SourceError
-from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX
+from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, SPAWN_BLOCK
 
 #: Fingerprint of every block of a file that does not parse: never equal to a recorded one.
 UNPARSEABLE = "<unparseable>"
@@ -49,7 +49,7 @@ class CurrentState:
         return self._blocks[path]
 
     def fingerprint(self, key: str, name: str) -> str:
-        if name in (DATA_BLOCK, ENV_BLOCK) or key.startswith(ENV_PREFIX):
+        if name in (DATA_BLOCK, SPAWN_BLOCK, ENV_BLOCK) or key.startswith(ENV_PREFIX):
             return self.version(key)
         if self.hasher.hash(key) is None:
             return ABSENT

@@ -11,7 +11,7 @@ from typing import Any
 
 from difftest.cli.error_handler import EXIT_OK
 from difftest.errors import DifftestError
-from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, ENV_PREFIX
+from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, ENV_PREFIX, SPAWN_BLOCK
 from difftest.storage.baseline import Baseline
 
 
@@ -124,6 +124,11 @@ def _print_test(info: dict[str, Any]) -> None:
         names: dict[str, str] = entry["blocks"]
         if list(names) == [DATA_BLOCK]:
             print(f"    {path}  (data file {_short(entry['version'])})")
+            continue
+        if list(names) == [SPAWN_BLOCK]:
+            print(
+                f"    {path}  (any change: the test started a process {_short(entry['version'])})"
+            )
             continue
         print(f"    {path}")
         for name, fingerprint in sorted(names.items()):

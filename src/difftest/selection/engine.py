@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from difftest.changes.state import UNPARSEABLE, CurrentState
-from difftest.model import ABSENT, COLLECT_SUFFIX, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, Reason
+from difftest.model import (
+    ABSENT,
+    COLLECT_SUFFIX,
+    DATA_BLOCK,
+    ENV_BLOCK,
+    ENV_PREFIX,
+    SPAWN_BLOCK,
+    Reason,
+)
 
 
 class RecordIndex(Protocol):
@@ -67,6 +75,12 @@ def _describe(key: str, name: str, now: str) -> str:
         return f"{key[len(ENV_PREFIX) :]} is now {now}"
     if name == DATA_BLOCK:
         return f"file {key} " + ("was deleted" if now == ABSENT else "changed")
+    if name == SPAWN_BLOCK:
+        return (
+            f"file {key} "
+            + ("was deleted" if now == ABSENT else "changed")
+            + " (the test started a process, which may have used it)"
+        )
     if now == UNPARSEABLE:
         return f"{key} does not parse (every test that used it runs)"
     if now == ABSENT:

@@ -6,7 +6,10 @@ Three probes, all active only while recording:
   (a test, a test file's collection, a higher-scoped fixture's setup, the rest of the session).
 - :class:`RuntimeProbe` patches ``builtins.open``/``io.open`` and ``importlib.import_module``: a
   read of a project data file, or a dynamic import, is credited to the module being imported if
-  one is (an import-time edge of the graph), else to the innermost open scope.
+  one is (an import-time edge of the graph), else to the innermost open scope. It also patches
+  the ways a process is started (``subprocess``, ``os.fork``, ``os.system``, ...): what another
+  process runs is not measured, so a scope whose project code started one depends on every
+  project file.
 - :class:`Scope` also snapshots ``sys.modules``, so modules first imported inside it are known.
 """
 
@@ -78,6 +81,8 @@ class Scope:
     file: str | None = None
     data: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
+    #: Whether project code started a process (a subprocess, a fork) during the scope.
+    spawned: bool = False
     #: ``sys.modules`` when the scope opened (a shallow copy: cheap, and new modules are
     #: appended at the end of the dict).
     modules_before: dict[str, Any] = field(default_factory=dict)
@@ -90,6 +95,20 @@ class Scope:
         ):
             return []  # the usual case: nothing was imported
         return [name for name in sys.modules if name not in before]
+
+
+#: (module, attribute) of every way to start a process: ``subprocess.Popen`` (all of
+#: ``subprocess``'s functions, ``os.popen``), forks (``multiprocessing``'s fork method,
+#: ``os.spawn*``), ``os.system``, ``os.posix_spawn*`` and ``multiprocessing``'s spawn and
+#: forkserver methods (``_posixsubprocess.fork_exec``, looked up at call time there).
+_SPAWNERS = (
+    ("os", "fork"),
+    ("os", "forkpty"),
+    ("os", "system"),
+    ("os", "posix_spawn"),
+    ("os", "posix_spawnp"),
+    ("_posixsubprocess", "fork_exec"),
+)
 
 
 def _read_mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -120,6 +139,9 @@ class RuntimeProbe:
             self._open if self._orig_io_open is self._orig_open else self._make_open(io.open)
         )
         self._import_module = self._make_import_module(self._orig_import_module)
+        #: Project code started a process outside any scope (at import or configuration time).
+        self.spawned_outside = False
+        self._spawn_patches: list[tuple[Any, str, Any, Any]] = []
         self.installed = False
 
     # ------------------------------------------------------------------ patching
@@ -127,7 +149,25 @@ class RuntimeProbe:
         builtins.open = self._open
         io.open = self._io_open
         importlib.import_module = self._import_module
+        self._install_spawn_patches()
         self.installed = True
+
+    def _install_spawn_patches(self) -> None:
+        import subprocess
+
+        targets: list[tuple[Any, str]] = [(subprocess.Popen, "_execute_child")]
+        for module_name, attr in _SPAWNERS:
+            try:
+                targets.append((importlib.import_module(module_name), attr))
+            except ImportError:
+                continue
+        for owner, attr in targets:
+            orig = getattr(owner, attr, None)
+            if orig is None:
+                continue
+            patched = self._make_spawn(orig)
+            setattr(owner, attr, patched)
+            self._spawn_patches.append((owner, attr, orig, patched))
 
     def uninstall(self) -> None:
         """Restore the originals (unless someone patched over us: then we only go quiet)."""
@@ -138,6 +178,10 @@ class RuntimeProbe:
             io.open = self._orig_io_open
         if importlib.import_module is self._import_module:
             importlib.import_module = self._orig_import_module
+        for owner, attr, orig, patched in reversed(self._spawn_patches):
+            if getattr(owner, attr, None) is patched:
+                setattr(owner, attr, orig)
+        self._spawn_patches.clear()
         self.installed = False
 
     def _make_open(self, orig: Callable[..., Any]) -> Callable[..., Any]:
@@ -173,6 +217,20 @@ class RuntimeProbe:
 
         return import_module
 
+    def _make_spawn(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        probe = self
+
+        @functools.wraps(orig)
+        def spawn(*args: Any, **kwargs: Any) -> Any:
+            if not probe.paused:
+                try:
+                    probe.on_spawn(sys._getframe(1))
+                except Exception:
+                    pass
+            return orig(*args, **kwargs)
+
+        return spawn
+
     # ------------------------------------------------------------------ events
     def _code_file(self, filename: str) -> str | None:
         rel = self._code_files.get(filename, _MISSING)
@@ -206,6 +264,17 @@ class RuntimeProbe:
             self.scopes[-1].data.add(rel)
         elif innermost is not None:
             self.edges.add((innermost, rel, "data"))
+
+    def on_spawn(self, frame: FrameType | None) -> None:
+        """A process is being started: it counts when project code started it (pytest's and
+        plugins' own processes do not)."""
+        _, innermost = self._frames(frame)
+        if innermost is None:
+            return
+        if self.scopes:
+            self.scopes[-1].spawned = True
+        else:
+            self.spawned_outside = True
 
     def module_node(self, module: ModuleType) -> str | None:
         """The graph node of an imported module: its project file, or ``ext:<top-level>``."""

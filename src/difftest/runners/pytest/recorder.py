@@ -79,6 +79,7 @@ class _Fixture:
     lines: dict[str, set[int]] = field(default_factory=dict)
     data: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
+    spawned: bool = False
 
     def applies_to(self, nodeid: str) -> bool:
         base = self.baseid
@@ -122,6 +123,8 @@ class Recorder:
         self._children: dict[str, set[str]] = {}
         self._collected_files: set[str] = set()
         self._always: dict[str, set[str]] = {}
+        #: Test files whose collection started a process: their tests depend on it too.
+        self._spawning_files: set[str] = set()
 
     def bind(
         self, builder: RecordBuilder, sink: Sink, *, batch_size: int, recorded: Mapping[str, str]
@@ -238,6 +241,7 @@ class Recorder:
             self.probe.pop(scope)
             facts.data |= scope.data
             facts.imports |= scope.imports
+            facts.spawned |= scope.spawned
 
     # ------------------------------------------------------------------ records
     def flush(self) -> None:
@@ -269,6 +273,8 @@ class Recorder:
             self.probe.edges.clear()
             records: list[TestRecord] = []
             for c in self._collects:
+                if c.scope.spawned:
+                    self._spawning_files.add(c.file)
                 # What collecting a file imported or read beyond its static imports becomes an
                 # edge of the file, so its tests depend on it too.
                 kinds = {n: "data" for n in c.scope.data}
@@ -284,6 +290,7 @@ class Recorder:
                         roots=c.scope.imports,
                         data=c.scope.data,
                         executed=collects.get(c.file + COLLECT_SUFFIX),
+                        spawned=c.scope.spawned or self.probe.spawned_outside,
                     )
                 )
             for t in self._tests:
@@ -291,11 +298,15 @@ class Recorder:
                 roots = set(t.scope.imports)
                 data = set(t.scope.data)
                 names = set(t.fixturenames)
+                spawned = (
+                    t.scope.spawned or t.file in self._spawning_files or self.probe.spawned_outside
+                )
                 for fixture in self._fixtures.values():
                     if fixture.argname in names and fixture.applies_to(t.nodeid):
                         _merge(executed, fixture.lines)
                         roots |= fixture.imports
                         data |= fixture.data
+                        spawned = spawned or fixture.spawned
                 records.append(
                     builder.record(
                         t.nodeid,
@@ -305,6 +316,7 @@ class Recorder:
                         roots=roots,
                         data=data,
                         executed=executed,
+                        spawned=spawned,
                     )
                 )
             self._collects.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,11 +25,19 @@ from difftest.changes.environment import (
     missing_modules,
     python_fingerprint,
 )
-from difftest.changes.scan import FileHasher, iter_python_files
+from difftest.changes.scan import FileHasher, iter_project_files, iter_python_files
 from difftest.changes.state import UNPARSEABLE
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX, Closure, ImportGraph, ModuleIndex
-from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, MODULE_BLOCK, Dependency, TestRecord
+from difftest.model import (
+    ABSENT,
+    DATA_BLOCK,
+    ENV_BLOCK,
+    MODULE_BLOCK,
+    SPAWN_BLOCK,
+    Dependency,
+    TestRecord,
+)
 from difftest.runners.pytest.probes import ProjectPaths
 
 Edge = tuple[str, str, str]
@@ -157,6 +166,8 @@ class RecordBuilder:
         self._conftests: dict[str, tuple[str, ...]] = {}
         self._dist_cache: dict[str, tuple[Dependency, ...]] = {}
         self._import_deps_cache: dict[tuple[str, int], tuple[Dependency, ...]] = {}
+        self._spawn_deps: tuple[Dependency, ...] | None = None
+        self._started = time.time()
 
     # ------------------------------------------------------------------ graph
     @property
@@ -259,6 +270,27 @@ class RecordBuilder:
             self._import_deps_cache[key] = found
         return found
 
+    def spawn_deps(self) -> tuple[Dependency, ...]:
+        """Every project file by content: what a process started from project code may have run
+        or read. Hidden files (tool state such as ``.coverage``) and files written since the
+        run started (its own outputs) are left out: they change on every run."""
+        if self._spawn_deps is None:
+            deps = []
+            for path in iter_project_files(Path(self.paths.root)):
+                if any(part.startswith(".") for part in path.split("/")):
+                    continue
+                try:
+                    mtime = os.stat(os.path.join(self.paths.root, path)).st_mtime
+                except OSError:
+                    continue
+                if self._started <= mtime <= time.time():
+                    continue
+                version = self.hasher.hash(path)
+                if version is not None:
+                    deps.append(Dependency(path, version, SPAWN_BLOCK, version))
+            self._spawn_deps = tuple(deps)
+        return self._spawn_deps
+
     def record(
         self,
         nodeid: str,
@@ -269,8 +301,10 @@ class RecordBuilder:
         roots: Iterable[str] = (),
         data: Iterable[str] = (),
         executed: Mapping[str, set[int]] | None = None,
+        spawned: bool = False,
     ) -> TestRecord:
-        """The record of one test (or ``<file>::<collect>``) that touched these things."""
+        """The record of one test (or ``<file>::<collect>``) that touched these things;
+        ``spawned``: project code started a process, so every project file is a dependency."""
         executed = executed or {}
         start = {file, *roots, *self.conftests(file), *self.plugin_files}
         start.update(f for f in executed if f.endswith(".py"))
@@ -286,4 +320,6 @@ class RecordBuilder:
             deps.append(Dependency(path, version, DATA_BLOCK, version))
         for name in sorted(closure.external):
             deps.extend(self._dist_deps(name))
+        if spawned:
+            deps.extend(self.spawn_deps())
         return TestRecord(nodeid, file, outcome, duration, tuple(dict.fromkeys(deps)))
