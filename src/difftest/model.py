@@ -18,6 +18,10 @@ DATA_BLOCK = "<data>"
 #: depends on because it started a process (a subprocess, a fork) from project code: what that
 #: process ran and read is not measured, so every project file counts.
 SPAWN_BLOCK = "<spawned>"
+#: Last part of the key of a directory's listing (``plugins/<listing>``; ``<listing>`` alone for
+#: the root), a data dependency whose version is a hash of the names in the directory: a test
+#: that listed a directory (``os.listdir``, ``glob``, ``Path.iterdir``) sees files come and go.
+LISTING = "<listing>"
 #: Name of the pseudo-block of an environment item (its value is the version and fingerprint).
 ENV_BLOCK = "<env>"
 #: Fingerprint of a file that did not exist when a test looked for it.

@@ -533,3 +533,62 @@ def test_a_session_fixture_starting_a_process_makes_its_users_depend_on_every_fi
     project.baseline()
     project.edit("server.py", "8000", "8001")
     assert ran(project.diff()) == ["tests/test_one.py::test_one", "tests/test_two.py::test_two"]
+
+
+def test_adding_a_plugin_file_to_a_directory_scanned_at_import_reselects_its_users(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "plugins/__init__.py": "",
+            "plugins/alpha.py": "NAME = 'alpha'\n",
+            "registry.py": """
+                import importlib
+                import os
+
+                HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
+                NAMES = sorted(
+                    importlib.import_module("plugins." + f[:-3]).NAME
+                    for f in os.listdir(HERE)
+                    if f.endswith(".py") and f != "__init__.py"
+                )
+                """,
+            "tests/test_registry.py": """
+                from registry import NAMES
+
+                def test_only_alpha():
+                    assert NAMES == ["alpha"]
+                """,
+        }
+    )
+    project.baseline()
+    project.write({"plugins/beta.py": "NAME = 'beta'\n"})  # no recorded file changed
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_registry.py::test_only_alpha"]
+    result.stdout.fnmatch_lines(["*directory plugins gained or lost files*"])
+    result.assert_outcomes(failed=1)
+
+
+def test_removing_a_file_from_a_directory_a_test_globs_reselects_it(project: Project) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "templates/a.html": "<a>\n",
+            "templates/b.html": "<b>\n",
+            "tests/test_templates.py": """
+                import glob
+                import os
+
+                ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+                def test_some_templates():
+                    assert glob.glob(os.path.join(ROOT, "templates", "*.html"))
+                """,
+        }
+    )
+    project.baseline()
+    (project.path / "templates" / "b.html").unlink()
+    assert ran(project.diff()) == ["tests/test_templates.py::test_some_templates"]
+    project.baseline()  # records the smaller listing: nothing changed since
+    assert ran(project.diff()) == []

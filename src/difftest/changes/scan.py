@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from difftest.changes.blocks import digest
+from difftest.model import LISTING
 
 StatEntry = tuple[int, int, str]  # (mtime_ns, size, content hash)
 
@@ -52,6 +53,39 @@ def is_project_path(rel: str) -> bool:
     return not any(is_skipped_dir(part, depth) for depth, part in enumerate(parts))
 
 
+def listing_key(rel_dir: str) -> str:
+    """The dependency key of the listing of a root-relative directory ("" for the root)."""
+    return f"{rel_dir}/{LISTING}" if rel_dir else LISTING
+
+
+def listed_dir(key: str) -> str | None:
+    """The root-relative directory whose listing ``key`` stands for, or None for other keys."""
+    if key == LISTING:
+        return ""
+    if key.endswith("/" + LISTING):
+        return key[: -len(LISTING) - 1]
+    return None
+
+
+def listing_digest(root: Path, rel_dir: str) -> str | None:
+    """A hash of the names in a directory (sub-directories marked), or None if it is not one.
+    Caches, virtualenvs and compiled files are left out: they come and go with every run."""
+    full = os.path.join(root, rel_dir) if rel_dir else str(root)
+    depth = rel_dir.count("/") + 1 if rel_dir else 0
+    try:
+        with os.scandir(full) as entries:
+            names = []
+            for entry in entries:
+                if entry.is_dir():
+                    if not is_skipped_dir(entry.name, depth):
+                        names.append(entry.name + "/")
+                elif not entry.name.endswith((".pyc", ".pyo")):
+                    names.append(entry.name)
+    except OSError:
+        return None
+    return digest("\n".join(sorted(names)).encode())
+
+
 def iter_python_files(root: Path) -> Iterator[str]:
     """Root-relative POSIX paths of the project's .py files (virtualenvs and caches skipped)."""
     return (path for path in iter_project_files(root) if path.endswith(".py"))
@@ -86,6 +120,10 @@ class FileHasher:
     def hash(self, path: str) -> str | None:
         """Content hash of ``path`` now, or None if it does not exist (or is not a file)."""
         if path in self._now:
+            return self._now[path]
+        directory = listed_dir(path)
+        if directory is not None:
+            self._now[path] = listing_digest(self.root, directory)
             return self._now[path]
         full = os.path.join(self.root, path)
         try:

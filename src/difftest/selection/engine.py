@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from difftest.changes.scan import listed_dir
 from difftest.changes.state import UNPARSEABLE, CurrentState
 from difftest.model import (
     ABSENT,
@@ -74,6 +75,10 @@ def _describe(key: str, name: str, now: str) -> str:
     if key.startswith(ENV_PREFIX) or name == ENV_BLOCK:
         return f"{key[len(ENV_PREFIX) :]} is now {now}"
     if name == DATA_BLOCK:
+        directory = listed_dir(key)
+        if directory is not None:
+            where = f"directory {directory or '.'}"
+            return f"{where} " + ("was deleted" if now == ABSENT else "gained or lost files")
         return f"file {key} " + ("was deleted" if now == ABSENT else "changed")
     if name == SPAWN_BLOCK:
         return (

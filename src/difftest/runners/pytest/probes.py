@@ -10,6 +10,9 @@ Three probes, all active only while recording:
   the ways a process is started (``subprocess``, ``os.fork``, ``os.system``, ...): what another
   process runs is not measured, so a scope whose project code started one depends on every
   project file.
+- Listing a project directory (``os.listdir``/``os.scandir``: ``glob``, ``os.walk``,
+  ``Path.iterdir``) from project code is a read of the directory's listing (a data dependency
+  whose version is a hash of the names in it), credited the same way as a file read.
 - :class:`Scope` also snapshots ``sys.modules``, so modules first imported inside it are known.
 """
 
@@ -28,7 +31,7 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any, Callable
 
-from difftest.changes.scan import is_project_path
+from difftest.changes.scan import is_project_path, listing_key
 from difftest.graph.modules import EXTERNAL_PREFIX
 
 #: Coverage context of everything outside tests, collection and fixture setups.
@@ -45,6 +48,8 @@ class ProjectPaths:
     def __init__(self, root: Path) -> None:
         self.root = root
         prefixes = [os.path.abspath(root), os.path.realpath(root)]
+        #: The root's own absolute spellings.
+        self.roots = frozenset(os.path.normpath(p) for p in prefixes)
         self._prefixes = [p.rstrip(os.sep) + os.sep for p in dict.fromkeys(prefixes)]
         self._cache: dict[str, str | None] = {}
 
@@ -139,6 +144,10 @@ class RuntimeProbe:
             self._open if self._orig_io_open is self._orig_open else self._make_open(io.open)
         )
         self._import_module = self._make_import_module(self._orig_import_module)
+        self._orig_listdir: Callable[..., Any] = os.listdir
+        self._orig_scandir: Callable[..., Any] = os.scandir
+        self._listdir = self._make_listing(self._orig_listdir)
+        self._scandir = self._make_listing(self._orig_scandir)
         #: Project code started a process outside any scope (at import or configuration time).
         self.spawned_outside = False
         self._spawn_patches: list[tuple[Any, str, Any, Any]] = []
@@ -149,6 +158,8 @@ class RuntimeProbe:
         builtins.open = self._open
         io.open = self._io_open
         importlib.import_module = self._import_module
+        os.listdir = self._listdir
+        os.scandir = self._scandir
         self._install_spawn_patches()
         self.installed = True
 
@@ -178,6 +189,10 @@ class RuntimeProbe:
             io.open = self._orig_io_open
         if importlib.import_module is self._import_module:
             importlib.import_module = self._orig_import_module
+        if os.listdir is self._listdir:
+            os.listdir = self._orig_listdir
+        if os.scandir is self._scandir:
+            os.scandir = self._orig_scandir
         for owner, attr, orig, patched in reversed(self._spawn_patches):
             if getattr(owner, attr, None) is patched:
                 setattr(owner, attr, orig)
@@ -216,6 +231,20 @@ class RuntimeProbe:
             return module
 
         return import_module
+
+    def _make_listing(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        probe = self
+
+        @functools.wraps(orig)
+        def listing(path: Any = ".") -> Any:
+            if not probe.paused and isinstance(path, (str, bytes, os.PathLike)):
+                try:
+                    probe.on_list(path, sys._getframe(1))
+                except Exception:
+                    pass
+            return orig(path)
+
+        return listing
 
     def _make_spawn(self, orig: Callable[..., Any]) -> Callable[..., Any]:
         probe = self
@@ -257,13 +286,29 @@ class RuntimeProbe:
         rel = self.paths.rel(path)
         if rel is None or rel.endswith((".py", ".pyc", ".pyo")):
             return
+        self._credit_data(rel, frame)
+
+    def on_list(self, directory: Any, frame: FrameType | None) -> None:
+        """A directory listed from project code (pytest's own collection does not count)."""
+        path = os.path.abspath(os.fsdecode(os.fspath(directory)))
+        rel = "" if path in self.paths.roots else self.paths.rel(path)
+        if rel is not None and os.path.isdir(path):
+            self._credit_data(listing_key(rel), frame, project_only=True)
+
+    def _credit_data(
+        self, node: str, frame: FrameType | None, *, project_only: bool = False
+    ) -> None:
+        """Credit a data read (a file, a listing) to the module being imported, else the
+        innermost scope, else the innermost project file (an edge)."""
         importing, innermost = self._frames(frame)
+        if project_only and innermost is None:
+            return
         if importing is not None:
-            self.edges.add((importing, rel, "data"))
+            self.edges.add((importing, node, "data"))
         elif self.scopes:
-            self.scopes[-1].data.add(rel)
+            self.scopes[-1].data.add(node)
         elif innermost is not None:
-            self.edges.add((innermost, rel, "data"))
+            self.edges.add((innermost, node, "data"))
 
     def on_spawn(self, frame: FrameType | None) -> None:
         """A process is being started: it counts when project code started it (pytest's and
