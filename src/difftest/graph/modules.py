@@ -12,6 +12,7 @@ reachable from its roots: whatever those files import, at any depth, ran at impo
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -87,9 +88,17 @@ class Closure:
 class ImportGraph:
     """The import graph, built lazily: a file's static edges are parsed when first reached."""
 
-    def __init__(self, index: ModuleIndex, read: Callable[[str], bytes | None]) -> None:
+    def __init__(
+        self,
+        index: ModuleIndex,
+        read: Callable[[str], bytes | None],
+        on_parse: Callable[[str, ast.Module], None] | None = None,
+    ) -> None:
+        """``on_parse`` receives each parsed tree, so a caller that needs it too (the recorder,
+        for blocks) does not parse the file a second time."""
         self.index = index
         self._read = read
+        self._on_parse = on_parse
         self.edges: dict[str, dict[str, str]] = {}
         self._expanded: set[str] = set()
         self._project_tops = index.top_level_names
@@ -113,6 +122,8 @@ class ImportGraph:
             # An unparseable file has no usable edges; its own blocks fingerprint as
             # unparseable, so every test that reached it is selected anyway.
             return
+        if self._on_parse is not None:
+            self._on_parse(path, tree)
         for dotted in imported_names(tree, self.index.package_of(path)):
             targets = self.index.files_for(dotted)
             if targets:

@@ -8,6 +8,7 @@ of its closure); the data files it read or its closure read at import time; and 
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 import time
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from difftest.changes.blocks import FileBlocks, parse_blocks
+from difftest.changes.blocks import FileBlocks, blocks_from_tree, parse_blocks
 from difftest.changes.environment import (
     PYTHON_KEY,
     dist_key,
@@ -71,6 +72,12 @@ class FactsCache:
         self.hasher = hasher
         self.maxsize = maxsize
         self._entries: OrderedDict[str, FileFacts] = OrderedDict()
+        #: Trees the import graph parsed, until their blocks are first needed.
+        self._trees: dict[str, ast.Module] = {}
+
+    def offer_tree(self, path: str, tree: ast.Module) -> None:
+        if path not in self._entries:
+            self._trees[path] = tree
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -91,8 +98,12 @@ class FactsCache:
     def _parse(self, path: str, version: str) -> FileFacts:
         if version == ABSENT:
             return FileFacts(path, version, None, (Dependency(path, ABSENT, MODULE_BLOCK, ABSENT),))
+        tree = self._trees.pop(path, None)
         try:
-            blocks = parse_blocks(self.hasher.read(path), path)
+            if tree is not None:
+                blocks = blocks_from_tree(tree)
+            else:
+                blocks = parse_blocks(self.hasher.read(path), path)
         except (SourceError, OSError):
             # Every block of an unparseable file fingerprints as such: fixing it re-selects.
             return FileFacts(
@@ -175,7 +186,7 @@ class RecordBuilder:
         if self._graph is None:
             self.import_roots |= discover_import_roots(self.paths)
             index = ModuleIndex(sorted(self.import_roots), iter_python_files(Path(self.paths.root)))
-            self._graph = ImportGraph(index, self._read)
+            self._graph = ImportGraph(index, self._read, self.facts.offer_tree)
             for src, dst, kind in self._edges:
                 self._graph.add_edge(src, dst, kind)
         return self._graph
