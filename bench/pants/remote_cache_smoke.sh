@@ -21,29 +21,9 @@ work="$(cd "${work}" && pwd)"
 echo "== remote cache smoke in ${work}"
 
 # ---------------------------------------------------------------- BuildGrid
-address_file="${work}/buildgrid/address"
-rm -f "${address_file}"
-mkdir -p "${work}/buildgrid"
-"${python}" "${repo}/tests/pants/buildgrid.py" serve --workdir "${work}/buildgrid" \
-  --address-file "${address_file}" >"${work}/buildgrid/serve.log" 2>&1 &
-server_pid=$!
-stop_server() {
-  if kill -0 "${server_pid}" 2>/dev/null; then
-    kill -TERM "${server_pid}" 2>/dev/null || true
-    wait "${server_pid}" 2>/dev/null || true
-  fi
-}
-trap stop_server EXIT
-while [[ ! -s "${address_file}" ]]; do
-  if ! kill -0 "${server_pid}" 2>/dev/null; then
-    cat "${work}/buildgrid/serve.log" >&2
-    echo "error: BuildGrid did not start (log above)" >&2
-    exit 1
-  fi
-  sleep 1
-done
-address="$(cat "${address_file}")"
-echo "== BuildGrid serving ${address}"
+# shellcheck source=bench/pants/buildgrid.sh
+source "${repo}/bench/pants/buildgrid.sh"
+start_buildgrid "${work}" "${python}"
 
 # ---------------------------------------------------------------- the two copies
 make_copy() {  # make_copy DIR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from pants.backend.python.goals.pytest_runner import PyTestRequest
 from pants.backend.python.subsystems.pytest import PythonTestFieldSet
@@ -18,13 +19,14 @@ from pants.engine.fs import Workspace
 from pants.engine.goal import Goal, GoalSubsystem
 from pants.engine.internals.session import RunId
 from pants.engine.process import ProcessResultMetadata
-from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule
+from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
 from pants.engine.target import (
     NoApplicableTargetsBehavior,
     TargetRootsToFieldSets,
     TargetRootsToFieldSetsRequest,
 )
 from pants.util.collections import partition_sequentially
+from pants.util.logging import LogLevel
 from pants.vcs.changed import Changed
 
 from difftest import artifact
@@ -68,12 +70,22 @@ class DifftestAffected(Goal):
     environment_behavior = Goal.EnvironmentBehavior.USES_ENVIRONMENTS
 
 
-async def _plan(goal: str, changed: Changed, local_env: ChosenLocalEnvironmentName) -> DifftestPlan:
+@dataclass(frozen=True)
+class DifftestGoalPlanRequest:
+    """The plan for the target roots of the goal named ``goal`` (with ``--changed-since``, every
+    python_test target is a candidate)."""
+
+    goal: str
+
+
+@rule(desc="Decide which python_test targets difftest runs", level=LogLevel.DEBUG)
+async def plan_for_goal(request: DifftestGoalPlanRequest, changed: Changed) -> DifftestPlan:
+    """What both goals decide from: the python_test target roots, their records, the workspace."""
     roots_to_field_sets = await Get(
         TargetRootsToFieldSets,
         TargetRootsToFieldSetsRequest(
             TestFieldSet,
-            goal_description=f"The `{goal}` goal",
+            goal_description=f"The `{request.goal}` goal",
             no_applicable_targets_behavior=NoApplicableTargetsBehavior.ignore,
         ),
     )
@@ -84,12 +96,13 @@ async def _plan(goal: str, changed: Changed, local_env: ChosenLocalEnvironmentNa
     )
     # With --changed-since, Pants' changed targets miss deleted files and files no target owns:
     # every python_test target is then a candidate, and the records decide.
-    request = DifftestPlanRequest(roots, all_tests=bool(changed.since or changed.diffspec))
+    plan_request = DifftestPlanRequest(roots, all_tests=bool(changed.since or changed.diffspec))
     # The plan needs no environment (no process runs): passing one would be an error.
-    return await Get(DifftestPlan, DifftestPlanRequest, request)
+    return await Get(DifftestPlan, DifftestPlanRequest, plan_request)
 
 
-def _plan_lines(plan: DifftestPlan, verbose_tests: bool) -> list[str]:
+def plan_lines(plan: DifftestPlan) -> list[str]:
+    """The decisions as both goals print them: per target to run, its affected tests and why."""
     lines = [f"difftest: WARNING: {w}" for w in plan.warnings]
     run = [d for d in plan.decisions if d.run]
     fallback = [d for d in run if d.fallback]
@@ -101,7 +114,7 @@ def _plan_lines(plan: DifftestPlan, verbose_tests: bool) -> list[str]:
     for d in plan.decisions:
         if d.run:
             lines.append(f"  run   {d.address}: {d.describe()}")
-            if verbose_tests and d.deselect:
+            if d.deselect:
                 for nodeid, reasons in d.affected:
                     lines.append(f"        {nodeid}: {'; '.join(reasons)}")
         elif d.fallback:
@@ -116,11 +129,10 @@ async def run_difftest(
     test_subsystem: TestSubsystem,
     workspace: Workspace,
     run_id: RunId,
-    changed: Changed,
     local_env: ChosenLocalEnvironmentName,
 ) -> DifftestGoal:
-    plan = await _plan("difftest", changed, local_env)
-    for line in _plan_lines(plan, verbose_tests=True):
+    plan = await Get(DifftestPlan, DifftestGoalPlanRequest("difftest"))
+    for line in plan_lines(plan):
         console.print_stderr(line)
 
     selected = plan.selected()
@@ -233,20 +245,26 @@ async def difftest_affected(
     console: Console,
     difftest: DifftestSubsystem,
     workspace: Workspace,
-    changed: Changed,
-    local_env: ChosenLocalEnvironmentName,
 ) -> DifftestAffected:
-    plan = await _plan("difftest-affected", changed, local_env)
-    for line in _plan_lines(plan, verbose_tests=True):
+    plan = await Get(DifftestPlan, DifftestGoalPlanRequest("difftest-affected"))
+    for line in plan_lines(plan):
         console.print_stdout(line)
     addresses = [d.address for d in plan.decisions if d.run]
     text = "".join(f"{a}\n" for a in addresses)
     written = await Get(WorkspaceFile, WorkspaceFileRequest(difftest.spec_file, text))
     workspace.write_digest(written.digest)
-    console.print_stderr(
-        f"difftest: wrote {len(addresses)} target address{'es' * (len(addresses) != 1)} to "
-        f"{difftest.spec_file}: `pants --spec-files={difftest.spec_file} test` runs them."
-    )
+    command = f"`pants --spec-files={difftest.spec_file} test`"
+    if addresses:
+        n = len(addresses)
+        console.print_stderr(
+            f"difftest: wrote {n} target address{'es' * (n != 1)} to {difftest.spec_file}: "
+            f"{command} runs {'them' if n != 1 else 'it'}."
+        )
+    else:
+        console.print_stderr(
+            f"difftest: nothing is affected: wrote an empty {difftest.spec_file} "
+            f"({command} runs nothing)."
+        )
     return DifftestAffected(exit_code=0)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pants.backend.python import register as python_backend
 from pants.core import register as core
@@ -11,6 +13,7 @@ from pants.testutil.rule_runner import RuleRunner
 
 from difftest import artifact, register
 from difftest.changes.blocks import digest, parse_blocks
+from difftest.goals import DifftestAffected
 from difftest.model import COLLECT_SUFFIX, Dependency, TestRecord
 from difftest.rules import (
     ENGINE_DIR,
@@ -66,6 +69,22 @@ def _record(nodeid: str, lib_block: str) -> TestRecord:
     return TestRecord(nodeid, "tests/test_mod.py", "passed", 0.0, tuple(deps))
 
 
+def _write_records(rule_runner: RuleRunner, plan: DifftestPlan, fingerprint: str) -> None:
+    """graph.json with records of both tests of tests/test_mod.py (test_f runs f, test_g g)."""
+    graph, _ = artifact.load("", "graph.json")
+    artifact.update_structure(graph, plan.infos)
+    recs = [
+        _record("tests/test_mod.py" + COLLECT_SUFFIX, ""),
+        _record("tests/test_mod.py::test_f", "f"),
+        _record("tests/test_mod.py::test_g", "g"),
+    ]
+    rf = artifact.RecordFile(
+        "tests/test_mod.py", ("tests/test_mod.py::test_f", "tests/test_mod.py::test_g"), tuple(recs)
+    )
+    artifact.replace_target_records(graph, "tests/test_mod.py", fingerprint, [rf], plan.env)
+    rule_runner.write_files({"graph.json": artifact.dump(graph)})
+
+
 def test_injected_files_hold_the_engine_and_a_root_conftest() -> None:
     paths = [f.path for f in injected_files()]
     assert paths[-1] == ROOT_CONFTEST
@@ -80,6 +99,7 @@ def test_plan_without_records_falls_back_and_with_records_selects_tests(
 ) -> None:
     test_addr = Address("tests", relative_file_path="test_mod.py")
     other_addr = Address("other", relative_file_path="test_other.py")
+    rule_runner.write_files({"graph.json": ""})  # no records (an empty artifact)
     plan = rule_runner.request(DifftestPlan, [DifftestPlanRequest((other_addr, test_addr))])
     assert [(d.address, d.run, d.fallback) for d in plan.decisions] == [
         ("other/test_other.py", True, True),
@@ -89,18 +109,7 @@ def test_plan_without_records_falls_back_and_with_records_selects_tests(
     assert {i.address for i in plan.infos} >= {"lib/mod.py", "tests/test_mod.py"}
 
     # Record both tests of tests/test_mod.py, then edit g(): only test_g runs.
-    graph, _ = artifact.load("", "graph.json")
-    artifact.update_structure(graph, plan.infos)
-    recs = [
-        _record("tests/test_mod.py" + COLLECT_SUFFIX, ""),
-        _record("tests/test_mod.py::test_f", "f"),
-        _record("tests/test_mod.py::test_g", "g"),
-    ]
-    rf = artifact.RecordFile(
-        "tests/test_mod.py", ("tests/test_mod.py::test_f", "tests/test_mod.py::test_g"), tuple(recs)
-    )
-    artifact.replace_target_records(graph, "tests/test_mod.py", fingerprint, [rf], plan.env)
-    rule_runner.write_files({"graph.json": artifact.dump(graph)})
+    _write_records(rule_runner, plan, fingerprint)
 
     plan = rule_runner.request(DifftestPlan, [DifftestPlanRequest((test_addr,))])
     (decision,) = plan.decisions
@@ -120,3 +129,43 @@ def test_plan_without_records_falls_back_and_with_records_selects_tests(
         ("tests/test_mod.py", True),
     ]
     rule_runner.write_files({"lib/mod.py": LIB})
+
+
+def test_difftest_affected_lists_tests_with_reasons_and_writes_the_spec_file(
+    rule_runner: RuleRunner,
+) -> None:
+    test_addr = Address("tests", relative_file_path="test_mod.py")
+    rule_runner.write_files({"graph.json": ""})
+    plan = rule_runner.request(DifftestPlan, [DifftestPlanRequest((test_addr,))])
+    _write_records(
+        rule_runner, plan, {i.address: i.fingerprint for i in plan.infos}["tests/test_mod.py"]
+    )
+    args = [*ARGS, "--difftest-spec-file=out/affected.txt"]
+    spec = Path(rule_runner.build_root, "out/affected.txt")
+    rule_runner.write_files({"lib/mod.py": LIB.replace("return 2", "return 3")})
+    try:
+        result = rule_runner.run_goal_rule(DifftestAffected, global_args=args, args=["::"])
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.splitlines() == [
+            "difftest: 2 python_test targets, 2 to run (1 without recorded data), 0 unaffected.",
+            "  run   other/test_other.py: runs in full: no recorded data: falls back to Pants' "
+            "dependency graph, which selects it",
+            "  run   tests/test_mod.py: 1 of 2 recorded tests run (and any new test): "
+            "changed: lib/mod.py::g changed",
+            "        tests/test_mod.py::test_g: changed: lib/mod.py::g changed",
+        ]
+        assert "wrote 2 target addresses to out/affected.txt" in result.stderr
+        assert spec.read_text() == "other/test_other.py\ntests/test_mod.py\n"
+
+        # Nothing affected: an empty spec file (`pants --spec-files=FILE test` runs nothing).
+        rule_runner.write_files({"lib/mod.py": LIB})
+        result = rule_runner.run_goal_rule(DifftestAffected, global_args=args, args=["tests::"])
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.splitlines() == [
+            "difftest: 1 python_test targets, 0 to run, 1 unaffected."
+        ]
+        assert "nothing is affected: wrote an empty out/affected.txt" in result.stderr
+        assert spec.read_text() == ""
+    finally:
+        rule_runner.write_files({"lib/mod.py": LIB})
+        rule_runner.set_options(ARGS)

@@ -22,6 +22,10 @@ RAN = re.compile(
     r"^([✓✕xX]) (\S+) (succeeded|failed) in [\d.]+s(?: \(([^)]*)\))?(?:: (\d+) tests? ran)?"
 )
 
+#: difftest-affected's plan lines: "  run   ADDRESS: why" and, under it, "        NODEID: reasons".
+PLAN_RUN = re.compile(r"^  run   (\S+): ")
+PLAN_TEST = re.compile(r"^        (\S+::\S+): (.*)$")
+
 
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
@@ -68,6 +72,21 @@ def ran(output: str) -> dict[str, int | None]:
     return found
 
 
+def affected(output: str) -> dict[str, dict[str, str]]:
+    """The plan's targets to run -> their affected tests -> reasons (difftest-affected's stdout)."""
+    found: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in output.splitlines():
+        m = PLAN_RUN.match(line)
+        if m:
+            current = found[m.group(1)] = {}
+            continue
+        m = PLAN_TEST.match(line)
+        if m:
+            current[m.group(1)] = m.group(2)
+    return found
+
+
 def edit(repo: Path, path: str, old: str, new: str) -> None:
     file = repo / path
     text = file.read_text()
@@ -107,6 +126,35 @@ def test_records_then_runs_only_affected_targets_and_tests(repo: Path, pants_cac
         "return [(100, 10)]",
         "order = [(100, 10)]\n    return order",
     )
+
+    # difftest-affected, with the edits pending: what runs and why, written for `pants test`.
+    code, out = pants(repo, pants_cache, "difftest-affected", "::")
+    assert code == 0, out
+    assert ran(out) == {}  # it runs nothing
+    assert "difftest: 6 python_test targets, 3 to run, 3 unaffected." in out
+    clamp = "changed: src/python/shared/mathutil.py::clamp changed"
+    assert affected(out) == {
+        "tests/python/billing/test_invoice.py:tests": {
+            "tests/python/billing/test_invoice.py::test_discount_is_capped": clamp,
+            "tests/python/billing/test_invoice.py::test_discounted": clamp,
+        },
+        "tests/python/billing/test_tax.py:tests": {
+            "tests/python/billing/test_tax.py::test_tax": (
+                "changed: tests/python/billing/conftest.py::big_order changed"
+            ),
+        },
+        "tests/python/shared/test_mathutil.py:tests": {
+            "tests/python/shared/test_mathutil.py::test_clamp": clamp,
+        },
+    }
+    assert (repo / ".difftest" / "affected-targets.txt").read_text() == (
+        "tests/python/billing/test_invoice.py:tests\n"
+        "tests/python/billing/test_tax.py:tests\n"
+        "tests/python/shared/test_mathutil.py:tests\n"
+    )
+    assert "wrote 3 target addresses to .difftest/affected-targets.txt" in out
+    assert (repo / ".difftest" / "pants-graph.json").read_text() == graph  # left alone
+
     code, out = pants(repo, pants_cache, "difftest", "::")
     assert code == 0, out
     assert ran(out) == {
