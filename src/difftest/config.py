@@ -18,6 +18,8 @@ OptionValue = Union[bool, int, str, None]
 
 #: Where the baseline lives unless ``--diff-db`` / ``diff_db`` says otherwise (root-relative).
 DEFAULT_DB = ".difftest/baseline.db"
+#: The same, for ``--diff-static``: its records are coarser, so they are kept apart.
+DEFAULT_STATIC_DB = ".difftest/static.db"
 #: Remote URL schemes the storage stage can open.
 REMOTE_SCHEMES = ("file", "s3")
 
@@ -73,6 +75,23 @@ OPTIONS: tuple[Option, ...] = (
         False,
         "Explain the selection: the baseline used, each change found, and why every selected "
         "test runs. Default: off (one status line).",
+    ),
+    Option(
+        "--diff-static",
+        "flag",
+        False,
+        "Static import-graph mode, no recording run needed: select, run and save in one command, "
+        "without coverage. A test depends on every block of every file in its import closure "
+        "(static imports, conftests, modules it imported at run time), on the files and "
+        "directories it read, and on the environment. The first run runs everything. Records "
+        f"go to <rootdir>/{DEFAULT_STATIC_DB} unless --diff-db says otherwise. Default: off.",
+    ),
+    Option(
+        "--diff-no-save",
+        "flag",
+        False,
+        "With --diff-static: select and run, but leave the stored records unchanged "
+        "(read-only, e.g. in CI). Default: off.",
     ),
     Option(
         "--diff-batch-size",

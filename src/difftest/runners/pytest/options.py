@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from difftest.config import DEFAULT_DB, OPTIONS, OPTIONS_BY_FLAG, Option, parse_value
+from difftest.config import (
+    DEFAULT_DB,
+    DEFAULT_STATIC_DB,
+    OPTIONS,
+    OPTIONS_BY_FLAG,
+    Option,
+    parse_value,
+)
 from difftest.errors import ConfigError
 
 
@@ -27,6 +34,8 @@ class Settings:
     default_db: bool
     remote_url: str | None
     upload: bool
+    #: Static import-graph mode: records without coverage (every block of the closure).
+    static: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -49,6 +58,8 @@ def add_options(parser: pytest.Parser) -> None:
 
 def wants_recording(namespace: argparse.Namespace) -> bool:
     """Whether these early-parsed arguments ask for a recording run."""
+    if getattr(namespace, "diff_static", False):
+        return not getattr(namespace, "diff_no_save", False)
     return bool(getattr(namespace, "diff_baseline", False))
 
 
@@ -81,13 +92,27 @@ def resolve(config: pytest.Config) -> Settings:
     """Read and check every difftest option; raises pytest.UsageError naming the allowed form."""
     select = _value(config, "--diff")
     record = _value(config, "--diff-baseline")
+    static = _value(config, "--diff-static")
+    no_save = _value(config, "--diff-no-save")
     force = _value(config, "--diff-force")
     upload = _value(config, "--diff-upload")
     remote = _value(config, "--diff-remote")
+    if static and (select or record):
+        raise pytest.UsageError(
+            "difftest: --diff-static is a mode of its own: it selects, runs and saves in one "
+            "command (use: pytest --diff-static; read-only: pytest --diff-static --diff-no-save)"
+        )
+    if no_save and not static:
+        raise pytest.UsageError(
+            "difftest: --diff-no-save applies to --diff-static (use: pytest --diff-static "
+            "--diff-no-save; with recorded baselines, pytest --diff never saves)"
+        )
+    if static:
+        select, record = True, not no_save
     if force and not record:
         raise pytest.UsageError(
             "difftest: --diff-force rebuilds the baseline and only applies with --diff-baseline "
-            "(use: pytest --diff-baseline --diff-force)"
+            "(use: pytest --diff-baseline --diff-force, or pytest --diff-static --diff-force)"
         )
     if upload and not record:
         raise pytest.UsageError(
@@ -103,7 +128,7 @@ def resolve(config: pytest.Config) -> Settings:
     db_text, where = _raw(config, db_option)
     root = config.rootpath
     if db_text is None:
-        db_path = root / DEFAULT_DB
+        db_path = root / (DEFAULT_STATIC_DB if static else DEFAULT_DB)
     else:
         db_text = str(_value(config, "--diff-db"))
         # Relative paths: from the ini file's directory for the ini value (pytest's rule for
@@ -124,4 +149,5 @@ def resolve(config: pytest.Config) -> Settings:
         default_db=db_text is None,
         remote_url=remote,
         upload=upload,
+        static=static,
     )

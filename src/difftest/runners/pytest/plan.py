@@ -86,6 +86,8 @@ class RunPlan:
     replace_all: bool = False
     db_path: str = ""
     recorded_count: int = 0
+    #: ``--diff-static``: records hold whole import closures, nothing is measured.
+    static: bool = False
 
     def must_collect(self, path: str) -> bool:
         return self.selection.must_collect(path) or path in self.always
@@ -114,6 +116,7 @@ class RunPlan:
                 "replace_all": self.replace_all,
                 "db_path": self.db_path,
                 "recorded_count": self.recorded_count,
+                "static": self.static,
             }
         )
 
@@ -142,6 +145,7 @@ class RunPlan:
             replace_all=bool(raw["replace_all"]),
             db_path=raw["db_path"],
             recorded_count=int(raw["recorded_count"]),
+            static=bool(raw.get("static", False)),
         )
 
 
@@ -222,5 +226,6 @@ def make_plan(
         replace_all=settings.force,
         db_path=str(settings.db_path),
         recorded_count=len(parts.recorded),
+        static=settings.static,
     )
     return plan, baseline, hasher

@@ -1,6 +1,6 @@
 """The pytest plugin (entry point ``difftest``): options, and the classes each kind of run needs.
 
-Nothing happens unless ``--diff`` or ``--diff-baseline`` is given: the hook classes are
+Nothing happens unless ``--diff``, ``--diff-baseline`` or ``--diff-static`` is given: the hook classes are
 registered in ``pytest_configure`` only then (as pytest's own ``--lf`` does).
 
 - serial run: :class:`Selector` (+ :class:`Recorder` with ``--diff-baseline``) and
@@ -42,10 +42,10 @@ def _xdist_controller_args(namespace: argparse.Namespace) -> bool:
     ) not in ("no", None)
 
 
-def _start_recorder(config: pytest.Config) -> Recorder:
+def _start_recorder(config: pytest.Config, *, static: bool) -> Recorder:
     from difftest.runners.pytest.recorder import Recorder
 
-    recorder = Recorder(config.rootpath)
+    recorder = Recorder(config.rootpath, static=static)
     config.stash[RECORDER] = recorder
     config.add_cleanup(recorder.close)
     return recorder
@@ -63,7 +63,7 @@ def pytest_load_initial_conftests(
         and not _xdist_controller_args(namespace)
         and not getattr(namespace, "collectonly", False)
     ):
-        _start_recorder(early_config)
+        _start_recorder(early_config, static=bool(getattr(namespace, "diff_static", False)))
 
 
 def _dry(config: pytest.Config) -> bool:
@@ -80,7 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "diff_always: difftest runs this test every time, whatever changed "
-        "(with --diff and --diff-baseline).",
+        "(with --diff, --diff-baseline and --diff-static).",
     )
     early = config.stash.get(RECORDER, None)
     try:
@@ -112,7 +112,7 @@ def _register(config: pytest.Config, settings: Settings, early: Recorder | None)
             return early
         manager.register(Selector(plan, verbose=settings.verbose), "difftest-selector")
         if plan.record:
-            worker_recorder = early or _start_recorder(config)
+            worker_recorder = early or _start_recorder(config, static=settings.static)
             manager.register(worker_recorder, "difftest-recorder")
             manager.register(
                 xdist.WorkerRun(config, settings, plan, worker_recorder), "difftest-worker"
@@ -140,7 +140,7 @@ def _register(config: pytest.Config, settings: Settings, early: Recorder | None)
     manager.register(Selector(plan, verbose=settings.verbose), "difftest-selector")
     recorder: Recorder | None = None
     if settings.record:
-        recorder = early or _start_recorder(config)
+        recorder = early or _start_recorder(config, static=settings.static)
         manager.register(recorder, "difftest-recorder")
     manager.register(LocalRun(config, settings, plan, baseline, hasher, recorder), "difftest-run")
     return None if recorder is not None else early

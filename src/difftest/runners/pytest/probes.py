@@ -453,6 +453,29 @@ class CoverageProbe:
         return result
 
 
+class NoCoverage:
+    """The coverage probe of ``--diff-static``: nothing is measured, every context is empty."""
+
+    running = False
+    sysmon = False
+    context = SESSION_CONTEXT
+
+    def start(self, context: str) -> None:
+        self.context = context
+
+    def switch(self, context: str) -> None:
+        self.context = context
+
+    def pause(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def harvest(self) -> dict[str, dict[str, set[int]]]:
+        return {}
+
+
 def iter_plugin_files(plugins: Iterable[object], paths: ProjectPaths) -> set[str]:
     """Project files registered as pytest plugins (``-p``, ``pytest_plugins``), conftests aside:
     their hooks can change any test's outcome."""

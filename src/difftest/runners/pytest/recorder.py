@@ -20,6 +20,7 @@ from difftest.runners.pytest.probes import (
     FIXTURE_CONTEXT,
     SESSION_CONTEXT,
     CoverageProbe,
+    NoCoverage,
     ProjectPaths,
     RuntimeProbe,
     Scope,
@@ -105,10 +106,12 @@ def _merge(into: dict[str, set[int]], lines: Mapping[str, set[int]]) -> None:
 class Recorder:
     """Probes and pending records of one recording process (serial run or xdist worker)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, static: bool = False) -> None:
+        """``static``: no coverage; each record holds every block of its import closure."""
         self.paths = ProjectPaths(root)
         self.probe = RuntimeProbe(self.paths)
-        self.coverage = CoverageProbe(root)
+        self.static = static
+        self.coverage: CoverageProbe | NoCoverage = NoCoverage() if static else CoverageProbe(root)
         self.probe.install()
         self.coverage.start(SESSION_CONTEXT)
         self.closed = False
@@ -291,6 +294,7 @@ class Recorder:
                         data=c.scope.data,
                         executed=collects.get(c.file + COLLECT_SUFFIX),
                         spawned=c.scope.spawned or self.probe.spawned_outside,
+                        whole_files=self.static,
                     )
                 )
             for t in self._tests:
@@ -317,6 +321,7 @@ class Recorder:
                         data=data,
                         executed=executed,
                         spawned=spawned,
+                        whole_files=self.static,
                     )
                 )
             self._collects.clear()

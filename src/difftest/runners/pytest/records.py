@@ -55,6 +55,15 @@ class FileFacts:
     blocks: FileBlocks | None
     import_deps: tuple[Dependency, ...]
 
+    def all_function_deps(self) -> list[Dependency]:
+        if self.blocks is None:
+            return []
+        return [
+            Dependency(self.path, self.version, b.name, b.checksum)
+            for b in self.blocks.blocks
+            if b.kind == "function"
+        ]
+
     def function_deps(self, lines: Iterable[int]) -> list[Dependency]:
         """Dependencies on the functions whose bodies contain any of ``lines``."""
         if self.blocks is None:
@@ -281,13 +290,17 @@ class RecordBuilder:
             self._import_deps_cache[key] = found
         return found
 
+    def project_files(self) -> Iterable[str]:
+        """Root-relative paths of every project file (the candidates of :meth:`spawn_deps`)."""
+        return iter_project_files(Path(self.paths.root))
+
     def spawn_deps(self) -> tuple[Dependency, ...]:
         """Every project file by content: what a process started from project code may have run
         or read. Hidden files (tool state such as ``.coverage``) and files written since the
         run started (its own outputs) are left out: they change on every run."""
         if self._spawn_deps is None:
             deps = []
-            for path in iter_project_files(Path(self.paths.root)):
+            for path in self.project_files():
                 if any(part.startswith(".") for part in path.split("/")):
                     continue
                 try:
@@ -313,9 +326,11 @@ class RecordBuilder:
         data: Iterable[str] = (),
         executed: Mapping[str, set[int]] | None = None,
         spawned: bool = False,
+        whole_files: bool = False,
     ) -> TestRecord:
         """The record of one test (or ``<file>::<collect>``) that touched these things;
-        ``spawned``: project code started a process, so every project file is a dependency."""
+        ``spawned``: project code started a process, so every project file is a dependency;
+        ``whole_files`` (static mode, nothing measured): every block of every closure file."""
         executed = executed or {}
         start = {file, *roots, *self.conftests(file), *self.plugin_files}
         start.update(f for f in executed if f.endswith(".py"))
@@ -323,6 +338,8 @@ class RecordBuilder:
         deps: list[Dependency] = list(self.env_deps)
         for path in sorted(closure.files):
             deps.extend(self._import_deps(path))
+            if whole_files:
+                deps.extend(self.facts.get(path).all_function_deps())
         for path, lines in sorted(executed.items()):
             if path.endswith(".py"):
                 deps.extend(self.facts.get(path).function_deps(lines))

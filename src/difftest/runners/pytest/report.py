@@ -67,7 +67,10 @@ def status_lines(plan: RunPlan, tally: Tally) -> list[str]:
     counts = f"{len(tally.selected)} of {tally.total} tests selected"
     if extras and selection.run_all is None:
         counts += f" ({', '.join(extras)})"
-    mode = " (recording)" if plan.record else ""
+    if plan.static:
+        mode = " (static)" if plan.record else " (static, not saved)"
+    else:
+        mode = " (recording)" if plan.record else ""
     lines.append(f"difftest{mode}: {what}; {counts}")
     return lines
 
