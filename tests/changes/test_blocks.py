@@ -155,3 +155,17 @@ def test_a_function_that_feeds_module_state_is_import_time_too():
         "<module>",
         "_load",
     ]
+
+
+def test_a_local_sharing_a_module_level_name_is_not_module_state():
+    # `result` is also a method name in the module: the local list is still only local.
+    source = (
+        "class Job:\n    def result(self):\n        return 1\n\n"
+        "def fill(n):\n    result = [0] * n\n    result[0] = 1\n    return result\n"
+    )
+    assert changed_blocks(source, source.replace("result[0] = 1", "result[0] = 2")) == ["fill"]
+
+
+def test_a_module_imported_inside_a_function_is_still_shared_state():
+    source = "def configure():\n    import os\n    os.environ['MODE'] = 'a'\n"
+    assert changed_blocks(source, source.replace("'a'", "'b'")) == ["<module>", "configure"]

@@ -139,6 +139,26 @@ def _module_names(tree: ast.Module) -> set[str]:
     return names
 
 
+def _plain_locals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """Names local to ``func`` that are not bound by an import (nor declared global)."""
+    args = func.args
+    names = {
+        a.arg
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        if a is not None
+    }
+    declared: set[str] = set()
+    imported: set[str] = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            declared.update(node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names - declared - imported
+
+
 def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str]) -> bool:
     """Whether calling ``func`` can leave state that a later test reads without running ``func``:
     a memoizing decorator, or a write to module-level (or class-level) state. Such a body is
@@ -148,7 +168,10 @@ def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str
         name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
         if "cache" in name.lower() or "memo" in name.lower():
             return True
-    shared = shared | {"cls"}
+    # A plain local (a parameter, an assigned name) that happens to share a module-level name
+    # is not that state: `result[i] = x` on a local list writes nothing shared. Names bound by
+    # an import inside the function still are (they are modules: `import os; os.environ[k] = v`).
+    shared = (shared - _plain_locals(func)) | {"cls"}
     for node in ast.walk(func):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             return True
