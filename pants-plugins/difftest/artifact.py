@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from difftest.changes.blocks import digest
+from difftest.changes.scan import listed_dir, listing_digest_of, listing_names_of_files
 from difftest.changes.state import CurrentState
 from difftest.graph.combined import MemoryIndex, add_records, from_json, records, to_json
 from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, ENV_PREFIX, Dependency, TestRecord
@@ -263,23 +264,40 @@ def _prune(graph: nx.DiGraph) -> None:
 class ViewHasher:
     """The files of one target's sandbox, with their current workspace content.
 
-    A file outside the sandbox counts as absent: that is what the test would see there."""
+    A file outside the sandbox counts as absent: that is what the test would see there. The
+    listing of a directory (a ``DIR/<listing>`` key) is computed from the sandbox's file set by
+    the rules the injected recorder listed the directory with in the sandbox
+    (``scan.listing_names_of_files`` and ``scan.listing_names``, one ``listing_digest_of``)."""
 
     def __init__(self, contents: Mapping[str, bytes], sandbox: Iterable[str]) -> None:
-        allowed = set(sandbox)
-        self._contents = {p: c for p, c in contents.items() if p in allowed}
-        self._hashes: dict[str, str] = {}
+        self._files = frozenset(sandbox)
+        self._contents = {p: c for p, c in contents.items() if p in self._files}
+        self._hashes: dict[str, str | None] = {}
 
     def hash(self, path: str) -> str | None:
-        if path not in self._contents:
-            return None
-        found = self._hashes.get(path)
-        if found is None:
-            found = self._hashes[path] = digest(self._contents[path])
+        if path in self._hashes:
+            return self._hashes[path]
+        directory = listed_dir(path)
+        if directory is not None:
+            names = listing_names_of_files(self._files, directory)
+            found = None if names is None else listing_digest_of(names)
+        elif path in self._contents:
+            found = digest(self._contents[path])
+        else:
+            found = None
+        self._hashes[path] = found
         return found
 
     def read(self, path: str) -> bytes:
         return self._contents[path]
+
+
+def root_entries(files: Iterable[str]) -> list[str]:
+    """The sandbox root's entries that belong to the target's view (sub-directories end in "/"):
+    what the recorder keeps of the root when it lists it or hashes every file for a test that
+    started a process. Everything else at the root is Pants' machinery (pex directories,
+    ``__run.sh``, ``extra-output/``, ``.coveragerc``, the JUnit XML)."""
+    return listing_names_of_files(files, "") or []
 
 
 @dataclass(frozen=True)
@@ -310,7 +328,14 @@ class Decision:
 
 
 def referenced_paths(recs: Iterable[TestRecord]) -> set[str]:
-    return {d.key for r in recs for d in r.deps if not d.key.startswith(ENV_PREFIX)}
+    """The files the records name (directory listings and environment items are not files:
+    listings are computed from the sandbox's file set)."""
+    return {
+        d.key
+        for r in recs
+        for d in r.deps
+        if not d.key.startswith(ENV_PREFIX) and listed_dir(d.key) is None
+    }
 
 
 def decide(

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from difftest import artifact
 from difftest.artifact import EnvSnapshot, TargetInfo
+from difftest.changes import scan
 from difftest.changes.blocks import digest, parse_blocks
-from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, ENV_BLOCK, Dependency, TestRecord
+from difftest.model import (
+    COLLECT_SUFFIX,
+    DATA_BLOCK,
+    ENV_BLOCK,
+    SPAWN_BLOCK,
+    Dependency,
+    TestRecord,
+)
 
 ENV = EnvSnapshot(
     python="ic:==3.11.*",
@@ -157,3 +166,88 @@ def test_graph_round_trip_is_deterministic_and_drops_vanished_tests() -> None:
 def test_a_corrupt_artifact_is_replaced_with_a_warning() -> None:
     graph, warnings = artifact.load("{not json", ".difftest/pants-graph.json")
     assert graph.number_of_nodes() == 0 and "Everything runs" in warnings[0]
+
+
+def _view(tmp_path: Path, files: dict[str, bytes]) -> None:
+    for path, content in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(content)
+
+
+def test_a_listing_is_computed_from_the_view_as_the_sandbox_listed_it(tmp_path: Path) -> None:
+    now = {"lib.py": LIB, "test_x.py": TEST, "data/a.json": b"{}", "data/sub/b.json": b"[]"}
+    # The sandbox's directory: the view's files, and what a run leaves (caches, compiled files).
+    _view(tmp_path, {**now, "data/__pycache__/m.cpython-311.pyc": b"", "data/c.pyc": b""})
+    listed = scan.listing_digest(tmp_path, "data")
+    assert listed == scan.listing_digest_of(scan.listing_names_of_files(now, "data") or [])
+    assert scan.listing_names_of_files(now, "data") == ["a.json", "sub/"]
+    assert scan.listing_names_of_files(now, "nothing") is None
+    key = scan.listing_key("data")
+    assert (
+        artifact.referenced_paths(
+            [
+                TestRecord(
+                    "test_x.py::t",
+                    "test_x.py",
+                    "passed",
+                    0.0,
+                    (Dependency(key, "v", "<data>", "v"),),
+                )
+            ]
+        )
+        == set()
+    )
+    recs = [
+        TestRecord(
+            r.nodeid,
+            r.file,
+            r.outcome,
+            r.duration,
+            r.deps
+            + ((Dependency(key, listed, DATA_BLOCK, listed),) if r.nodeid.endswith("_g") else ()),
+        )
+        for r in _records()
+    ]
+    now["data.json"] = b"{}"
+    assert not _decide(recs, now).run
+    # Content edits inside the directory do not change its listing; a new file does.
+    assert not _decide(recs, dict(now, **{"data/a.json": b"{1}"})).run
+    decision = _decide(recs, dict(now, **{"data/new.json": b""}))
+    assert [n for n, _ in decision.affected] == ["test_x.py::test_g"]
+    assert "directory data gained or lost files" in decision.reasons[0]
+    # The file still exists in the workspace, but left the target's sandbox: the listing changed.
+    decision = _decide(recs, now, sandbox=set(now) - {"data/a.json"})
+    assert [n for n, _ in decision.affected] == ["test_x.py::test_g"]
+
+
+def test_a_root_listing_keeps_only_the_views_entries() -> None:
+    files = ["pyproject.toml", "src/a/b.py", "tests/t.py", "src/a/__init__.py"]
+    assert artifact.root_entries(files) == ["pyproject.toml", "src/", "tests/"]
+    hasher = artifact.ViewHasher({}, files)
+    assert hasher.hash(scan.listing_key("")) == scan.listing_digest_of(
+        ["pyproject.toml", "src/", "tests/"]
+    )
+    assert hasher.hash(scan.listing_key("src/a")) == scan.listing_digest_of(["__init__.py", "b.py"])
+
+
+def test_a_test_that_started_a_process_depends_on_every_view_file() -> None:
+    now = {"lib.py": LIB, "test_x.py": TEST, "data.json": b"{}", "README.txt": b"x"}
+    spawned = tuple(
+        Dependency(p, digest(c), SPAWN_BLOCK, digest(c)) for p, c in sorted(now.items())
+    )
+    recs = [
+        TestRecord(
+            r.nodeid,
+            r.file,
+            r.outcome,
+            r.duration,
+            r.deps + (spawned if r.nodeid.endswith("_f") else ()),
+        )
+        for r in _records()
+    ]
+    assert not _decide(recs, now).run
+    decision = _decide(recs, dict(now, **{"README.txt": b"y"}))
+    assert [n for n, _ in decision.affected] == ["test_x.py::test_f"]
+    # A file that is in the workspace but not in the target's sandbox any more counts as deleted.
+    decision = _decide(recs, now, sandbox=set(now) - {"README.txt"})
+    assert [n for n, _ in decision.affected] == ["test_x.py::test_f"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pants.backend.python.goals.pytest_runner import PyTestRequest
 from pants.backend.python.subsystems.pytest import PythonTestFieldSet
-from pants.core.goals.test import TestFieldSet, TestRequest, TestResult, TestSubsystem
+from pants.core.goals.test import ShowOutput, TestFieldSet, TestRequest, TestResult, TestSubsystem
 from pants.core.util_rules.environments import (
     ChosenLocalEnvironmentName,
     EnvironmentName,
@@ -217,6 +217,12 @@ async def run_difftest(
             console.print_stderr(
                 f"{sigil} {address} {'succeeded' if ok else 'failed'} in {elapsed:.2f}s{where}{ran}."
             )
+        # The test output, as `pants test` shows it (`[test].output`, "failed" by default).
+        show = result.output_setting
+        if show == ShowOutput.ALL or (show == ShowOutput.FAILED and not ok):
+            output = "".join(f"\n{text}" for text in (result.stdout, result.stderr) if text)
+            if output.strip():
+                console.print_stderr(output.rstrip() + "\n")
     if not results:
         console.print_stderr("difftest: nothing to run.")
 

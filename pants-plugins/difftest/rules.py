@@ -1,7 +1,8 @@
 """The plugin's rules: recording inside pytest sandboxes, the selection plan, running a batch.
 
 - :class:`DifftestPytestPluginSetupRequest` injects the recorder into every python_test sandbox
-  (a root ``conftest.py`` and a copy of the difftest engine under ``.difftest/pants/engine/``).
+  (a copy of the difftest engine and the recorder under ``.difftest/pants/engine/``, loaded by
+  pytest through a ``pytest11`` entry point of a stub distribution in the test's source root).
 - :func:`plan_difftest` loads the recorded graph, asks Pants for each candidate target's
   dependency closure, reads the current content of every file the records name, and decides per
   target with the engine's ``select()``.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,9 @@ from pants.backend.python.goals.pytest_runner import (
 from pants.backend.python.subsystems.pytest import PyTest, PythonTestFieldSet
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import PythonRequirementsField, PythonTestSourceField
+from pants.backend.python.util_rules.ancestor_files import AncestorFiles, AncestorFilesRequest
 from pants.core.goals.test import TestResult, TestSubsystem
+from pants.core.util_rules.config_files import ConfigFiles, ConfigFilesRequest
 from pants.engine.addresses import Address, Addresses
 from pants.engine.fs import (
     EMPTY_DIGEST,
@@ -56,6 +59,7 @@ from pants.engine.target import (
     TransitiveTargetsRequest,
 )
 from pants.engine.unions import UnionRule
+from pants.source.source_root import SourceRoot, SourceRootRequest
 from pants.util.logging import LogLevel
 from pants.util.memo import memoized
 
@@ -64,27 +68,63 @@ from difftest.artifact import Decision, EnvSnapshot, TargetInfo
 from difftest.changes.blocks import digest
 from difftest.subsystem import DifftestSubsystem, NoRecordsPolicy
 
-logger = logging.getLogger(__name__)
-
 #: Sandbox directory of everything the plugin injects (difftest never records files under
 #: `.difftest/`, so the engine copy and the selection file are invisible to the records).
 SANDBOX_DIR = ".difftest/pants"
 ENGINE_DIR = f"{SANDBOX_DIR}/engine"
 SELECT_FILE = f"{SANDBOX_DIR}/select.json"
-#: Where the injected conftest writes, inside Pants' `extra-output/` (TestResult.extra_output).
+#: Per target of a batch: which sandbox root entries are the target's (``<safe>.json``).
+TARGETS_DIR = f"{SANDBOX_DIR}/targets"
+#: The recorder (``sandbox_recorder.py``), importable once the engine directory is on sys.path.
+RECORDER_MODULE = "difftest_pants_sandbox"
+#: The stub module pytest loads through a ``pytest11`` entry point, and its distribution's
+#: metadata; both go in the test's source root (on sys.path in the sandbox).
+STUB_MODULE = "_difftest_pants_recorder"
+STUB_DIST_INFO = f"{STUB_MODULE}-0.dist-info"
+#: Where the recorder writes, inside Pants' `extra-output/` (TestResult.extra_output).
 OUTPUT_DIR = "difftest"
 _EXTRA_OUTPUT_DIR = "extra-output"
-ROOT_CONFTEST = "conftest.py"
 #: Root files whose pytest settings make the `<env>/pytest-config` value.
 PYTEST_CONFIG_FILES = ("pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini")
+
+_STUB_SOURCE = f'''"""Injected by the difftest Pants plugin: pytest loads it through a pytest11 entry point.
+
+It puts the difftest engine ({ENGINE_DIR}/ under the sandbox root) on sys.path and
+re-exports the hooks of the recorder there ({RECORDER_MODULE}).
+"""
+
+import os
+import sys
+
+
+def _engine():
+    here = os.path.dirname(os.path.abspath(__file__))
+    while True:
+        candidate = os.path.join(here, *"{ENGINE_DIR}".split("/"))
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(here)
+        if parent == here:
+            raise ImportError("difftest: the injected engine ({ENGINE_DIR}) is missing")
+        here = parent
+
+
+if _engine() not in sys.path:
+    sys.path.insert(0, _engine())
+
+from {RECORDER_MODULE} import *  # noqa: E402,F401,F403
+'''
+_STUB_METADATA = f"Metadata-Version: 2.1\nName: {STUB_MODULE}\nVersion: 0\n"
+_STUB_ENTRY_POINTS = f"[pytest11]\ndifftest_pants = {STUB_MODULE}\n"
 
 
 # --------------------------------------------------------------------------- injection
 @memoized
 def injected_files() -> tuple[FileContent, ...]:
-    """The engine's sources (from the package this plugin runs with) and the root conftest.
+    """The engine's sources (from the package this plugin runs with) and the recorder, sorted.
 
-    Sorted, byte for byte: the content is part of every test process's cache key."""
+    Byte for byte the same for every target: the content is part of every test process's cache
+    key, and batched targets merge it."""
     import difftest.model
 
     package = Path(difftest.model.__file__).resolve().parent
@@ -96,9 +136,71 @@ def injected_files() -> tuple[FileContent, ...]:
             continue
         rel = path.relative_to(package.parent).as_posix()
         files.append(FileContent(f"{ENGINE_DIR}/{rel}", path.read_bytes()))
-    conftest = Path(__file__).with_name("sandbox_conftest.py").read_bytes()
-    files.append(FileContent(ROOT_CONFTEST, conftest))
-    return tuple(files)
+    recorder = Path(__file__).with_name("sandbox_recorder.py").read_bytes()
+    files.append(FileContent(f"{ENGINE_DIR}/{RECORDER_MODULE}.py", recorder))
+    return tuple(sorted(files, key=lambda f: f.path))
+
+
+def stub_files(source_root: str) -> tuple[FileContent, ...]:
+    """The entry-point stub and its ``.dist-info`` in a source root ("." for the build root)."""
+    prefix = "" if source_root in ("", ".") else source_root.strip("/") + "/"
+    return (
+        FileContent(f"{prefix}{STUB_MODULE}.py", _STUB_SOURCE.encode()),
+        FileContent(f"{prefix}{STUB_DIST_INFO}/METADATA", _STUB_METADATA.encode()),
+        FileContent(f"{prefix}{STUB_DIST_INFO}/entry_points.txt", _STUB_ENTRY_POINTS.encode()),
+    )
+
+
+def target_file(address: Address, view_files: Iterable[str]) -> FileContent:
+    """``.difftest/pants/targets/<address>.json``: the sandbox root entries of the target's
+    view (the recorder leaves the root's other entries, Pants' machinery, out)."""
+    doc = {"address": str(address), "root": artifact.root_entries(view_files)}
+    text = json.dumps(doc, sort_keys=True) + "\n"
+    return FileContent(f"{TARGETS_DIR}/{address.path_safe_spec}.json", text.encode())
+
+
+@dataclass(frozen=True)
+class SandboxViewRequest:
+    address: Address
+
+
+@dataclass(frozen=True)
+class SandboxView:
+    """The workspace files a python_test target's pytest sandbox holds, as Pants builds it
+    (``setup_pytest_for_target``): the sources of its closure, the existing ancestor
+    ``__init__.py``/``__init__.pyi`` files, and the pytest config files it discovers."""
+
+    files: tuple[str, ...]
+
+
+@rule(desc="The files of a python_test sandbox", level=LogLevel.DEBUG)
+async def sandbox_view(request: SandboxViewRequest, pytest: PyTest) -> SandboxView:
+    transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([request.address]))
+    with_sources = [t for t in transitive.closure if t.has_field(SourcesField)]
+    paths = await MultiGet(
+        Get(SourcesPaths, SourcesPathsRequest(t[SourcesField])) for t in with_sources
+    )
+    files = {f for p in paths for f in p.files}
+    test_dirs = sorted(
+        {
+            os.path.dirname(f)
+            for t, p in zip(with_sources, paths)
+            if t.address == request.address
+            for f in p.files
+        }
+    )
+    ancestors, config = await MultiGet(
+        Get(
+            AncestorFiles,
+            AncestorFilesRequest(
+                input_files=tuple(sorted(files)), requested=("__init__.py", "__init__.pyi")
+            ),
+        ),
+        Get(ConfigFiles, ConfigFilesRequest, pytest.config_request(test_dirs)),
+    )
+    files.update(ancestors.snapshot.files)
+    files.update(config.snapshot.files)
+    return SandboxView(tuple(sorted(files)))
 
 
 class DifftestPytestPluginSetupRequest(PytestPluginSetupRequest):
@@ -113,19 +215,20 @@ async def inject_recorder(
 ) -> PytestPluginSetup:
     if not difftest.record:
         return PytestPluginSetup(EMPTY_DIGEST)
-    transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([request.target.address]))
-    paths = await MultiGet(
-        Get(SourcesPaths, SourcesPathsRequest(tgt[SourcesField]))
-        for tgt in transitive.closure
-        if tgt.has_field(SourcesField)
+    view, source_root = await MultiGet(
+        Get(SandboxView, SandboxViewRequest(request.target.address)),
+        Get(SourceRoot, SourceRootRequest, SourceRootRequest.for_target(request.target)),
     )
-    if any(ROOT_CONFTEST in p.files for p in paths):
-        logger.warning(
-            f"difftest: {request.target.address} has a root {ROOT_CONFTEST} among its sources, "
-            "where the recorder would be injected: it is not recorded and always runs in full."
-        )
-        return PytestPluginSetup(EMPTY_DIGEST)
-    injected = await Get(Digest, CreateDigest(injected_files()))
+    injected = await Get(
+        Digest,
+        CreateDigest(
+            [
+                *injected_files(),
+                *stub_files(source_root.path),
+                target_file(request.target.address, view.files),
+            ]
+        ),
+    )
     return PytestPluginSetup(injected)
 
 
@@ -323,25 +426,19 @@ async def plan_difftest(
         ),
     )
 
-    # What the records name, read now.
+    # What the records name, read now, in the view of each target's sandbox.
     per_target = {fs.address: artifact.target_records(graph, str(fs.address)) for fs in candidates}
-    sandbox: dict[Address, set[str]] = {}
-    for fs, tt in zip(candidates, transitive):
-        files: set[str] = set()
-        for tgt in tt.closure:
-            files.update(sources.get(tgt.address, ()))
-        sandbox[fs.address] = files
+    views = await MultiGet(
+        Get(SandboxView, SandboxViewRequest(fs.address))
+        for fs in candidates
+        if per_target[fs.address]
+    )
+    sandbox: dict[Address, set[str]] = {fs.address: set() for fs in candidates}
+    for fs, view in zip([fs for fs in candidates if per_target[fs.address]], views):
+        sandbox[fs.address] = set(view.files)
     wanted: set[str] = set()
     for address, recs in per_target.items():
-        referenced = artifact.referenced_paths(recs)
-        # Pants also puts the existing `__init__.py` of every ancestor package in the sandbox.
-        ancestors = {
-            p.rsplit("/", i)[0] for p in sandbox[address] for i in range(1, p.count("/") + 1)
-        }
-        sandbox[address] |= {
-            p for p in referenced if p.endswith("__init__.py") and p.rpartition("/")[0] in ancestors
-        }
-        wanted |= referenced & sandbox[address]
+        wanted |= artifact.referenced_paths(recs) & sandbox[address]
     contents: dict[str, bytes] = {}
     if wanted:
         read = await Get(DigestContents, PathGlobs(sorted(wanted)))

@@ -17,10 +17,15 @@ from difftest.goals import DifftestAffected
 from difftest.model import COLLECT_SUFFIX, Dependency, TestRecord
 from difftest.rules import (
     ENGINE_DIR,
-    ROOT_CONFTEST,
+    RECORDER_MODULE,
+    STUB_DIST_INFO,
+    STUB_MODULE,
     DifftestPlan,
     DifftestPlanRequest,
+    SandboxView,
+    SandboxViewRequest,
     injected_files,
+    stub_files,
 )
 
 ARGS = ["--python-infer-use-rust-parser", "--difftest-artifact=graph.json"]
@@ -36,6 +41,7 @@ def rule_runner() -> RuleRunner:
             *python_backend.rules(),
             *register.rules(),
             QueryRule(DifftestPlan, [DifftestPlanRequest]),
+            QueryRule(SandboxView, [SandboxViewRequest]),
         ],
         target_types=[*core.target_types(), *python_backend.target_types()],
     )
@@ -85,13 +91,29 @@ def _write_records(rule_runner: RuleRunner, plan: DifftestPlan, fingerprint: str
     rule_runner.write_files({"graph.json": artifact.dump(graph)})
 
 
-def test_injected_files_hold_the_engine_and_a_root_conftest() -> None:
+def test_injected_files_hold_the_engine_the_recorder_and_an_entry_point_stub() -> None:
     paths = [f.path for f in injected_files()]
-    assert paths[-1] == ROOT_CONFTEST
+    assert f"{ENGINE_DIR}/{RECORDER_MODULE}.py" in paths
     assert f"{ENGINE_DIR}/difftest/runners/pytest/recorder.py" in paths
     assert f"{ENGINE_DIR}/difftest/graph/modules.py" in paths
-    assert paths[:-1] == sorted(paths[:-1])
+    assert "conftest.py" not in paths
+    assert paths == sorted(paths)
     assert injected_files() == injected_files()
+    stub = {f.path: f.content.decode() for f in stub_files("tests/python")}
+    assert (
+        f"[pytest11]\ndifftest_pants = {STUB_MODULE}\n"
+        == (stub[f"tests/python/{STUB_DIST_INFO}/entry_points.txt"])
+    )
+    assert f"from {RECORDER_MODULE} import *" in stub[f"tests/python/{STUB_MODULE}.py"]
+    assert {f.path for f in stub_files(".")} == {
+        f"{STUB_MODULE}.py",
+        f"{STUB_DIST_INFO}/METADATA",
+        f"{STUB_DIST_INFO}/entry_points.txt",
+    }
+    # The recorder, which runs in the sandbox without this module, knows the same names.
+    recorder = Path(__file__).with_name("sandbox_recorder.py").read_text()
+    assert f'STUB_FILE = "{STUB_MODULE}.py"' in recorder
+    assert f'STUB_DIST_INFO = "{STUB_DIST_INFO}"' in recorder
 
 
 def test_plan_without_records_falls_back_and_with_records_selects_tests(
@@ -169,3 +191,14 @@ def test_difftest_affected_lists_tests_with_reasons_and_writes_the_spec_file(
     finally:
         rule_runner.write_files({"lib/mod.py": LIB})
         rule_runner.set_options(ARGS)
+
+
+def test_sandbox_view_has_the_closure_ancestor_inits_and_pytest_config(
+    rule_runner: RuleRunner,
+) -> None:
+    # Last in this module: the files stay (a RuleRunner does not see deletions).
+    rule_runner.write_files({"pytest.ini": "[pytest]\n", "lib/__init__.py": ""})
+    view = rule_runner.request(
+        SandboxView, [SandboxViewRequest(Address("tests", relative_file_path="test_mod.py"))]
+    )
+    assert view.files == ("lib/__init__.py", "lib/mod.py", "pytest.ini", "tests/test_mod.py")

@@ -183,6 +183,8 @@ def test_records_then_runs_only_affected_targets_and_tests(repo: Path, pants_cac
     )
     code, out = pants(repo, pants_cache, "difftest", "::")
     assert code != 0, out  # the tax tests now fail: the override file is gone
+    # As `pants test` does, the output of the failing target is shown.
+    assert "FAILURES" in out and "test_tax.py" in out.split("FAILURES", 1)[1], out
     assert ran(out) == {
         "tests/python/shared/test_text.py:tests": 2,  # six
         "tests/python/catalog/test_items.py:tests": 3,  # six

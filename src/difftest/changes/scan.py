@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from difftest.changes.blocks import digest
@@ -70,20 +70,53 @@ def listed_dir(key: str) -> str | None:
 def listing_digest(root: Path, rel_dir: str) -> str | None:
     """A hash of the names in a directory (sub-directories marked), or None if it is not one.
     Caches, virtualenvs and compiled files are left out: they come and go with every run."""
+    names = listing_names(root, rel_dir)
+    return None if names is None else listing_digest_of(names)
+
+
+def listing_digest_of(names: Iterable[str]) -> str:
+    """The version of a directory listing: a hash of its entry names (as :func:`listing_names`
+    gives them, sub-directories ending in "/"), in any order."""
+    return digest("\n".join(sorted(names)).encode())
+
+
+def _listed(name: str, is_dir: bool, depth: int) -> str | None:
+    """How an entry found ``depth`` levels below the root appears in a listing (None: not)."""
+    if is_dir:
+        return None if is_skipped_dir(name, depth) else name + "/"
+    return None if name.endswith((".pyc", ".pyo")) else name
+
+
+def listing_names(root: Path, rel_dir: str) -> list[str] | None:
+    """The names in a directory on disk, as a listing counts them, or None if it is not one."""
     full = os.path.join(root, rel_dir) if rel_dir else str(root)
     depth = rel_dir.count("/") + 1 if rel_dir else 0
     try:
         with os.scandir(full) as entries:
-            names = []
-            for entry in entries:
-                if entry.is_dir():
-                    if not is_skipped_dir(entry.name, depth):
-                        names.append(entry.name + "/")
-                elif not entry.name.endswith((".pyc", ".pyo")):
-                    names.append(entry.name)
+            found = (_listed(e.name, e.is_dir(), depth) for e in entries)
+            return [name for name in found if name is not None]
     except OSError:
         return None
-    return digest("\n".join(sorted(names)).encode())
+
+
+def listing_names_of_files(files: Iterable[str], rel_dir: str) -> list[str] | None:
+    """The names a directory would list if it held exactly these files (root-relative POSIX
+    paths) and the directories they imply; None if no file lies below it (no such directory).
+    The same rules as :func:`listing_names`, for a file set instead of a disk (Pants' sandbox
+    view of a target)."""
+    prefix = rel_dir + "/" if rel_dir else ""
+    depth = rel_dir.count("/") + 1 if rel_dir else 0
+    names: set[str] = set()
+    below = False
+    for path in files:
+        if not path.startswith(prefix) or len(path) == len(prefix):
+            continue
+        below = True
+        name, sep, _ = path[len(prefix) :].partition("/")
+        listed = _listed(name, bool(sep), depth)
+        if listed is not None:
+            names.add(listed)
+    return sorted(names) if below else None
 
 
 def iter_python_files(root: Path) -> Iterator[str]:

@@ -1,17 +1,29 @@
-"""The root ``conftest.py`` the difftest Pants plugin injects into each pytest sandbox.
+"""The pytest plugin the difftest Pants plugin injects into each pytest sandbox.
 
-This file is not imported by Pants: the plugin copies its text into the sandbox, next to a copy
-of the difftest engine under ``.difftest/pants/engine/`` (a directory difftest never records).
-It runs on the tests' interpreter under Pants' pytest tool, and does two things:
+This file is not imported by Pants: the plugin copies its text into the sandbox as
+``.difftest/pants/engine/difftest_pants_sandbox.py``, next to a copy of the difftest engine (a
+directory difftest never records). pytest loads it at start-up through a ``pytest11`` entry point:
+the plugin also puts a stub module (``_difftest_pants_recorder.py``) and its
+``_difftest_pants_recorder-0.dist-info/`` in the test's source root, a directory on ``sys.path``
+in the sandbox; the stub puts the engine directory on ``sys.path`` and re-exports this module's
+hooks. No root ``conftest.py`` is injected, so a repository's own root conftest is recorded like
+any other. It runs on the tests' interpreter under Pants' pytest tool, and does two things:
 
-- records, per test, what it ran against (the engine's pytest recorder; coverage.py comes from
-  Pants' pytest tool, networkx is not needed), and writes one JSON file per test file to
-  ``extra-output/difftest/`` (Pants returns it as the result's ``extra_output``, also on cache hits);
+- records, per test, what it ran against (the engine's pytest recorder, started when pytest
+  loads its plugins, before any conftest is imported; coverage.py comes from Pants' pytest tool,
+  networkx is not needed), and writes one JSON file per test file to ``extra-output/difftest/``
+  (Pants returns it as the result's ``extra_output``, also on cache hits);
 - when ``.difftest/pants/select.json`` is in the sandbox (``pants difftest`` puts it there),
   deselects the recorded tests it lists as unaffected; a run where everything was deselected
   exits 0, not pytest's 5.
 
-The injected file must not depend on the target: batched targets share one sandbox.
+The sandbox root also holds Pants' machinery (pex directories, ``__run.sh``, ``extra-output/``,
+``.coveragerc``, the JUnit XML), which is not in the workspace. ``.difftest/pants/targets/*.json``
+(one per target of the batch) name the root entries that belong to the targets' view of the
+workspace: a directory listing of the root, and the "every project file" dependencies of a test
+that started a process, keep only those (and never the injected stub files).
+
+The shared injected files must not depend on the target: batched targets share one sandbox.
 """
 
 from __future__ import annotations
@@ -22,14 +34,27 @@ import sys
 
 import pytest
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_ENGINE = os.path.join(_HERE, ".difftest", "pants", "engine")
-_SELECT = os.path.join(_HERE, ".difftest", "pants", "select.json")
-_OUT = os.path.join(_HERE, "extra-output", "difftest")
+__all__ = [
+    "pytest_collection_modifyitems",
+    "pytest_configure",
+    "pytest_report_collectionfinish",
+    "pytest_sessionfinish",
+]
+
+#: The sandbox root (this file is ``.difftest/pants/engine/difftest_pants_sandbox.py``).
+_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+)
+_ENGINE = os.path.join(_ROOT, ".difftest", "pants", "engine")
+_SELECT = os.path.join(_ROOT, ".difftest", "pants", "select.json")
+_TARGETS = os.path.join(_ROOT, ".difftest", "pants", "targets")
+_OUT = os.path.join(_ROOT, "extra-output", "difftest")
 #: Version of the per-file record JSON (read back by the plugin's artifact module).
 RECORDS_VERSION = 1
-#: This file, as the records would name it: dropped from every record (it is not in the workspace).
-_SELF = "conftest.py"
+#: The injected entry-point stub and its metadata directory (rules.py STUB_MODULE/STUB_DIST_INFO):
+#: in a source root, but not the repository's; dropped from records, listings and file sets.
+STUB_FILE = "_difftest_pants_recorder.py"
+STUB_DIST_INFO = "_difftest_pants_recorder-0.dist-info"
 
 if _ENGINE not in sys.path:
     sys.path.insert(0, _ENGINE)
@@ -59,6 +84,68 @@ def _dep_json(dep):
     return [dep.key, dep.version, dep.name, dep.fingerprint]
 
 
+def is_injected(key):
+    """Whether a root-relative path (or listing key) is one of the injected stub files."""
+    parts = key.split("/")
+    return parts[-1] == STUB_FILE or STUB_DIST_INFO in parts
+
+
+def root_entries(directory):
+    """The sandbox root's entries in the view of the batch's targets (the union of what the
+    plugin wrote per target), or None when no target file is there (then nothing is filtered)."""
+    if not os.path.isdir(directory):
+        return None
+    found = set()
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".json"):
+            with open(os.path.join(directory, name), encoding="utf-8") as fh:
+                found.update(json.load(fh).get("root", ()))
+    return frozenset(found)
+
+
+def keep_entry(rel_dir, name, roots):
+    """Whether an entry ``name`` of directory ``rel_dir`` (as ``scan.listing_names`` gives it)
+    counts: not an injected stub, and at the root only the targets' own entries."""
+    if name.rstrip("/") in (STUB_FILE, STUB_DIST_INFO):
+        return False
+    return rel_dir != "" or roots is None or name in roots
+
+
+class SandboxHasher(_scan_mod.FileHasher):
+    """File hashes from the sandbox; a directory listing without Pants' machinery at the root
+    and without the injected stub files (the plugin computes the same listing from the target's
+    file set at decision time: ``scan.listing_names_of_files``)."""
+
+    def __init__(self, root, roots):
+        super().__init__(root)
+        self.roots = roots
+
+    def hash(self, path):
+        directory = _scan_mod.listed_dir(path)
+        if directory is None:
+            return super().hash(path)
+        names = _scan_mod.listing_names(self.root, directory)
+        if names is None:
+            return None
+        kept = [n for n in names if keep_entry(directory, n, self.roots)]
+        return _scan_mod.listing_digest_of(kept)
+
+
+class SandboxRecordBuilder(_records_mod.RecordBuilder):
+    """The engine's record builder; "every project file" (a test that started a process) is
+    every sandbox file under the targets' root entries, the injected stub files left out."""
+
+    roots = None
+
+    def project_files(self):
+        for path in super().project_files():
+            top, sep, _ = path.partition("/")
+            if self.roots is not None and top + sep not in self.roots:
+                continue
+            if not is_injected(path):
+                yield path
+
+
 class _PantsRecording:
     """Recording and selection hooks of one sandboxed pytest process."""
 
@@ -71,11 +158,13 @@ class _PantsRecording:
         self.deselect = {}
         self.deselected = 0
         self.prefix = ""
+        self.roots = root_entries(_TARGETS)
         if os.path.exists(_SELECT):
             with open(_SELECT, encoding="utf-8") as fh:
                 raw = json.load(fh)
             self.deselect = {f: set(ids) for f, ids in raw.get("deselect", {}).items()}
-        # Started now, while the root conftest is imported: every other conftest is seen.
+        # Started now, while pytest loads its plugins (before any conftest is imported): every
+        # conftest, the repository's root one included, is seen.
         self.recorder = _recorder_mod.Recorder(self.root)
 
     def _sink(self, records, edges):
@@ -86,11 +175,10 @@ class _PantsRecording:
             "markers", "diff_always: difftest runs this test every time, whatever changed."
         )
         _env_mod.refresh()
-        hasher = _scan_mod.FileHasher(self.root)
+        hasher = SandboxHasher(self.root, self.roots)
         env = {_plan_mod.PYTEST_CONFIG_KEY: _plan_mod.pytest_config_value(config)}
-        builder = _records_mod.RecordBuilder(
-            self.recorder.paths, hasher, cache_size=100000, env=env
-        )
+        builder = SandboxRecordBuilder(self.recorder.paths, hasher, cache_size=100000, env=env)
+        builder.roots = self.roots
         self.recorder.bind(builder, self._sink, batch_size=50, recorded={})
         # Node ids are relative to pytest's rootdir, which depends on the arguments when there is
         # no ini file (a batch of targets may give another one): store them root-relative.
@@ -143,7 +231,7 @@ class _PantsRecording:
         for file in sorted(set(by_file) | set(self.collected)):
             recs = []
             for rec in sorted(by_file.get(file, ()), key=lambda r: r.nodeid):
-                deps = [_dep_json(d) for d in rec.deps if d.key != _SELF]
+                deps = [_dep_json(d) for d in rec.deps if not is_injected(d.key)]
                 recs.append(
                     {
                         "nodeid": rec.nodeid
@@ -168,7 +256,7 @@ class _PantsRecording:
                 json.dump(doc, fh, sort_keys=True, indent=0)
 
 
-_PLUGIN = _PantsRecording(_HERE)
+_PLUGIN = _PantsRecording(_ROOT)
 
 
 def pytest_configure(config):
