@@ -52,12 +52,12 @@ class DifftestSubsystem(GoalSubsystem):
         default=True,
         help=softwrap(
             """
-            Inject the difftest recorder (a root `conftest.py` plus a copy of the difftest engine)
-            into the pytest sandbox of every python_test target, in `pants test` as in
+            Inject the difftest recorder (a copy of the difftest engine, loaded by pytest as a
+            `pytest11` plugin, so a repository's own root `conftest.py` is recorded too) into
+            the pytest sandbox of every python_test target, in `pants test` as in
             `pants difftest`. Each run then writes its records to `extra-output/difftest/`
-            (replayed on local and remote cache hits). A target whose sources include a root
-            `conftest.py` is not injected and always runs in full. Turn off to leave pytest
-            runs untouched; `pants difftest` then runs every target it is given.
+            (replayed on local and remote cache hits). Turn off to leave pytest runs
+            untouched; `pants difftest` then runs every target it is given.
             """
         ),
     )
