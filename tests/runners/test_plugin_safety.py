@@ -504,6 +504,11 @@ def test_code_run_only_in_a_subprocess_reselects_the_test_that_started_it(
     project.baseline()
     project.edit("answer.txt", "42", "41")  # read by the subprocess alone
     assert ran(project.diff()) == ["tests/test_cli.py::test_cli"]
+    project.edit("answer.txt", "41", "42")
+    project.baseline()
+    assert ran(project.diff()) == []
+    project.write({"plugins/extra.py": "NAME = 'extra'\n"})  # a file the subprocess may find
+    assert ran(project.diff()) == ["tests/test_cli.py::test_cli"]
 
 
 def test_a_session_fixture_starting_a_process_makes_its_users_depend_on_every_file(

@@ -26,7 +26,7 @@ from difftest.changes.environment import (
     missing_modules,
     python_fingerprint,
 )
-from difftest.changes.scan import FileHasher, iter_project_files, iter_python_files
+from difftest.changes.scan import FileHasher, iter_project_files, iter_python_files, listing_key
 from difftest.changes.state import UNPARSEABLE
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX, Closure, ImportGraph, ModuleIndex
@@ -295,14 +295,17 @@ class RecordBuilder:
         return iter_project_files(Path(self.paths.root))
 
     def spawn_deps(self) -> tuple[Dependency, ...]:
-        """Every project file by content: what a process started from project code may have run
-        or read. Hidden files (tool state such as ``.coverage``) and files written since the
-        run started (its own outputs) are left out: they change on every run."""
+        """Every project file by content, and the listing of every directory holding one (so a
+        file added later counts too): what a process started from project code may have run or
+        read. Hidden files (tool state such as ``.coverage``) and files written since the run
+        started (its own outputs) are left out: they change on every run."""
         if self._spawn_deps is None:
             deps = []
+            directories: set[str] = set()
             for path in self.project_files():
                 if any(part.startswith(".") for part in path.split("/")):
                     continue
+                directories.add(path.rpartition("/")[0])
                 try:
                     mtime = os.stat(os.path.join(self.paths.root, path)).st_mtime
                 except OSError:
@@ -312,6 +315,10 @@ class RecordBuilder:
                 version = self.hasher.hash(path)
                 if version is not None:
                     deps.append(Dependency(path, version, SPAWN_BLOCK, version))
+            for directory in sorted(directories):
+                key = listing_key(directory)
+                version = self.hasher.hash(key) or ABSENT
+                deps.append(Dependency(key, version, DATA_BLOCK, version))
             self._spawn_deps = tuple(deps)
         return self._spawn_deps
 
