@@ -123,6 +123,7 @@ def _commands(targets: list[str]) -> dict[str, list[str]]:
         "collect-only": ["-p", "no:difftest", "-p", "no:testmon", "-q", "--collect-only", *targets],
         "difftest-baseline": ["-p", "no:testmon", "-q", "--diff-baseline", *targets],
         "difftest-diff": ["-p", "no:testmon", "-q", "--diff", *targets],
+        "difftest-static": ["-p", "no:testmon", "-q", "--diff-static", *targets],
         "testmon": ["-p", "no:difftest", "-q", "--testmon", *targets],
     }
 
@@ -136,20 +137,25 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
     """(a) and (b) for one real project on one Python version."""
     source = fetch_sdist(project.name, project.version)
     base = WORK / "perf" / venv.version / project.name
-    trees = {name: copy_tree(source, base / name) for name in ("plain", "difftest", "testmon")}
+    trees = {
+        name: copy_tree(source, base / name) for name in ("plain", "difftest", "testmon", "static")
+    }
     cmds = _commands(list(project.test_args))
     runner = _Runner(venv, base / "reports", timeout=1800)
     timings = {k: Timing(k, runner.cmd(v)) for k, v in cmds.items()}
     timings["testmon-baseline"] = Timing("testmon-baseline", runner.cmd(cmds["testmon"]))
     timings["testmon-nochange"] = Timing("testmon-nochange", runner.cmd(cmds["testmon"]))
     timings["difftest-nochange"] = Timing("difftest-nochange", runner.cmd(cmds["difftest-diff"]))
+    timings["static-first"] = Timing("static-first", runner.cmd(cmds["difftest-static"]))
+    timings["static-nochange"] = Timing("static-nochange", runner.cmd(cmds["difftest-static"]))
     counts: dict[str, int] = {}
 
     log(f"perf {project.name} on {venv.version}: warm-up")
     for name, tree in trees.items():
         runner(tree, cmds["plain"], f"warm-up in {name}", ok=(0, 1))
     log(
-        f"perf {project.name} on {venv.version}: {reps} x (plain, difftest baseline, testmon baseline)"
+        f"perf {project.name} on {venv.version}: {reps} x (plain, difftest baseline, testmon "
+        "baseline, first --diff-static run)"
     )
     for _ in range(reps):
         secs, counts["plain"] = runner(trees["plain"], cmds["plain"], "plain pytest", ok=(0, 1))
@@ -164,6 +170,11 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
             trees["testmon"], cmds["testmon"], "testmon baseline", ok=(0, 1)
         )
         timings["testmon-baseline"].seconds.append(secs)
+        remove_tool_data(trees["static"])
+        secs, counts["static-first"] = runner(
+            trees["static"], cmds["difftest-static"], "difftest --diff-static, first run", ok=(0, 1)
+        )
+        timings["static-first"].seconds.append(secs)
     log(
         f"perf {project.name} on {venv.version}: {reps} x (collect-only, difftest no-change, testmon no-change)"
     )
@@ -178,7 +189,11 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
             trees["testmon"], cmds["testmon"], "testmon no-change"
         )
         timings["testmon-nochange"].seconds.append(secs)
-    del timings["testmon"], timings["difftest-diff"]
+        secs, counts["static-nochange"] = runner(
+            trees["static"], cmds["difftest-static"], "difftest --diff-static, no change"
+        )
+        timings["static-nochange"].seconds.append(secs)
+    del timings["testmon"], timings["difftest-diff"], timings["difftest-static"]
     for tree in trees.values():
         remove_tool_data(tree)
 
@@ -199,6 +214,8 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
                 med["testmon-nochange"], med["collect-only"]
             ),
             "difftest_nochange_over_plain": ratio(med["difftest-nochange"], med["plain"]),
+            "static_first_over_plain": ratio(med["static-first"], med["plain"]),
+            "static_nochange_over_collect_only": ratio(med["static-nochange"], med["collect-only"]),
         },
     }
 

@@ -296,6 +296,14 @@ def render_markdown(results: dict[str, Any]) -> str:
         )
     for entry in results.get("overhead", []):
         r = entry["ratios"]
+        if "static_first_over_plain" in r:
+            name = f"{entry['project']}, Python {entry['python']}"
+            w(
+                f"| first `--diff-static` run (records, no coverage) / plain pytest ({name}) | "
+                f"{_num(r['static_first_over_plain'], 'x')} | | |"
+            )
+    for entry in results.get("overhead", []):
+        r = entry["ratios"]
         name = f"{entry['project']}, Python {entry['python']}"
         w(
             f"| no-change run / `pytest --collect-only` ({name}) | {_num(r['difftest_nochange_over_collect_only'], 'x')} | {_num(r['testmon_nochange_over_collect_only'], 'x')} | |"
@@ -425,9 +433,9 @@ def _render_scenarios(records: list[dict[str, Any]], w: Any) -> None:
 def _render_overhead(entries: list[dict[str, Any]], w: Any) -> None:
     w("## Recording overhead and no-change runs (medians, seconds)\n")
     w(
-        "| project | Python | plain | difftest baseline | testmon baseline | collect-only | difftest no-change | testmon no-change |"
+        "| project | Python | plain | difftest baseline | testmon baseline | collect-only | difftest no-change | testmon no-change | `--diff-static` first | `--diff-static` no change |"
     )
-    w("|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     for e in entries:
         t = e["timings"]
         cols = [
@@ -437,10 +445,12 @@ def _render_overhead(entries: list[dict[str, Any]], w: Any) -> None:
             "collect-only",
             "difftest-nochange",
             "testmon-nochange",
+            "static-first",
+            "static-nochange",
         ]
         w(
             f"| {e['project']} | {e['python']} | "
-            + " | ".join(f"{t[c]['median']:.2f}" for c in cols)
+            + " | ".join(f"{t[c]['median']:.2f}" if c in t else "-" for c in cols)
             + " |"
         )
     w("\nRaw timings:\n")
