@@ -65,6 +65,16 @@ def _records(*, six: bool = False) -> list[TestRecord]:
     )
 
 
+def _with_deps(nodeid, extra):
+    """The sample records, with ``extra`` dependencies added to the test ``nodeid``."""
+    return [
+        TestRecord(
+            r.nodeid, r.file, r.outcome, r.duration, r.deps + (extra if r.nodeid == nodeid else ())
+        )
+        for r in _records()
+    ]
+
+
 def _decide(recs, contents, env=ENV, fingerprint="fp", stored="fp", sandbox=None):
     return artifact.decide(
         "t:x",
@@ -197,17 +207,7 @@ def test_a_listing_is_computed_from_the_view_as_the_sandbox_listed_it(tmp_path: 
         )
         == set()
     )
-    recs = [
-        TestRecord(
-            r.nodeid,
-            r.file,
-            r.outcome,
-            r.duration,
-            r.deps
-            + ((Dependency(key, listed, DATA_BLOCK, listed),) if r.nodeid.endswith("_g") else ()),
-        )
-        for r in _records()
-    ]
+    recs = _with_deps("test_x.py::test_g", (Dependency(key, listed, DATA_BLOCK, listed),))
     now["data.json"] = b"{}"
     assert not _decide(recs, now).run
     # Content edits inside the directory do not change its listing; a new file does.
@@ -235,16 +235,7 @@ def test_a_test_that_started_a_process_depends_on_every_view_file() -> None:
     spawned = tuple(
         Dependency(p, digest(c), SPAWN_BLOCK, digest(c)) for p, c in sorted(now.items())
     )
-    recs = [
-        TestRecord(
-            r.nodeid,
-            r.file,
-            r.outcome,
-            r.duration,
-            r.deps + (spawned if r.nodeid.endswith("_f") else ()),
-        )
-        for r in _records()
-    ]
+    recs = _with_deps("test_x.py::test_f", spawned)
     assert not _decide(recs, now).run
     decision = _decide(recs, dict(now, **{"README.txt": b"y"}))
     assert [n for n, _ in decision.affected] == ["test_x.py::test_f"]
