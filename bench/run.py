@@ -288,26 +288,32 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| hand-written hard cases where every failing test was selected (of {len(sc)}) | "
             f"{safe['difftest']} | {safe['testmon']} | |"
         )
-    for entry in results.get("overhead", []):
-        r = entry["ratios"]
-        name = f"{entry['project']}, Python {entry['python']}"
-        w(
-            f"| baseline run / plain pytest ({name}) | {_num(r['difftest_baseline_over_plain'], 'x')} | {_num(r['testmon_baseline_over_plain'], 'x')} | |"
-        )
-    for entry in results.get("overhead", []):
-        r = entry["ratios"]
-        if "static_first_over_plain" in r:
+    # (label, difftest ratio, testmon ratio or None): one headline row per project and Python.
+    overhead_rows = [
+        (
+            "baseline run / plain pytest",
+            "difftest_baseline_over_plain",
+            "testmon_baseline_over_plain",
+        ),
+        (
+            "first `--diff-static` run (records, no coverage) / plain pytest",
+            "static_first_over_plain",
+            None,
+        ),
+        (
+            "no-change run / `pytest --collect-only`",
+            "difftest_nochange_over_collect_only",
+            "testmon_nochange_over_collect_only",
+        ),
+    ]
+    for label, ours, peer in overhead_rows:
+        for entry in results.get("overhead", []):
+            r = entry["ratios"]
+            if ours not in r:  # runs before --diff-static was timed
+                continue
             name = f"{entry['project']}, Python {entry['python']}"
-            w(
-                f"| first `--diff-static` run (records, no coverage) / plain pytest ({name}) | "
-                f"{_num(r['static_first_over_plain'], 'x')} | | |"
-            )
-    for entry in results.get("overhead", []):
-        r = entry["ratios"]
-        name = f"{entry['project']}, Python {entry['python']}"
-        w(
-            f"| no-change run / `pytest --collect-only` ({name}) | {_num(r['difftest_nochange_over_collect_only'], 'x')} | {_num(r['testmon_nochange_over_collect_only'], 'x')} | |"
-        )
+            theirs = f" {_num(r[peer], 'x')} " if peer else " "
+            w(f"| {label} ({name}) | {_num(r[ours], 'x')} |{theirs}| |")
     scale = results.get("scale")
     if scale:
         sd = scale["select_direct"]
