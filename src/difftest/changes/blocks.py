@@ -171,7 +171,8 @@ def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str
     # A plain local (a parameter, an assigned name) that happens to share a module-level name
     # is not that state: `result[i] = x` on a local list writes nothing shared. Names bound by
     # an import inside the function still are (they are modules: `import os; os.environ[k] = v`).
-    shared = (shared - _plain_locals(func)) | {"cls"}
+    # The locals take another walk of the function: only done once a write to such a name is seen.
+    plain_locals: set[str] | None = None
     for node in ast.walk(func):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             return True
@@ -187,8 +188,16 @@ def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str
         ):
             targets = [node.func]
         for target in targets:
-            if isinstance(target, (ast.Attribute, ast.Subscript)) and _root_name(target) in shared:
+            if not isinstance(target, (ast.Attribute, ast.Subscript)):
+                continue
+            root = _root_name(target)
+            if root == "cls":
                 return True
+            if root in shared:
+                if plain_locals is None:
+                    plain_locals = _plain_locals(func)
+                if root not in plain_locals:
+                    return True
     return False
 
 

@@ -185,7 +185,7 @@ class RecordBuilder:
         self._closures: dict[str, Closure] = {}
         self._conftests: dict[str, tuple[str, ...]] = {}
         self._dist_cache: dict[str, tuple[Dependency, ...]] = {}
-        self._import_deps_cache: dict[tuple[str, int], tuple[Dependency, ...]] = {}
+        self._import_deps_cache: dict[tuple[str, int, bool], tuple[Dependency, ...]] = {}
         self._spawn_deps: tuple[Dependency, ...] | None = None
         self._started = time.time()
 
@@ -277,16 +277,18 @@ class RecordBuilder:
             self._dist_cache[name] = found
         return found
 
-    def _import_deps(self, path: str) -> tuple[Dependency, ...]:
+    def _import_deps(self, path: str, whole_file: bool) -> tuple[Dependency, ...]:
         """What importing ``path`` makes a test depend on: its import-time blocks and the
-        functions that ran at import or collection time. The same for every test whose closure
-        holds the file, so kept until more import-time lines are seen (they only ever grow)."""
+        functions that ran at import or collection time (``whole_file``: all its functions).
+        The same for every test whose closure holds the file, so kept until more import-time
+        lines are seen (they only ever grow)."""
         lines = self.import_time.get(path, ())
-        key = (path, len(lines))
+        key = (path, len(lines), whole_file)
         found = self._import_deps_cache.get(key)
         if found is None:
             facts = self.facts.get(path)
-            found = (*facts.import_deps, *facts.function_deps(lines))
+            functions = facts.all_function_deps() if whole_file else facts.function_deps(lines)
+            found = (*facts.import_deps, *functions)
             self._import_deps_cache[key] = found
         return found
 
@@ -344,9 +346,7 @@ class RecordBuilder:
         closure = self.closure(sorted(start))
         deps: list[Dependency] = list(self.env_deps)
         for path in sorted(closure.files):
-            deps.extend(self._import_deps(path))
-            if whole_files:
-                deps.extend(self.facts.get(path).all_function_deps())
+            deps.extend(self._import_deps(path, whole_files))
         for path, lines in sorted(executed.items()):
             if path.endswith(".py"):
                 deps.extend(self.facts.get(path).function_deps(lines))
