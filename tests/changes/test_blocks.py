@@ -169,3 +169,20 @@ def test_a_local_sharing_a_module_level_name_is_not_module_state():
 def test_a_module_imported_inside_a_function_is_still_shared_state():
     source = "def configure():\n    import os\n    os.environ['MODE'] = 'a'\n"
     assert changed_blocks(source, source.replace("'a'", "'b'")) == ["<module>", "configure"]
+
+
+def test_a_parameter_or_alias_named_like_module_state_still_counts_as_that_state():
+    # `_seen=_seen` binds the module's list; `items = ITEMS` aliases it.
+    source = (
+        "_seen = []\nITEMS = []\n\n"
+        "def note(x, _seen=_seen):\n    _seen.append(x)\n\n"
+        "def add(x):\n    ITEMS = ITEMS_ALIAS\n    ITEMS.append(x)\n\nITEMS_ALIAS = ITEMS\n"
+    )
+    assert changed_blocks(source, source.replace("_seen.append(x)", "_seen.append(-x)")) == [
+        "<module>",
+        "note",
+    ]
+    assert changed_blocks(source, source.replace("ITEMS.append(x)", "ITEMS.append(-x)")) == [
+        "<module>",
+        "add",
+    ]

@@ -139,24 +139,38 @@ def _module_names(tree: ast.Module) -> set[str]:
     return names
 
 
+#: Values that may be an existing object rather than a new one: a name bound to one of them may
+#: alias shared state (``cache = _CACHE``).
+_ALIASING = (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.NamedExpr, ast.IfExp, ast.BoolOp)
+
+
 def _plain_locals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """Names local to ``func`` that are not bound by an import (nor declared global)."""
+    """Names that ``func`` only ever binds to a new object it builds itself (``x = [0] * n``):
+    whatever they share a name with, they are not that state. Parameters, loop and ``with``
+    targets, imports and names bound to an existing object may all be shared state."""
+    fresh_targets: set[int] = set()
+    for node in ast.walk(func):
+        if (
+            isinstance(node, (ast.Assign, ast.AnnAssign))
+            and node.value is not None
+            and not isinstance(node.value, _ALIASING)
+        ):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            fresh_targets.update(id(t) for t in targets if isinstance(t, ast.Name))
+    fresh: set[str] = set()
+    other: set[str] = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            (fresh if id(node) in fresh_targets else other).add(node.id)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            other.update(node.names)
     args = func.args
-    names = {
+    other.update(
         a.arg
         for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
         if a is not None
-    }
-    declared: set[str] = set()
-    imported: set[str] = set()
-    for node in ast.walk(func):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            declared.update(node.names)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            imported.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return names - declared - imported
+    )
+    return fresh - other
 
 
 def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str]) -> bool:
@@ -168,9 +182,8 @@ def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str
         name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
         if "cache" in name.lower() or "memo" in name.lower():
             return True
-    # A plain local (a parameter, an assigned name) that happens to share a module-level name
-    # is not that state: `result[i] = x` on a local list writes nothing shared. Names bound by
-    # an import inside the function still are (they are modules: `import os; os.environ[k] = v`).
+    # A local bound only to objects the function builds (`result = [0] * n`) is not module
+    # state, even when it shares a module-level name: `result[i] = x` writes nothing shared.
     # The locals take another walk of the function: only done once a write to such a name is seen.
     plain_locals: set[str] | None = None
     for node in ast.walk(func):
