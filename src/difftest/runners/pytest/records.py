@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import os
 import sys
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -187,7 +186,6 @@ class RecordBuilder:
         self._dist_cache: dict[str, tuple[Dependency, ...]] = {}
         self._import_deps_cache: dict[tuple[str, int, bool], tuple[Dependency, ...]] = {}
         self._spawn_deps: tuple[Dependency, ...] | None = None
-        self._started = time.time()
 
     # ------------------------------------------------------------------ graph
     @property
@@ -299,8 +297,8 @@ class RecordBuilder:
     def spawn_deps(self) -> tuple[Dependency, ...]:
         """Every project file by content, and the listing of every directory holding one (so a
         file added later counts too): what a process started from project code may have run or
-        read. Hidden files (tool state such as ``.coverage``) and files written since the run
-        started (its own outputs) are left out: they change on every run."""
+        read. Hidden files (tool state such as ``.coverage``) are left out: they change on every
+        run. Files the run itself writes are kept: when in doubt the test runs again."""
         if self._spawn_deps is None:
             deps = []
             directories: set[str] = set()
@@ -308,12 +306,6 @@ class RecordBuilder:
                 if any(part.startswith(".") for part in path.split("/")):
                     continue
                 directories.add(path.rpartition("/")[0])
-                try:
-                    mtime = os.stat(os.path.join(self.paths.root, path)).st_mtime
-                except OSError:
-                    continue
-                if self._started <= mtime <= time.time():
-                    continue
                 version = self.hasher.hash(path)
                 if version is not None:
                     deps.append(Dependency(path, version, SPAWN_BLOCK, version))
