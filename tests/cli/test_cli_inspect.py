@@ -10,6 +10,7 @@ import pytest
 from difftest.cli.error_handler import EXIT_ERROR, EXIT_OK
 from difftest.cli.main import main
 from difftest.model import Dependency, TestRecord
+from difftest.storage.baseline import SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_the_summary_counts_tests_files_and_outcomes(
     assert main(["inspect", "--root", str(project)]) == EXIT_OK
     out = capsys.readouterr().out
     assert f"baseline:       {project / '.difftest' / 'baseline.db'}" in out
-    assert "format version: 1" in out
+    assert f"format version: {SCHEMA_VERSION}" in out
     assert "commit:         0123abcd" in out
     assert "tests:          5 in 2 test files (+1 collection records)" in out
     assert "outcomes:       failed 1, passed 3, skipped 1" in out
@@ -66,7 +67,7 @@ def test_the_summary_as_json_holds_the_same_facts(
     db = project / ".difftest" / "baseline.db"
     assert main(["inspect", str(db), "--json"]) == EXIT_OK
     info = json.loads(capsys.readouterr().out)
-    assert info["format_version"] == 1
+    assert info["format_version"] == SCHEMA_VERSION
     assert info["tests"] == 5
     assert info["collection_records"] == 1
     assert info["test_files"] == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pytester_project import Project, ran
 
-from difftest.storage.baseline import Baseline
+from difftest.storage.baseline import SCHEMA_VERSION, Baseline
 
 FILES = {
     "app.py": "def one():\n    return 1\n",
@@ -84,8 +84,11 @@ def test_a_baseline_of_another_format_version_is_set_aside_and_rebuilt(recorded:
     recorded.sql("UPDATE meta SET value = '99' WHERE key = 'format_version'")
     result = recorded.baseline()
     result.stdout.fnmatch_lines(
-        ["difftest: WARNING: *has baseline format version 99; this difftest reads version 1*"]
+        [
+            "difftest: WARNING: *has baseline format version 99; "
+            f"this difftest reads version {SCHEMA_VERSION}*"
+        ]
     )
     assert len(ran(result)) == 2
     with Baseline.open_existing(recorded.db) as baseline:
-        assert baseline.meta()["format_version"] == "1"
+        assert baseline.meta()["format_version"] == str(SCHEMA_VERSION)

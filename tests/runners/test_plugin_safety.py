@@ -225,7 +225,7 @@ def test_editing_a_module_imported_with_a_computed_name_reselects_its_users(
         {
             **UNRELATED,
             "plugins/__init__.py": "",
-            "plugins/alpha.py": "VALUE = 1\n",
+            "plugins/alpha.py": "VALUE = 1\nprint('alpha loaded')\n",
             "plugins/beta.py": "VALUE = 2\n",
             "loader.py": """
                 import importlib
@@ -431,7 +431,7 @@ def test_run_time_edges_are_kept_for_runs_that_do_not_repeat_the_dynamic_import(
     project.write(
         {
             "plugins/__init__.py": "",
-            "plugins/alpha.py": "VALUE = 1\n",
+            "plugins/alpha.py": "VALUE = 1\nprint('alpha loaded')\n",
             "loader.py": """
                 import importlib
 
@@ -460,7 +460,8 @@ def test_run_time_edges_are_kept_for_runs_that_do_not_repeat_the_dynamic_import(
     assert ran(project.baseline()) == ["tests/test_version.py::test_version"]
     # test_version was recorded again in a run that never imported plugins.alpha: the stored
     # edge loader.py -> plugins/alpha.py still puts alpha in its closure.
-    project.edit("plugins/alpha.py", "VALUE = 1", "VALUE = 2")
+    # (An edit that does more than bind a name: every test that imported alpha can see it.)
+    project.edit("plugins/alpha.py", "alpha loaded", "alpha is loaded")
     assert ran(project.diff()) == [
         "tests/test_load.py::test_load",
         "tests/test_version.py::test_version",

@@ -126,7 +126,8 @@ def test_a_new_test_in_a_recorded_file_runs(app: Project) -> None:
         "def test_mul():",
         "def test_mul_one():\n    assert mul(1, 1) == 1\n\ndef test_mul():",
     )
-    # The file's module block changed too (a new def), so its other test runs as well.
+    # The file's module block changed too (a new def). Import-time edits of test files are not
+    # narrowed (pytest finds tests and fixtures by name), so its other test runs as well.
     assert ran(app.diff()) == ["tests/test_mul.py::test_mul", "tests/test_mul.py::test_mul_one"]
 
 

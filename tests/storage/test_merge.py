@@ -100,12 +100,12 @@ def test_an_input_of_another_format_version_is_refused_naming_it(
     shards: tuple[Path, Path], tmp_path: Path, baselines
 ) -> None:
     unit, integration = shards
-    baselines.set_format_version(integration, "2")
+    baselines.set_format_version(integration, "99")
     out = baselines.make(tmp_path / "out.db", [baselines.record("t.py::test_previous")])
     before = out.read_bytes()
     with pytest.raises(BaselineVersionError) as info:
         merge(str(out), [str(unit), str(integration)])
-    assert f"{integration} has baseline format version 2" in str(info.value)
+    assert f"{integration} has baseline format version 99" in str(info.value)
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.db", "results"]
 
@@ -219,3 +219,25 @@ def test_merging_keeps_every_inputs_always_run_markers(tmp_path):
             "t_a.py": ["t_a.py::smoke"],
             "t_b.py": ["t_b.py::smoke"],
         }
+
+
+def test_the_name_facts_of_every_input_are_kept_for_the_versions_the_output_uses(
+    tmp_path: Path, baselines
+) -> None:
+    def shard(name: str, nodeid: str, path: str) -> Path:
+        facts = {(path, f"v-{path}"): f'{{"facts": "{path}"}}'}
+        with Baseline.open(tmp_path / name) as baseline:
+            baseline.write(
+                [baselines.record(nodeid, (path, "<module>"))],
+                names_of=lambda key, version: facts.get((key, version)),
+            )
+        return tmp_path / name
+
+    unit = shard("unit.db", "tests/test_a.py::test_a", "src/a.py")
+    other = shard("other.db", "tests/test_b.py::test_b", "src/b.py")
+    merge(str(tmp_path / "out.db"), [str(unit), str(other)])
+    with Baseline.open_existing(tmp_path / "out.db") as merged:
+        assert sorted(merged.names()) == [
+            ("src/a.py", "v-src/a.py", '{"facts": "src/a.py"}'),
+            ("src/b.py", "v-src/b.py", '{"facts": "src/b.py"}'),
+        ]

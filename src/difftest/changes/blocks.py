@@ -214,7 +214,7 @@ def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str
     return False
 
 
-def _stateful_functions(tree: ast.Module) -> set[int]:
+def stateful_functions(tree: ast.Module) -> set[int]:
     """Functions that carry state between tests, plus the module functions they call (whatever
     those return may be what gets stored), to a fixed point."""
     shared = _module_names(tree)
@@ -298,8 +298,10 @@ def parse_tree(source: str | bytes, path: str) -> ast.Module:
         ) from exc
 
 
-def blocks_from_tree(tree: ast.Module) -> FileBlocks:
-    stateful = _stateful_functions(tree)
+def blocks_from_tree(tree: ast.Module, stateful: set[int] | None = None) -> FileBlocks:
+    """``stateful``: :func:`stateful_functions` of ``tree``, when the caller has it already."""
+    if stateful is None:
+        stateful = stateful_functions(tree)
     blocks: list[Block] = [
         Block(MODULE_BLOCK, "module", 1, _last_line(tree), _skeleton_digest(tree, None, stateful))
     ]

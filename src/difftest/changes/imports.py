@@ -1,8 +1,8 @@
 """Static import extraction: which modules a source file can import.
 
-Every import statement counts, wherever it is (module level, functions, try/except), and so do
-`importlib.import_module("literal")`, `__import__("literal")` and `pytest.importorskip("literal")`
-calls. Names are made absolute;
+Every import statement counts, wherever it is (module level, functions, try/except, doctest
+examples in strings), and so do `importlib.import_module("literal")`, `__import__("literal")` and
+`pytest.importorskip("literal")` calls. Names are made absolute;
 resolving them to files is the graph stage's job.
 """
 
@@ -31,6 +31,21 @@ def _call_name(func: ast.expr) -> str:
     return ""
 
 
+def _doctest_imports(text: str, package: str) -> set[str]:
+    """Modules imported by the doctest examples in ``text`` (`>>> import limits`)."""
+    found: set[str] = set()
+    for line in text.splitlines():
+        source = line.strip()
+        if not source.startswith(">>> ") or "import" not in source:
+            continue
+        try:
+            example = ast.parse(source[4:])
+        except SyntaxError:
+            continue
+        found |= imported_names(example, package)
+    return found
+
+
 def imported_names(tree: ast.Module, package: str) -> set[str]:
     """Absolute dotted names a module may import. ``package`` is the module's package
     (``a.b`` for ``a/b/c.py`` and for ``a/b/__init__.py``), used for relative imports.
@@ -39,7 +54,9 @@ def imported_names(tree: ast.Module, package: str) -> set[str]:
     """
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and ">>>" in node.value:
+            names |= _doctest_imports(node.value, package)
+        elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = _resolve_relative(node.module, node.level, package)

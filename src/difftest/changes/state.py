@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from difftest.changes.blocks import FileBlocks, parse_blocks
+from difftest.changes.blocks import FileBlocks, blocks_from_tree, parse_tree, stateful_functions
 from difftest.changes.environment import current_value
+from difftest.changes.names import NameFacts, name_facts
 from difftest.changes.scan import FileHasher
 from difftest.errors import SourceError
 from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, SPAWN_BLOCK
@@ -25,6 +26,7 @@ class CurrentState:
         self.hasher = hasher
         self.env = dict(env or {})
         self._blocks: dict[str, FileBlocks | None] = {}
+        self._names: dict[str, NameFacts | None] = {}
         self.warnings: list[str] = []
 
     def version(self, key: str) -> str:
@@ -38,15 +40,26 @@ class CurrentState:
         """Parsed blocks of a Python file now; None if it is missing or does not parse."""
         if path not in self._blocks:
             parsed: FileBlocks | None = None
+            names: NameFacts | None = None
             if self.hasher.hash(path) is not None:
                 try:
-                    parsed = parse_blocks(self.hasher.read(path), path)
+                    tree = parse_tree(self.hasher.read(path), path)
+                    stateful = stateful_functions(tree)
+                    parsed = blocks_from_tree(tree, stateful)
+                    names = name_facts(tree, path, stateful)
                 except SourceError as exc:
                     self.warnings.append(str(exc))
                 except OSError:
                     parsed = None
             self._blocks[path] = parsed
+            self._names[path] = names
         return self._blocks[path]
+
+    def names(self, path: str) -> NameFacts | None:
+        """Name facts of a Python file now (:mod:`difftest.changes.names`); None if it is
+        missing or does not parse."""
+        self.blocks(path)
+        return self._names[path]
 
     def fingerprint(self, key: str, name: str) -> str:
         if name in (DATA_BLOCK, SPAWN_BLOCK, ENV_BLOCK) or key.startswith(ENV_PREFIX):

@@ -15,6 +15,7 @@ from difftest.changes.state import CurrentState
 from difftest.cli.error_handler import EXIT_OK
 from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, TestRecord
 from difftest.selection.engine import explain_key_change, select
+from difftest.selection.importcheck import SubprocessImportCheck
 from difftest.storage.baseline import Baseline
 
 
@@ -55,7 +56,8 @@ def explain_command(nodeid: str, db: Path, root: Path) -> int:
             return EXIT_OK
         assumed = _front_end_values(baseline, record)
         state = CurrentState(FileHasher(root, baseline.stat_cache()), env=assumed)
-        selection = select(baseline, state, reason_limit=len(record.deps) + 1)
+        check = SubprocessImportCheck(root, baseline.import_roots())
+        selection = select(baseline, state, reason_limit=len(record.deps) + 1, importable=check)
     count = f"{len(record.deps)} dependenc{'y' if len(record.deps) == 1 else 'ies'}"
     if nodeid.endswith(COLLECT_SUFFIX):
         changes = _collection_changes(state, record)

@@ -189,6 +189,9 @@ class MemoryIndex:
     def deps_of_versions(self, version_ids: Sequence[int]) -> list[tuple[int, int, str, str]]:
         return [row for vid in version_ids for row in self._deps.get(vid, ())]
 
+    def names_of_versions(self, version_ids: Sequence[int]) -> dict[int, str]:
+        return {}  # not recorded here: import-time changes are not narrowed
+
     def tests_of_depsets(self, depset_ids: Sequence[int]) -> list[tuple[str, str, int]]:
         return [row for d in depset_ids for row in self._tests.get(d, ())]
 

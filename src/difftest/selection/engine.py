@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from difftest.changes.names import NameFacts
 from difftest.changes.scan import listed_dir
 from difftest.changes.state import UNPARSEABLE, CurrentState
 from difftest.model import (
@@ -19,15 +20,18 @@ from difftest.model import (
     DATA_BLOCK,
     ENV_BLOCK,
     ENV_PREFIX,
+    MODULE_BLOCK,
     SPAWN_BLOCK,
     Reason,
 )
+from difftest.selection.narrowing import ImportCheck, narrow
 
 
 class RecordIndex(Protocol):
     def is_empty(self) -> bool: ...
     def versions(self) -> list[tuple[int, str, str]]: ...
     def deps_of_versions(self, version_ids: Sequence[int]) -> list[tuple[int, int, str, str]]: ...
+    def names_of_versions(self, version_ids: Sequence[int]) -> dict[int, str]: ...
     def tests_of_depsets(self, depset_ids: Sequence[int]) -> list[tuple[str, str, int]]: ...
     def unsettled_tests(self) -> list[tuple[str, str, str]]: ...
     def test_files(self) -> dict[str, int]: ...
@@ -93,21 +97,50 @@ def _describe(key: str, name: str, now: str) -> str:
     return f"{key}::{name} changed"
 
 
-def select(index: RecordIndex, state: CurrentState, *, reason_limit: int = 5) -> Selection:
-    """Compare what each recorded test ran against with ``state``."""
+def _import_time(state: CurrentState, key: str, name: str, was: str, now: str) -> bool:
+    """Whether a changed dependency is an import-time block of a Python file that still parses."""
+    if not key.endswith(".py") or {was, now} & {ABSENT, UNPARSEABLE}:
+        return False
+    if name == MODULE_BLOCK:
+        return True
+    blocks = state.blocks(key)
+    block = blocks.by_name().get(name) if blocks is not None else None
+    return block is not None and block.kind == "class"
+
+
+def select(
+    index: RecordIndex,
+    state: CurrentState,
+    *,
+    reason_limit: int = 5,
+    importable: ImportCheck | None = None,
+) -> Selection:
+    """Compare what each recorded test ran against with ``state``.
+
+    With ``importable`` (see :mod:`difftest.selection.narrowing`), a change to import-time code
+    selects only the importers that can see it; without it, every importer."""
     selection = Selection()
     if index.is_empty():
         selection.run_all = Reason("no-baseline", "no recorded tests yet: everything runs")
         return selection
     selection.recorded_files = index.test_files()
 
+    versions = index.versions()
     stale: dict[int, str] = {}
-    for version_id, key, recorded in index.versions():
+    for version_id, key, recorded in versions:
         if state.version(key) != recorded:
             stale[version_id] = key
 
     depset_reasons: dict[int, list[Reason]] = {}
     seen_changes: set[tuple[str, str]] = set()
+    #: (version id, block) -> (why, depsets) of import-time changes awaiting narrowing
+    deferred: dict[tuple[int, str], tuple[str, list[int]]] = {}
+
+    def add(depset_id: int, text: str) -> None:
+        reasons = depset_reasons.setdefault(depset_id, [])
+        if len(reasons) < reason_limit:
+            reasons.append(Reason("changed", text))
+
     if stale:
         for depset_id, version_id, name, fingerprint in index.deps_of_versions(sorted(stale)):
             key = stale[version_id]
@@ -118,11 +151,45 @@ def select(index: RecordIndex, state: CurrentState, *, reason_limit: int = 5) ->
             if (key, name) not in seen_changes:
                 seen_changes.add((key, name))
                 selection.changed.append((key, name, text))
-            reasons = depset_reasons.setdefault(depset_id, [])
-            if len(reasons) < reason_limit:
-                reasons.append(Reason("changed", text))
+            if importable is not None and _import_time(state, key, name, fingerprint, now):
+                deferred.setdefault((version_id, name), (text, []))[1].append(depset_id)
+            else:
+                add(depset_id, text)
     selection.changed.sort()
 
+    if deferred:
+        vids = sorted({vid for vid, _ in deferred})
+        python = [vid for vid, key, _ in versions if key.endswith(".py")]
+        stored: dict[int, NameFacts] = {}
+        for vid, text in index.names_of_versions(python).items():
+            try:
+                stored[vid] = NameFacts.from_json(text)
+            except (ValueError, KeyError, TypeError):
+                continue  # unreadable facts: that version is judged as if it had none
+        assert importable is not None
+        narrowed = narrow(
+            {vid: stale[vid] for vid in vids},
+            stored,
+            versions,
+            state.names,
+            set(stale.values()),
+            index.deps_of_versions,
+            importable,
+        )
+        state.warnings.extend(narrowed.warnings)
+        for (vid, _name), (text, depsets) in deferred.items():
+            verdict = narrowed.verdicts.get(vid)
+            for depset_id in depsets:
+                if verdict is None:
+                    add(depset_id, text)
+                elif depset_id in verdict:
+                    add(depset_id, f"{text}: {verdict[depset_id]}")
+
+    # A changed test file may hold new tests, which only collecting it finds (an edit that only
+    # adds a test function selects none of the file's recorded tests).
+    selection.files_to_collect.update(
+        key for key in stale.values() if key in selection.recorded_files
+    )
     if depset_reasons:
         for nodeid, file, depset_id in index.tests_of_depsets(sorted(depset_reasons)):
             selection.files_to_collect.add(file)

@@ -5,7 +5,7 @@ whole; writes are transactional (a crash mid-write rolls back, never leaves half
 it holds only data (no pickle), so a baseline from an untrusted remote is safe to open once
 its schema has been checked; and one file is easy to upload, download and merge.
 
-Schema, version 1 (``PRAGMA application_id`` = 0x44494654, "DIFT"):
+Schema, version 2 (``PRAGMA application_id`` = 0x44494654, "DIFT"):
 
 ``meta(key, value)``
     ``format_version``; ``tool`` ("difftest"); ``created_at``/``updated_at`` (ISO UTC);
@@ -25,6 +25,10 @@ Schema, version 1 (``PRAGMA application_id`` = 0x44494654, "DIFT"):
 ``edge(src, dst, kind)``
     Import-graph edges seen at run time that static parsing cannot see (``kind`` "import" for a
     dynamic import, "data" for a file read while a module was being imported).
+``names(key, hash, facts)``
+    For each Python file version, the names its import-time statements bind and use and the
+    names its functions mention (JSON, :mod:`difftest.changes.names`): what lets a change to a
+    constant or a decorator select only the tests that can see it.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -46,7 +50,7 @@ from difftest.model import Dependency, TestRecord
 #: is not collected for any other reason.
 ALWAYS_RUN_META = "always_run"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x44494654
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -74,6 +78,7 @@ CREATE INDEX test_by_depset ON test (depset_id);
 CREATE INDEX test_by_file ON test (file);
 CREATE TABLE stat_cache (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE edge (src TEXT NOT NULL, dst TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (src, dst, kind)) WITHOUT ROWID;
+CREATE TABLE names (key TEXT NOT NULL, hash TEXT NOT NULL, facts TEXT NOT NULL, PRIMARY KEY (key, hash)) WITHOUT ROWID;
 """
 _EXPECTED_OBJECTS = {
     ("table", "meta"),
@@ -83,6 +88,7 @@ _EXPECTED_OBJECTS = {
     ("table", "test"),
     ("table", "stat_cache"),
     ("table", "edge"),
+    ("table", "names"),
     ("index", "dep_by_version"),
     ("index", "test_by_depset"),
     ("index", "test_by_file"),
@@ -285,6 +291,27 @@ class Baseline:
             (int(i), str(k), str(h)) for i, k, h in self._query("SELECT id, key, hash FROM version")
         ]
 
+    def names_of_versions(self, version_ids: Sequence[int]) -> dict[int, str]:
+        """The stored name facts (:mod:`difftest.changes.names`, JSON) of these Python file
+        versions; versions without facts are left out."""
+        found: dict[int, str] = {}
+        for chunk in _chunks(list(version_ids)):
+            marks = ",".join("?" * len(chunk))
+            for vid, facts in self._query(
+                "SELECT v.id, n.facts FROM version v JOIN names n ON n.key = v.key AND n.hash = v.hash "
+                f"WHERE v.id IN ({marks})",
+                chunk,
+            ):
+                found[int(vid)] = str(facts)
+        return found
+
+    def names(self) -> list[tuple[str, str, str]]:
+        """Every stored (key, hash, name facts) row."""
+        return [
+            (str(k), str(h), str(f))
+            for k, h, f in self._query("SELECT key, hash, facts FROM names")
+        ]
+
     def deps_of_versions(self, version_ids: Sequence[int]) -> list[tuple[int, int, str, str]]:
         """(depset id, version id, block name, fingerprint) rows for the given versions."""
         rows: list[tuple[int, int, str, str]] = []
@@ -403,18 +430,22 @@ class Baseline:
         replace_all: bool = False,
         recorded_at: float | None = None,
         collect: bool = True,
+        names_of: Callable[[str, str], str | None] | None = None,
+        names: Iterable[tuple[str, str, str]] = (),
     ) -> None:
         """Store ``records`` (replacing earlier records of the same tests) in one transaction.
 
         ``remove`` drops tests that no longer exist; ``replace_all`` drops every earlier record
         first (a forced full rebuild). With ``collect``, unreferenced versions and depsets are
         deleted; a run writing many batches collects once, in its last write (until then the
-        leftovers are unreachable from any test, so no query sees them).
+        leftovers are unreachable from any test, so no query sees them). ``names_of(key, hash)``
+        gives the name facts of a Python file version first stored here (None: not known);
+        ``names`` are (key, hash, facts) rows to keep as they are (a merge).
         """
         now = time.time() if recorded_at is None else recorded_at
         with self._transaction() as conn:
             if replace_all:
-                for table in ("test", "dep", "depset", "version", "edge"):
+                for table in ("test", "dep", "depset", "version", "edge", "names"):
                     conn.execute(f"DELETE FROM {table}")
             conn.executemany("DELETE FROM test WHERE nodeid = ?", ((n,) for n in remove))
             rows = []
@@ -431,9 +462,10 @@ class Baseline:
                 else:
                     new[digest_] = rec.deps
             if new:
-                version_ids = self._intern_versions(
-                    {(d.key, d.version) for deps in new.values() for d in deps}
-                )
+                wanted = {(d.key, d.version) for deps in new.values() for d in deps}
+                version_ids = self._intern_versions(wanted)
+                if names_of is not None:
+                    self._store_names(wanted, names_of)
                 for digest_, deps in new.items():
                     cursor = conn.execute("INSERT INTO depset (digest) VALUES (?)", (digest_,))
                     depset_id = depset_ids[digest_] = int(cursor.lastrowid or 0)
@@ -453,6 +485,9 @@ class Baseline:
                     for rec, digest_ in rows
                 ),
             )
+            conn.executemany(
+                "INSERT OR IGNORE INTO names (key, hash, facts) VALUES (?, ?, ?)", names
+            )
             conn.executemany("INSERT OR IGNORE INTO edge (src, dst, kind) VALUES (?, ?, ?)", edges)
             if stat_cache is not None:
                 conn.executemany(
@@ -463,6 +498,10 @@ class Baseline:
                 conn.execute("DELETE FROM depset WHERE id NOT IN (SELECT depset_id FROM test)")
                 conn.execute("DELETE FROM dep WHERE depset_id NOT IN (SELECT id FROM depset)")
                 conn.execute("DELETE FROM version WHERE id NOT IN (SELECT version_id FROM dep)")
+                conn.execute(
+                    "DELETE FROM names WHERE NOT EXISTS "
+                    "(SELECT 1 FROM version v WHERE v.key = names.key AND v.hash = names.hash)"
+                )
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             conn.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -489,6 +528,29 @@ class Baseline:
         """Drop the local hash cache: its mtimes mean nothing on another machine (uploads)."""
         with self._transaction() as conn:
             conn.execute("DELETE FROM stat_cache")
+
+    def _store_names(
+        self, versions: set[tuple[str, str]], names_of: Callable[[str, str], str | None]
+    ) -> None:
+        """Name facts for the Python file versions that have none yet (each is computed once)."""
+        conn = self._conn
+        python = sorted(v for v in versions if v[0].endswith(".py"))
+        have: set[tuple[str, str]] = set()
+        for chunk in _chunks([k for k, _ in python]):
+            marks = ",".join("?" * len(chunk))
+            have.update(
+                (str(k), str(h))
+                for k, h in conn.execute(
+                    f"SELECT key, hash FROM names WHERE key IN ({marks})", chunk
+                )
+            )
+        rows = []
+        for key, hash_ in python:
+            if (key, hash_) not in have:
+                facts = names_of(key, hash_)
+                if facts is not None:
+                    rows.append((key, hash_, facts))
+        conn.executemany("INSERT OR IGNORE INTO names (key, hash, facts) VALUES (?, ?, ?)", rows)
 
     def _intern_versions(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Ids of these (key, hash) versions, inserting the missing ones: a few statements per

@@ -53,6 +53,7 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
     result = MergeResult(str(output), [label for label, _ in inputs])
     newest: dict[str, _Winner] = {}
     edges: set[tuple[str, str, str]] = set()
+    names: dict[tuple[str, str], str] = {}
     import_roots: list[str] = []
     always_run: dict[str, set[str]] = {}
     # The commit comes from the input recorded last (its newest record, then its update time).
@@ -72,6 +73,7 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
                         continue
                 newest[rec.nodeid] = _Winner(when, rec)
             edges.update(baseline.edges())
+            names.update(((k, h), f) for k, h, f in baseline.names())
             import_roots.extend(r for r in baseline.import_roots() if r not in import_roots)
             for file, nodeids in _always_run(meta, label).items():
                 always_run.setdefault(file, set()).update(nodeids)
@@ -93,7 +95,12 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
     tmp = Path(name)
     try:
         with Baseline.open(tmp) as merged:
-            merged.write((w.record for w in newest.values()), edges=sorted(edges), meta=out_meta)
+            merged.write(
+                (w.record for w in newest.values()),
+                edges=sorted(edges),
+                meta=out_meta,
+                names=[(k, h, f) for (k, h), f in sorted(names.items())],
+            )
             # each test keeps the time it was recorded in its input
             merged.set_recorded_at({n: w.recorded_at for n, w in newest.items()})
         os.replace(tmp, output)

@@ -50,9 +50,12 @@ class LocalRun:
         self.error: DifftestError | None = None
         self.writer: BatchWriter | None = None
         if recorder is not None and baseline is not None:
-            self.writer = BatchWriter(baseline, replace_all=plan.replace_all)
+            builder = make_builder(recorder, hasher, plan, settings)
+            self.writer = BatchWriter(
+                baseline, replace_all=plan.replace_all, names_of=builder.facts.names_of
+            )
             recorder.bind(
-                make_builder(recorder, hasher, plan, settings),
+                builder,
                 self._write_batch,
                 batch_size=settings.batch_size,
                 recorded=plan.recorded,

@@ -24,6 +24,7 @@ from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, Reason
 from difftest.runners.pytest.options import Settings
 from difftest.runners.pytest.store import Opened, open_for_run, unreadable
 from difftest.selection.engine import Selection, select
+from difftest.selection.importcheck import SubprocessImportCheck
 from difftest.storage.baseline import ALWAYS_RUN_META, Baseline
 
 PYTEST_CONFIG_KEY = ENV_PREFIX + "pytest-config"
@@ -150,7 +151,8 @@ class RunPlan:
 
 
 def _read(baseline: Baseline, hasher: FileHasher, env: Mapping[str, str]) -> RunPlanParts:
-    selection = select(baseline, CurrentState(hasher, env))
+    check = SubprocessImportCheck(hasher.root, baseline.import_roots())
+    selection = select(baseline, CurrentState(hasher, env), importable=check)
     recorded = {
         nodeid: file
         for nodeid, file, _outcome, _duration in baseline.tests()

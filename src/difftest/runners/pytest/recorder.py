@@ -62,6 +62,8 @@ class _Running:
     fixturenames: tuple[str, ...]
     outcome: str = "passed"
     duration: float = 0.0
+    #: A doctest: its code is a docstring of ``file``, which no coverage line points at.
+    doctest: bool = False
 
 
 @dataclass
@@ -204,7 +206,13 @@ class Recorder:
             yield
             return
         scope = self.probe.push(item.nodeid, file)
-        running = _Running(item.nodeid, file, scope, tuple(getattr(item, "fixturenames", ())))
+        running = _Running(
+            item.nodeid,
+            file,
+            scope,
+            tuple(getattr(item, "fixturenames", ())),
+            doctest=type(item).__name__ == "DoctestItem",
+        )
         self._current = running
         self.coverage.start(item.nodeid)
         try:
@@ -322,6 +330,7 @@ class Recorder:
                         executed=executed,
                         spawned=spawned,
                         whole_files=self.static,
+                        docstrings_of=t.file if t.doctest else None,
                     )
                 )
             self._collects.clear()

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from difftest.changes.blocks import FileBlocks, blocks_from_tree, parse_blocks
+from difftest.changes.blocks import FileBlocks, blocks_from_tree, parse_tree, stateful_functions
 from difftest.changes.environment import (
     PYTHON_KEY,
     dist_key,
@@ -25,6 +25,7 @@ from difftest.changes.environment import (
     missing_modules,
     python_fingerprint,
 )
+from difftest.changes.names import name_facts, names_reader
 from difftest.changes.scan import FileHasher, iter_project_files, iter_python_files, listing_key
 from difftest.changes.state import UNPARSEABLE
 from difftest.errors import SourceError
@@ -53,6 +54,8 @@ class FileFacts:
     version: str
     blocks: FileBlocks | None
     import_deps: tuple[Dependency, ...]
+    #: Name facts (:mod:`difftest.changes.names`) as stored in the baseline, JSON.
+    names: str | None = None
 
     def all_function_deps(self) -> list[Dependency]:
         if self.blocks is None:
@@ -79,6 +82,7 @@ class FactsCache:
     def __init__(self, hasher: FileHasher, maxsize: int) -> None:
         self.hasher = hasher
         self.maxsize = maxsize
+        self._read_names = names_reader(hasher)
         self._entries: OrderedDict[str, FileFacts] = OrderedDict()
         #: Trees the import graph parsed, until their blocks are first needed.
         self._trees: dict[str, ast.Module] = {}
@@ -108,17 +112,27 @@ class FactsCache:
             return FileFacts(path, version, None, (Dependency(path, ABSENT, MODULE_BLOCK, ABSENT),))
         tree = self._trees.pop(path, None)
         try:
-            if tree is not None:
-                blocks = blocks_from_tree(tree)
-            else:
-                blocks = parse_blocks(self.hasher.read(path), path)
-        except (SourceError, OSError):
+            if tree is None:
+                tree = parse_tree(self.hasher.read(path), path)
+            # One pass over the tree's state for both: it is the costly part of either.
+            stateful = stateful_functions(tree)
+            blocks = blocks_from_tree(tree, stateful)
+            names = name_facts(tree, path, stateful).to_json()
+        except (SourceError, OSError, RecursionError):
             # Every block of an unparseable file fingerprints as such: fixing it re-selects.
             return FileFacts(
                 path, version, None, (Dependency(path, version, MODULE_BLOCK, UNPARSEABLE),)
             )
         deps = tuple(Dependency(path, version, b.name, b.checksum) for b in blocks.import_blocks)
-        return FileFacts(path, version, blocks, deps)
+        return FileFacts(path, version, blocks, deps, names)
+
+    def names_of(self, path: str, version: str) -> str | None:
+        """Name facts of ``path`` at ``version``, from the cache or read again (None: the file
+        is no longer that version)."""
+        facts = self._entries.get(path)
+        if facts is not None and facts.version == version:
+            return facts.names
+        return self._read_names(path, version)
 
 
 def discover_import_roots(paths: ProjectPaths) -> set[str]:
@@ -328,10 +342,13 @@ class RecordBuilder:
         executed: Mapping[str, set[int]] | None = None,
         spawned: bool = False,
         whole_files: bool = False,
+        docstrings_of: str | None = None,
     ) -> TestRecord:
         """The record of one test (or ``<file>::<collect>``) that touched these things;
         ``spawned``: project code started a process, so every project file is a dependency;
-        ``whole_files`` (static mode, nothing measured): every block of every closure file."""
+        ``whole_files`` (static mode, nothing measured): every block of every closure file;
+        ``docstrings_of``: a doctest's file, every function of which it depends on (its code
+        is in their docstrings, so what it mentions is theirs)."""
         executed = executed or {}
         start = {file, *roots, *self.conftests(file), *self.plugin_files}
         start.update(f for f in executed if f.endswith(".py"))
@@ -342,6 +359,8 @@ class RecordBuilder:
         for path, lines in sorted(executed.items()):
             if path.endswith(".py"):
                 deps.extend(self.facts.get(path).function_deps(lines))
+        if docstrings_of is not None:
+            deps.extend(self.facts.get(docstrings_of).all_function_deps())
         for path in sorted(closure.data | set(data)):
             version = self.hasher.hash(path) or ABSENT
             deps.append(Dependency(path, version, DATA_BLOCK, version))

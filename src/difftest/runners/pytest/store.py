@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +85,7 @@ def unreadable(path: Path, exc: Exception, *, rebuild: bool) -> tuple[str, str]:
     )
     detail = str(exc).split(". Delete it", 1)[0]
     return (
-        f"WARNING: the baseline {path} cannot be used: {detail}. Everything runs; {where}; {fix}.",
+        f"WARNING: the baseline {path} cannot be used: {detail.rstrip('.')}. Everything runs; {where}; {fix}.",
         f"the baseline {path} could not be read: everything runs",
     )
 
@@ -111,9 +111,16 @@ class BatchWriter:
     """Writes records in batches, one transaction each; the first write of a forced rebuild
     (or of a baseline that could not be read) drops every earlier record."""
 
-    def __init__(self, baseline: Baseline, *, replace_all: bool) -> None:
+    def __init__(
+        self,
+        baseline: Baseline,
+        *,
+        replace_all: bool,
+        names_of: Callable[[str, str], str | None] | None = None,
+    ) -> None:
         self.baseline = baseline
         self._replace_all = replace_all
+        self._names_of = names_of
         self.written = 0
 
     def write(
@@ -125,6 +132,7 @@ class BatchWriter:
         stat_cache: Mapping[str, tuple[int, int, str]] | None = None,
         meta: Mapping[str, str] | None = None,
         last: bool = False,
+        names: Iterable[tuple[str, str, str]] = (),
     ) -> None:
         """``last``: the run's final write, which also deletes what no test references any
         more (once per run: doing it per batch made recording quadratic in the suite size)."""
@@ -137,6 +145,8 @@ class BatchWriter:
             meta=meta,
             replace_all=self._replace_all,
             collect=last,
+            names_of=self._names_of,
+            names=names,
         )
         self._replace_all = False
         self.written += len(records)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from difftest.changes.names import names_reader
 from difftest.changes.scan import FileHasher
 from difftest.errors import DifftestError
 from difftest.model import TestRecord
@@ -126,7 +127,9 @@ class ControllerRun:
 
     def _merge(self) -> None:
         assert self.baseline is not None
-        writer = BatchWriter(self.baseline, replace_all=self.plan.replace_all)
+        writer = BatchWriter(
+            self.baseline, replace_all=self.plan.replace_all, names_of=names_reader(self.hasher)
+        )
         size = self.settings.batch_size
         seen: set[str] = set()
         stat_cache = dict(self.hasher.updated)
@@ -139,7 +142,7 @@ class ControllerRun:
                     if len(batch) >= size:
                         writer.write(batch)
                         batch = []
-                writer.write(batch, edges=worker.edges())
+                writer.write(batch, edges=worker.edges(), names=worker.names())
                 stat_cache.update(worker.stat_cache())
         # A test whose worker crashed under it left no record: record it as failed so it runs.
         crashed = [
@@ -183,10 +186,11 @@ class WorkerRun:
         workerid = str(config.workerinput.get("workerid", "gw"))  # type: ignore[attr-defined]
         directory = Path(config.workerinput[PLAN_INPUT]).parent  # type: ignore[attr-defined]
         self.baseline = Baseline.open(directory / f"worker-{workerid}-{os.getpid()}.db")
-        self.writer = BatchWriter(self.baseline, replace_all=False)
+        builder = make_builder(recorder, self.hasher, plan, settings)
+        self.writer = BatchWriter(self.baseline, replace_all=False, names_of=builder.facts.names_of)
         self.error: DifftestError | None = None
         recorder.bind(
-            make_builder(recorder, self.hasher, plan, settings),
+            builder,
             self._write_batch,
             batch_size=settings.batch_size,
             recorded=plan.recorded,

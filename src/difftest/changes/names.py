@@ -1,0 +1,581 @@
+"""Which names a file's import-time code binds and uses, statement by statement.
+
+A change to a module's import-time code (a constant, a default argument, a decorator, a class
+attribute) used to select every test that imported the module. These facts let the engine narrow
+that safely: when the changed statements only bind names (``LIMIT = 10``, ``def f(x=2)``,
+``@property``), only tests that ran code mentioning one of those names, directly or through
+other import-time bindings, can see the change. Everything else is "impure" and keeps the old
+rule: calls other than a short list of side-effect-free builtins, imports that changed, class
+bodies whose creation can run project hooks (``__init_subclass__``, metaclasses, bases from
+other modules), functions that keep state between tests.
+
+Per file, for each scope (``""`` for the module, a class's qualified name for its body), the
+statements in order, each as ``[identity, kind, fingerprint, uses]``:
+
+- identity: the sorted names it binds, comma-joined (``"LIMIT"``, ``"a,b"``), or ``#`` and its
+  fingerprint when it binds nothing;
+- kind: ``p`` binds names and does nothing else, ``m`` the same but imports a module (a change to
+  it is not narrowed: importing runs code), ``i`` anything else;
+- uses: every identifier it mentions (names, attributes, keywords, identifier-like words in
+  strings, so ``getattr(obj, "LIMIT")`` counts), space-joined.
+
+And for each function block (the qualified names of :mod:`difftest.changes.blocks`; the module's
+and each class's docstring under the module's or the class's block name, for their doctests),
+whether it reads namespaces dynamically (``getattr`` with a computed name, ``vars``, ``dir``, ``inspect``,
+``__dict__``...) and the identifiers it mentions. A test that ran a dynamic function is selected
+by any import-time change in its closure, as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from difftest.changes.blocks import _dump, _walk_defs, digest, stateful_functions
+from difftest.changes.scan import FileHasher
+from difftest.errors import SourceError
+from difftest.model import MODULE_BLOCK
+
+PURE = "p"
+IMPORTS = "m"
+IMPURE = "i"
+
+#: Callables that return a value and change nothing else (decorators included): calling one at
+#: import time with changed arguments changes only the names the statement binds.
+_PURE_CALLS = frozenset(
+    {
+        # builtins
+        "object", "int", "float", "complex", "str", "bytes", "bool", "tuple", "list", "dict",
+        "set", "frozenset", "range", "slice", "len", "sorted", "reversed", "min", "max", "sum",
+        "abs", "any", "all", "zip", "map", "filter", "enumerate", "isinstance", "issubclass",
+        "type", "repr", "ascii", "format", "chr", "ord", "round", "divmod", "pow", "hash",
+        "callable", "property", "staticmethod", "classmethod",
+        # standard library
+        "partial", "partialmethod", "namedtuple", "TypeVar", "ParamSpec", "TypeVarTuple",
+        "NewType", "cast", "compile", "Struct", "Decimal", "Fraction", "deque", "defaultdict",
+        "OrderedDict", "Counter", "ChainMap", "itemgetter", "cached_property", "wraps",
+        "update_wrapper", "total_ordering", "abstractmethod", "dataclass", "field", "unique",
+        "auto", "final", "runtime_checkable", "count", "repeat", "getLogger", "intern",
+        "MappingProxyType", "SimpleNamespace",
+    }
+)  # fmt: skip
+#: Callables that are pure only when the attribute name they take is a constant.
+_PURE_WITH_CONSTANT_NAME = frozenset({"getattr", "hasattr", "attrgetter", "methodcaller"})
+#: Bases whose classes run no project code when a subclass is created.
+_PURE_BASES = frozenset(
+    {
+        "object", "int", "float", "str", "bytes", "tuple", "list", "dict", "set", "frozenset",
+        "ABC", "Generic", "Protocol", "NamedTuple", "TypedDict", "Enum", "IntEnum", "Flag",
+        "IntFlag", "StrEnum", "Hashable", "Sized", "Container", "Iterable", "Iterator",
+        "Reversible", "Collection", "Sequence", "MutableSequence", "Mapping", "MutableMapping",
+        "Set", "MutableSet", "Callable", "Generator", "Awaitable", "Coroutine", "AsyncIterable",
+        "AsyncIterator", "MappingView", "KeysView", "ItemsView", "ValuesView",
+    }
+    | {
+        name
+        for name, value in vars(builtins).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+    }
+)  # fmt: skip
+_PURE_METACLASSES = frozenset({"ABCMeta"})
+#: Where the names above may be imported from.
+_STDLIB_MODULES = frozenset(
+    {
+        "abc", "collections", "dataclasses", "decimal", "enum", "fractions", "functools",
+        "itertools", "logging", "math", "operator", "re", "struct", "sys", "types", "typing",
+        "typing_extensions",
+    }
+)  # fmt: skip
+#: Special methods that run project code when a class is created.
+_CLASS_HOOKS = frozenset({"__init_subclass__", "__set_name__"})
+#: Names whose use reads a namespace without naming what it reads.
+_DYNAMIC_NAMES = frozenset(
+    {
+        "vars", "dir", "globals", "locals", "eval", "exec", "__import__", "inspect",
+        "getmembers", "signature", "getfullargspec", "getargspec", "get_type_hints", "fields",
+        "asdict", "astuple", "replace", "getattr_static", "modules", "pickle", "dumps", "loads",
+        "copy", "deepcopy",
+    }
+)  # fmt: skip
+_DYNAMIC_ATTRS = frozenset(
+    {
+        "__dict__", "__defaults__", "__kwdefaults__", "__code__", "__signature__",
+        "__wrapped__", "__annotations__", "__all__", "__slots__", "__mro__", "__bases__",
+        "__subclasses__", "__members__", "__dataclass_fields__", "__func__", "__self__",
+        "__getattribute__", "__class__",
+    }
+)  # fmt: skip
+#: Prefix of the dotted name of a statically imported module in an import's uses.
+IMPORT_MARK = "import:"
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+Statement = list[str]  # [identity, kind, fingerprint, uses]
+
+
+@dataclass
+class NameFacts:
+    """What one file binds and uses at import time, and what its functions mention."""
+
+    scopes: dict[str, list[Statement]] = field(default_factory=dict)
+    #: qualified function name -> (reads namespaces dynamically, identifiers it mentions)
+    functions: dict[str, tuple[bool, frozenset[str]]] = field(default_factory=dict)
+    #: The file's import-time code reads namespaces dynamically (``globals()``, ``setattr``...).
+    dynamic: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "s": self.scopes,
+                "f": {q: [int(d), " ".join(sorted(u))] for q, (d, u) in self.functions.items()},
+                "d": int(self.dynamic),
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> NameFacts:
+        raw: Any = json.loads(text)
+        return cls(
+            scopes={str(k): [list(map(str, s)) for s in v] for k, v in raw["s"].items()},
+            functions={
+                str(q): (bool(d), frozenset(str(u).split())) for q, (d, u) in raw["f"].items()
+            },
+            dynamic=bool(raw["d"]),
+        )
+
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_NAME_ARG_CALLS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
+
+
+def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], bool]:
+    """The identifiers ``node`` mentions and whether it reads namespaces dynamically. With
+    ``cut``, the bodies of functions and classes in it are left out (they are blocks of their
+    own); their decorators, signatures and bases are not."""
+    found: set[str] = set()
+    dynamic = False
+    stack: list[ast.AST] = [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, ast.Name):
+            found.add(sub.id)
+            dynamic = dynamic or sub.id in _DYNAMIC_NAMES
+            continue
+        if isinstance(sub, ast.Attribute):
+            found.add(sub.attr)
+            dynamic = dynamic or sub.attr in _DYNAMIC_ATTRS or sub.attr in _DYNAMIC_NAMES
+        elif isinstance(sub, ast.Constant):
+            if isinstance(sub.value, str):
+                found.update(_WORD.findall(sub.value))
+            continue
+        elif isinstance(sub, ast.Call) and not dynamic:
+            dynamic = _computed_name(sub)
+        elif isinstance(sub, ast.keyword):
+            if sub.arg:
+                found.add(sub.arg)
+        elif isinstance(sub, ast.arg):
+            found.add(sub.arg)
+        elif isinstance(sub, ast.alias):
+            found.update(sub.name.split("."))
+            if sub.asname:
+                found.add(sub.asname)
+        elif isinstance(sub, ast.ImportFrom):
+            if sub.module:
+                found.update(sub.module.split("."))
+        elif isinstance(sub, _DEFS):
+            found.add(sub.name)
+            if cut:
+                stack.extend(sub.decorator_list)
+                if isinstance(sub, ast.ClassDef):
+                    stack.extend(sub.bases)
+                    stack.extend(sub.keywords)
+                else:
+                    stack.append(sub.args)
+                    if sub.returns is not None:
+                        stack.append(sub.returns)
+                continue
+        stack.extend(ast.iter_child_nodes(sub))
+    return found, dynamic
+
+
+def _computed_name(call: ast.Call) -> bool:
+    """``getattr(obj, name)`` and kin with a name that is not a constant string."""
+    name = _callee(call.func)
+    if name in _NAME_ARG_CALLS:
+        arg = call.args[1] if len(call.args) > 1 else None
+    elif name in ("attrgetter", "methodcaller"):
+        arg = call.args[0] if call.args else None
+    else:
+        return False
+    return not (isinstance(arg, ast.Constant) and isinstance(arg.value, str))
+
+
+def _callee(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _import_time_nodes(tree: ast.Module) -> Iterator[ast.AST]:
+    """Statements that run at import time, with the defs and imports among them (a function's
+    body, which runs only when called, is not entered)."""
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        stack.extend(
+            c for c in ast.iter_child_nodes(node) if isinstance(c, (ast.stmt, ast.excepthandler))
+        )
+
+
+class _Purity:
+    """Decides whether an import-time statement only binds names."""
+
+    def __init__(self, tree: ast.Module, stateful: set[int]) -> None:
+        self.stateful = stateful
+        #: name -> top-level module it was imported from ("" for a relative import)
+        self.imported: dict[str, str] = {}
+        self.classes: dict[str, ast.ClassDef] = {}
+        # Names the file defines or assigns itself: `partial = my_partial` is not functools'.
+        self.local_defs: set[str] = set()
+        self.hooks = False
+        for node in _import_time_nodes(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    top = alias.name.split(".")[0]
+                    self.imported[alias.asname or top] = top
+            elif isinstance(node, ast.ImportFrom):
+                top = (node.module or "").split(".")[0] if not node.level else ""
+                for alias in node.names:
+                    self.imported[alias.asname or alias.name] = top
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.local_defs.add(node.name)
+                self.hooks = self.hooks or node.name in _CLASS_HOOKS
+            elif isinstance(node, ast.ClassDef):
+                self.local_defs.add(node.name)
+                self.classes.setdefault(node.name, node)
+                self.hooks = self.hooks or any(_callee(b) == "type" for b in node.bases)
+        for stmt in tree.body:
+            if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                self.local_defs |= _binds(stmt)
+        self._class_pure: dict[int, bool] = {}
+
+    def known(self, node: ast.expr, allowed: frozenset[str]) -> bool:
+        """``node`` names one of ``allowed`` from the builtins or the standard library (a name
+        imported from anywhere else may be project code that only shares the name)."""
+        name = _callee(node)
+        if name is None or name not in allowed or name in self.local_defs:
+            return False
+        root: ast.expr = node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name):
+            return False
+        if root is node:
+            origin = self.imported.get(name)
+            return origin is None or origin in _STDLIB_MODULES
+        return self.imported.get(root.id) in _STDLIB_MODULES
+
+    def call(self, node: ast.Call) -> bool:
+        name = _callee(node.func)
+        if name in ("setter", "getter", "deleter") and isinstance(node.func, ast.Attribute):
+            # `@area.setter`: the property built by an earlier statement of the class
+            return isinstance(node.func.value, ast.Name) and all(self.expr(a) for a in node.args)
+        if name is None or not self.known(node.func, _PURE_CALLS | _PURE_WITH_CONSTANT_NAME):
+            return False
+        if name in _PURE_WITH_CONSTANT_NAME:
+            names = node.args[1:2] if name in ("getattr", "hasattr") else node.args[:1]
+            if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in names):
+                return False
+        return all(self.expr(a) for a in node.args) and all(
+            self.expr(k.value) for k in node.keywords
+        )
+
+    def expr(self, node: ast.AST | None) -> bool:
+        if node is None:
+            return True
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Lambda):
+            # The body runs only when called, and then it is a recorded function of its own.
+            return all(self.expr(d) for d in (*node.args.defaults, *node.args.kw_defaults))
+        if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+            return False
+        return all(self.expr(child) for child in ast.iter_child_nodes(node))
+
+    def decorators(self, decorators: list[ast.expr]) -> bool:
+        for dec in decorators:
+            if isinstance(dec, ast.Call):
+                if not self.call(dec):
+                    return False
+            elif not self.call(ast.Call(func=dec, args=[], keywords=[])):
+                return False
+        return True
+
+    def class_header(self, node: ast.ClassDef) -> bool:
+        """Creating the class runs no project code: no hooks in the file, known or local pure
+        bases, no metaclass but ``ABCMeta``, pure decorators."""
+        key = id(node)
+        if key in self._class_pure:
+            return self._class_pure[key]
+        self._class_pure[key] = False  # a cycle of local bases is not pure
+        pure = not self.hooks and self.decorators(node.decorator_list)
+        for kw in node.keywords:
+            if kw.arg == "metaclass":
+                pure = pure and self.known(kw.value, _PURE_METACLASSES)
+            else:
+                pure = pure and self.expr(kw.value)
+        for base in node.bases:
+            target = base.value if isinstance(base, ast.Subscript) else base
+            name = _callee(target)
+            if (
+                name in self.classes
+                and self.classes[name] is not node
+                and name not in self.imported
+            ):
+                pure = pure and self.class_header(self.classes[name])
+            else:
+                pure = pure and self.known(target, _PURE_BASES)
+            pure = pure and self.expr(base)
+        self._class_pure[key] = pure
+        return pure
+
+    def statement(self, node: ast.stmt) -> str:
+        """PURE, IMPORTS or IMPURE for a statement in a module or class body."""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if id(node) in self.stateful:
+                return IMPURE
+            args = node.args
+            parts = [*args.defaults, *args.kw_defaults, node.returns]
+            parts += [a.annotation for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+            ok = self.decorators(node.decorator_list) and all(self.expr(p) for p in parts)
+            return PURE if ok else IMPURE
+        if isinstance(node, ast.ClassDef):
+            return PURE if self.class_header(node) else IMPURE
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            return IMPORTS
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if not all(_plain_target(t) for t in targets):
+                return IMPURE
+            annotation = node.annotation if isinstance(node, ast.AnnAssign) else None
+            return PURE if self.expr(node.value) and self.expr(annotation) else IMPURE
+        if isinstance(node, ast.Expr):
+            return PURE if self.expr(node.value) else IMPURE
+        if isinstance(node, ast.Pass):
+            return PURE
+        if isinstance(node, ast.If) and _is_main_guard(node.test):
+            return PURE  # does not run on import
+        if isinstance(node, (ast.If, ast.Try, ast.For)) or type(node).__name__ == "TryStar":
+            kinds = [self.statement(s) for s in _substatements(node)]
+            heads: list[ast.AST | None] = []
+            if isinstance(node, ast.If):
+                heads = [node.test]
+            elif isinstance(node, ast.For):
+                if not _plain_target(node.target):
+                    return IMPURE
+                heads = [node.iter]
+            else:
+                heads = [h.type for h in getattr(node, "handlers", [])]
+            if IMPURE in kinds or not all(self.expr(h) for h in heads):
+                return IMPURE
+            return IMPORTS if IMPORTS in kinds else PURE
+        return IMPURE
+
+
+def _plain_target(node: ast.expr) -> bool:
+    if isinstance(node, ast.Name):
+        return True
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(_plain_target(e) for e in node.elts)
+    if isinstance(node, ast.Starred):
+        return _plain_target(node.value)
+    return False
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
+def _substatements(node: ast.stmt) -> Iterator[ast.stmt]:
+    for name in ("body", "orelse", "finalbody"):
+        yield from getattr(node, name, None) or []
+    for handler in getattr(node, "handlers", None) or []:
+        yield from handler.body
+
+
+def _binds(node: ast.stmt) -> set[str]:
+    """Names a statement binds in its own scope (not inside functions, classes, lambdas)."""
+    found: set[str] = set()
+    stack: list[ast.AST] = [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(sub.name)
+            stack.extend(sub.decorator_list)
+            continue
+        if isinstance(sub, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            continue
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            found.add(sub.id)
+        elif isinstance(sub, ast.alias):
+            found.add(sub.asname or sub.name.split(".")[0])
+        elif isinstance(sub, ast.ExceptHandler) and sub.name:
+            found.add(sub.name)
+        elif isinstance(sub, (ast.Global, ast.Nonlocal)):
+            found.update(sub.names)
+        stack.extend(ast.iter_child_nodes(sub))
+    return found
+
+
+def _cut_dump(node: ast.stmt) -> bytes:
+    """The statement as it runs at import time: function and class bodies cut (they are blocks
+    of their own). Cut in place and put back, which is cheaper than a copy."""
+    saved: list[tuple[ast.AST, list[ast.stmt]]] = []
+    stack: list[ast.AST] = [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, _DEFS):
+            saved.append((sub, sub.body))
+        elif isinstance(sub, ast.stmt):
+            stack.extend(ast.iter_child_nodes(sub))
+    try:
+        for sub, _ in saved:
+            sub.body = []  # type: ignore[attr-defined]
+        return _dump(node)
+    finally:
+        for sub, body in saved:
+            sub.body = body  # type: ignore[attr-defined]
+
+
+def name_facts(
+    tree: ast.Module, path: str | None = None, stateful: set[int] | None = None
+) -> NameFacts:
+    """The facts of one parsed file (see the module docstring); ``path`` (root-relative)
+    resolves its relative imports; ``stateful`` is :func:`stateful_functions` of ``tree`` when
+    the caller has it already."""
+    if stateful is None:
+        stateful = stateful_functions(tree)
+    purity = _Purity(tree, stateful)
+    # pytest calls a plugin's hooks by name, unseen: such a module is never narrowed.
+    facts = NameFacts(dynamic="pytest_plugins" in _module_bindings(tree))
+    scopes: list[tuple[str, list[ast.stmt], bool]] = [("", tree.body, True)]
+    seen: dict[str, int] = {}
+    for qualname, node in _walk_defs(tree.body, ""):
+        seen[qualname] = seen.get(qualname, 0) + 1
+        if seen[qualname] > 1:
+            qualname = f"{qualname}#{seen[qualname]}"
+        if isinstance(node, ast.ClassDef):
+            scopes.append((qualname, node.body, purity.class_header(node)))
+            _docstring_words(facts, qualname, node.body)
+        else:
+            assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            uses, dynamic = _scan(node)
+            facts.functions[qualname] = (dynamic, frozenset(uses))
+    _docstring_words(facts, MODULE_BLOCK, tree.body)
+    for scope, body, pure_scope in scopes:
+        statements: list[Statement] = []
+        for stmt in body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)) and pure_scope:
+                # Each imported name is its own binding: `from m import a, b` passes a change
+                # of `a` on to `a` alone.
+                statements.extend(_import_statements(stmt, path))
+                continue
+            if id(stmt) in stateful:
+                # Its body runs when called and can leave state behind: the body counts too.
+                dumped = _dump(stmt)
+                uses, dynamic = _scan(stmt)
+            else:
+                dumped = _cut_dump(stmt)
+                uses, dynamic = _scan(stmt, cut=True)
+            facts.dynamic = facts.dynamic or dynamic
+            kind = purity.statement(stmt) if pure_scope else IMPURE
+            if dynamic:
+                kind = IMPURE
+            fingerprint = digest(dumped)
+            bound = _binds(stmt)
+            identity = ",".join(sorted(bound)) if bound else "#" + fingerprint[:16]
+            statements.append([identity, kind, fingerprint, " ".join(sorted(uses))])
+        facts.scopes[scope] = statements
+    return facts
+
+
+def _imported_module(stmt: ast.Import | ast.ImportFrom, alias: ast.alias, path: str | None) -> str:
+    """The dotted name an import names (``pkg.mod`` or ``pkg.mod.attr``); a relative import is
+    resolved against ``path`` (as a root-relative dotted path), or left with its dots."""
+    if isinstance(stmt, ast.Import):
+        return alias.name
+    target = ".".join(filter(None, [stmt.module, alias.name]))
+    if not stmt.level:
+        return target
+    if path is None:
+        return "." * stmt.level + target
+    package = path.split("/")[:-1]
+    package = package[: len(package) - (stmt.level - 1)] if stmt.level > 1 else package
+    return ".".join([*package, target])
+
+
+def _import_statements(stmt: ast.Import | ast.ImportFrom, path: str | None) -> list[Statement]:
+    module = stmt.module.split(".") if isinstance(stmt, ast.ImportFrom) and stmt.module else []
+    found: list[Statement] = []
+    for alias in stmt.names:
+        bound = alias.asname or alias.name.split(".")[0]
+        fingerprint = digest(_dump(stmt) + b"\0" + alias.name.encode() + b"\0" + bound.encode())
+        # The dotted name (never an identifier) records which module is imported statically.
+        dotted = IMPORT_MARK + _imported_module(stmt, alias, path)
+        uses = sorted({*module, *alias.name.split("."), bound, dotted})
+        found.append([bound, IMPORTS, fingerprint, " ".join(uses)])
+    return found
+
+
+def _docstring_words(facts: NameFacts, block: str, body: list[ast.stmt]) -> None:
+    """A module's or class's docstring is code too when it holds doctests: what it mentions is
+    recorded under the block's name, so the tests of that block see a changed name in it."""
+    first = body[0] if body else None
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        words = set(_WORD.findall(first.value.value))
+        if words:
+            facts.functions[block] = (False, frozenset(words))
+
+
+def _module_bindings(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for stmt in tree.body:
+        names |= _binds(stmt)
+    return {n for n in names if n.startswith("pytest_")} | (
+        {"pytest_plugins"} if any(n.startswith("pytest_") for n in names) else set()
+    )
+
+
+def names_reader(hasher: FileHasher) -> Callable[[str, str], str | None]:
+    """``(path, version) -> facts as JSON``, or None when the file is no longer that version."""
+
+    def read(path: str, version: str) -> str | None:
+        if not path.endswith(".py") or hasher.hash(path) != version:
+            return None
+        try:
+            return name_facts(ast.parse(hasher.read(path), filename=path), path).to_json()
+        except (SyntaxError, ValueError, OSError, SourceError, RecursionError):
+            return None
+
+    return read

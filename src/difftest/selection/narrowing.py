@@ -1,0 +1,250 @@
+"""Narrow an import-time change to the tests that can see it.
+
+Every test that imported a module depends on the module's import-time blocks. When such a block
+changes, the engine asks this module which of those tests can see the change:
+
+1. The changed statements are found by comparing the stored name facts of the recorded version
+   with the file now (:mod:`difftest.changes.names`). If any of them does more than bind names,
+   if statements that stayed were reordered, or if either side has no facts, nothing is narrowed.
+2. The changed names spread through every import-time statement of the project that mentions
+   one: a statement that only binds names (``TIMEOUT = LIMIT * 2``, ``def f(x=LIMIT)``, ``from m
+   import LIMIT``) adds the names it binds; any other (a call, a registration) marks its module:
+   every test that imported that module is selected.
+3. The modules whose import-time code the change reaches are imported in a fresh interpreter: a
+   change that breaks importing (``1 / LIMIT`` with ``LIMIT = 0``) fails every importer, so
+   nothing is narrowed then.
+4. A test is selected when it ran a function that mentions a changed name, ran a function that
+   reads namespaces dynamically (``getattr(m, name)``, ``vars``, ``inspect``), or imported a
+   marked module or one whose import-time code reads namespaces dynamically.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from difftest.changes.names import IMPORT_MARK, IMPURE, PURE, NameFacts, Statement
+from difftest.model import ABSENT, MODULE_BLOCK
+
+#: Module names that frameworks read by convention (Django's settings, a Flask config): their
+#: names are read by code that is not the project's.
+_CONFIG = r"settings|config|conf$"
+#: pytest finds tests, fixtures, hooks and setup methods in these by name, unseen.
+_TESTS = r"^conftest$|^test_|_test$"
+_UNNARROWED = re.compile(f"{_CONFIG}|{_TESTS}", re.IGNORECASE)
+#: ``(files) -> None`` when every file imports now, else why not.
+ImportCheck = Callable[[Collection[str]], "str | None"]
+
+
+@dataclass
+class Narrowed:
+    """The outcome for the deferred changes of one run."""
+
+    #: version id -> None (not narrowed: every dependent test is selected) or the depset ids
+    #: that can see the change, each with why.
+    verdicts: dict[int, dict[int, str] | None] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _combined(statements: Sequence[Statement]) -> dict[str, tuple[str, ...]]:
+    """Per identity, everything it stands for (statements binding the same names count as one:
+    ``x = 1`` ... ``x = 2``)."""
+    parts: dict[str, list[str]] = {}
+    for identity, kind, fingerprint, _uses in statements:
+        parts.setdefault(identity, []).extend((kind, fingerprint))
+    return {k: tuple(v) for k, v in parts.items()}
+
+
+def _uses(statements: Sequence[Statement], identity: str) -> set[str]:
+    return {w for s in statements if s[0] == identity for w in s[3].split()}
+
+
+def changed_names(old: NameFacts, new: NameFacts) -> set[str] | None:
+    """The names whose binding differs between two versions of a file, or None when the change
+    does more than bind names (or reorders what stayed)."""
+    names: set[str] = set()
+    changed = False
+    for scope in set(old.scopes) | set(new.scopes):
+        before = old.scopes.get(scope, [])
+        after = new.scopes.get(scope, [])
+        parts_before = _combined(before)
+        parts_after = _combined(after)
+        common = set(parts_before) & set(parts_after)
+        if [s[0] for s in before if s[0] in common] != [s[0] for s in after if s[0] in common]:
+            return None  # statements that stayed now run in another order
+        for identity in set(parts_before) | set(parts_after):
+            was, now = parts_before.get(identity), parts_after.get(identity)
+            if was == now:
+                continue
+            changed = True
+            kinds = {*(was or ())[0::2], *(now or ())[0::2]}
+            if kinds - {PURE}:
+                return None
+            if not identity.startswith("#"):
+                names.update(identity.split(","))
+            if identity == "__all__":
+                # What a star import binds changes with the strings in __all__.
+                names.update(_uses(before, identity) ^ _uses(after, identity))
+            if scope:
+                names.add(scope.split(".")[-1].split("#")[0])
+    return names if changed else None
+
+
+@dataclass
+class _Spread:
+    names: set[str]
+    marked: set[str]
+    touched: set[str]
+
+
+class _Project:
+    """Every import-time statement of the project, indexed by the identifiers it mentions."""
+
+    def __init__(self, facts: Mapping[str, Sequence[NameFacts]]) -> None:
+        self.by_word: dict[str, list[tuple[str, str, Statement]]] = {}
+        for key, versions in facts.items():
+            for version in versions:
+                for scope, statements in version.scopes.items():
+                    for stmt in statements:
+                        for word in stmt[3].split():
+                            self.by_word.setdefault(word, []).append((key, scope, stmt))
+        self.dynamic = {k for k, vs in facts.items() if any(v.dynamic for v in vs)}
+        self.imported = [
+            word[len(IMPORT_MARK) :] for word in self.by_word if word.startswith(IMPORT_MARK)
+        ]
+
+    def narrowable(self, key: str) -> bool:
+        """Whether the tests importing ``key`` are the only code that can read its names: it is
+        imported by an import statement of the project (not only by a framework, a plugin
+        loader or ``importlib``), and it is no pytest plugin or configuration module."""
+        stem = key.rsplit("/", 1)[-1][:-3]
+        if key in self.dynamic or _UNNARROWED.search(stem):
+            return False
+        dotted = key[:-3].replace("/", ".").removesuffix(".__init__")
+        for name in self.imported:
+            parts = name.split(".")
+            for end in range(len(parts), 0, -1):
+                prefix = ".".join(parts[:end])
+                if dotted == prefix or dotted.endswith("." + prefix):
+                    return True
+        return False
+
+    def spread(self, seeds: set[str]) -> _Spread:
+        """Propagate changed names through import-time statements (see the module docstring)."""
+        result = _Spread(set(seeds), set(self.dynamic), set())
+        todo = list(seeds)
+        done: set[int] = set()
+        while todo:
+            word = todo.pop()
+            for key, scope, stmt in self.by_word.get(word, ()):
+                if id(stmt) in done:
+                    continue
+                done.add(id(stmt))
+                if stmt[1] == IMPURE:
+                    result.marked.add(key)
+                    continue
+                result.touched.add(key)
+                bound = [] if stmt[0].startswith("#") else stmt[0].split(",")
+                if scope:
+                    bound.append(scope.split(".")[-1].split("#")[0])
+                for name in bound:
+                    if name not in result.names:
+                        result.names.add(name)
+                        todo.append(name)
+        return result
+
+
+def _hits(
+    spread: _Spread,
+    stored: Mapping[int, NameFacts],
+    versions: Sequence[tuple[int, str, str]],
+) -> dict[tuple[int, str], str]:
+    """(version id, block) -> why, for the blocks whose dependents can see the change (block
+    "*": every block of a version nothing is known of)."""
+    hits: dict[tuple[int, str], str] = {}
+    for vid, key, hash_ in versions:
+        version = stored.get(vid)
+        if key in spread.marked:
+            hits[(vid, MODULE_BLOCK)] = (
+                f"{key} reads namespaces dynamically at import time"
+                if key not in spread.names and version is not None and version.dynamic
+                else f"{key} uses a changed name at import time in a way that is not only binding"
+            )
+        if version is None:
+            if key.endswith(".py") and hash_ != ABSENT:
+                # What its functions mention was not recorded: any may use a changed name.
+                hits[(vid, "*")] = f"nothing is known of the names {key} uses"
+            continue
+        for qualname, (dynamic, uses) in version.functions.items():
+            if dynamic:
+                hits[(vid, qualname)] = f"{key}::{qualname} reads namespaces dynamically"
+                continue
+            used = uses & spread.names
+            if used:
+                hits[(vid, qualname)] = f"{key}::{qualname} uses {', '.join(sorted(used)[:3])}"
+    return hits
+
+
+def narrow(
+    deferred: Mapping[int, str],
+    stored: Mapping[int, NameFacts],
+    versions: Sequence[tuple[int, str, str]],
+    current: Callable[[str], NameFacts | None],
+    stale_keys: Collection[str],
+    deps_of_versions: Callable[[Sequence[int]], list[tuple[int, int, str, str]]],
+    importable: ImportCheck,
+) -> Narrowed:
+    """Decide which tests can see the import-time changes of ``deferred`` (version id -> file).
+
+    ``stored``: the name facts of recorded Python file versions; ``current(path)``: a file's
+    facts now; ``stale_keys``: files that differ from some recorded version. Each recorded
+    version is judged by what differs between it and now."""
+    out = Narrowed()
+    facts: dict[str, list[NameFacts]] = {}
+    for vid, key, _hash in versions:
+        if vid in stored:
+            facts.setdefault(key, []).append(stored[vid])
+    for key in stale_keys:
+        now = current(key) if key.endswith(".py") else None
+        if now is not None:
+            facts.setdefault(key, []).append(now)
+    project = _Project(facts)
+
+    seeds: dict[int, frozenset[str]] = {}
+    for vid, key in deferred.items():
+        out.verdicts[vid] = None
+        old, new = stored.get(vid), current(key)
+        if old is None or new is None or not project.narrowable(key):
+            continue
+        changed = changed_names(old, new)
+        if changed is not None:
+            seeds[vid] = frozenset(changed)
+    if not seeds:
+        return out
+
+    spreads = {names: project.spread(set(names)) for names in set(seeds.values())}
+    touched = {deferred[vid] for vid in seeds}
+    for spread in spreads.values():
+        touched |= spread.touched - spread.marked
+    problem = importable(sorted(touched))
+    if problem is not None:
+        out.warnings.append(
+            f"difftest: after the change, {problem}; every test that imported the changed "
+            "modules runs."
+        )
+        return out
+
+    hits = {names: _hits(spread, stored, versions) for names, spread in spreads.items()}
+    wanted = sorted({vid for found in hits.values() for vid, _ in found})
+    rows = deps_of_versions(wanted)
+    for names, found in hits.items():
+        why: dict[int, str] = {}
+        for depset_id, vid, name, _fp in rows:
+            reason = found.get((vid, name)) or found.get((vid, "*"))
+            if reason is not None and depset_id not in why:
+                why[depset_id] = reason
+        for vid, seed in seeds.items():
+            if seed == names:
+                out.verdicts[vid] = why
+    return out

@@ -1,0 +1,170 @@
+"""Name facts: what import-time statements bind and use, and which edits only bind names."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+from difftest.changes.names import IMPORTS, IMPURE, PURE, NameFacts, name_facts
+from difftest.selection.narrowing import changed_names
+
+
+def facts(source: str) -> NameFacts:
+    return name_facts(ast.parse(textwrap.dedent(source)))
+
+
+def kinds(source: str, scope: str = "") -> dict[str, str]:
+    return {s[0]: s[1] for s in facts(source).scopes[scope]}
+
+
+def test_constants_defs_and_pure_builtin_calls_only_bind_names() -> None:
+    found = kinds(
+        """
+        LIMIT = 10
+        PAIR = tuple(sorted([LIMIT, 2]))
+        _sum = getattr(math, "fsum", sum)
+
+        def f(x=LIMIT):
+            return x
+        """
+    )
+    assert found == {"LIMIT": PURE, "PAIR": PURE, "_sum": PURE, "f": PURE}
+
+
+def test_calls_to_project_code_and_statements_with_effects_are_impure() -> None:
+    statements = facts(
+        """
+        def register(x):
+            return x
+
+        NAME = register("a")
+        print("loaded")
+        CONFIG = load_settings()
+        del NAME
+        """
+    ).scopes[""]
+    assert [(s[0], s[1]) for s in statements] == [
+        ("register", PURE),
+        ("NAME", IMPURE),
+        (statements[2][0], IMPURE),
+        ("CONFIG", IMPURE),
+        ("NAME", IMPURE),
+    ]
+
+
+def test_each_imported_name_is_a_binding_of_its_own() -> None:
+    statements = facts("from pkg.core import a, b as c\nimport os.path\n").scopes[""]
+    assert [(s[0], s[1]) for s in statements] == [("a", IMPORTS), ("c", IMPORTS), ("os", IMPORTS)]
+    assert set(statements[1][3].split()) == {"pkg", "core", "b", "c", "import:pkg.core.b"}
+
+
+def test_relative_imports_record_the_module_they_name_from_the_files_path() -> None:
+    found = name_facts(ast.parse("from .core import a\nfrom .. import util\n"), "src/pkg/sub/m.py")
+    words = {w for s in found.scopes[""] for w in s[3].split()}
+    assert {"import:src.pkg.sub.core.a", "import:src.pkg.util"} <= words
+
+
+def test_a_call_that_shares_a_builtin_name_but_is_imported_from_elsewhere_is_impure() -> None:
+    found = kinds(
+        """
+        from dataclasses import field
+        from myorm import partial
+
+        A = field(default=1)
+        B = partial(print)
+        """
+    )
+    assert (found["A"], found["B"]) == (PURE, IMPURE)
+
+
+def test_a_function_that_writes_module_state_is_impure() -> None:
+    found = kinds(
+        """
+        _seen = []
+
+        def note(x):
+            _seen.append(x)
+        """
+    )
+    assert found["note"] == IMPURE
+
+
+def test_class_bodies_are_pure_only_when_creating_the_class_runs_no_project_code() -> None:
+    source = """
+        import abc
+
+        class Plain(abc.Sequence):
+            size = 3
+
+            @property
+            def area(self):
+                return self.size
+
+        class Child(Plain):
+            kind = "x"
+
+        class Remote(SomethingElsewhere):
+            kind = "y"
+        """
+    assert kinds(source, "Plain") == {"size": PURE, "area": PURE}
+    assert kinds(source, "Child") == {"kind": PURE}
+    assert kinds(source, "Remote") == {"kind": IMPURE}
+    hooked = (
+        textwrap.dedent(source) + "\nclass Base:\n    def __init_subclass__(cls):\n        pass\n"
+    )
+    assert kinds(hooked, "Plain") == {"size": IMPURE, "area": IMPURE}
+
+
+def test_functions_that_read_namespaces_by_computed_name_are_dynamic() -> None:
+    found = facts(
+        """
+        def by_name(mod, name):
+            return getattr(mod, name)
+
+        def by_constant(mod):
+            return getattr(mod, "LIMIT")
+
+        def listing(mod):
+            return vars(mod)
+        """
+    ).functions
+    assert found["by_name"][0] is True
+    assert found["by_constant"] == (False, found["by_constant"][1])
+    assert "LIMIT" in found["by_constant"][1]
+    assert found["listing"][0] is True
+
+
+def test_facts_survive_a_json_round_trip() -> None:
+    original = facts("X = 1\n\nclass C:\n    y = X\n\ndef f():\n    return getattr(C, 'y')\n")
+    assert NameFacts.from_json(original.to_json()) == original
+
+
+def test_a_changed_constant_changes_only_its_name() -> None:
+    assert changed_names(facts("A = 1\nB = 2\n"), facts("A = 1\nB = 3\n")) == {"B"}
+
+
+def test_a_changed_class_attribute_changes_the_attribute_and_the_class() -> None:
+    old = facts("class Box:\n    side = 3\n")
+    new = facts("class Box:\n    side = 4\n")
+    assert changed_names(old, new) == {"side", "Box"}
+
+
+def test_an_edit_that_does_more_than_bind_names_is_not_narrowed() -> None:
+    assert changed_names(facts("A = 1\nprint(A)\n"), facts("A = 1\nprint(A, 2)\n")) is None
+    assert changed_names(facts("import json\n"), facts("import yaml\n")) is None
+
+
+def test_statements_that_now_run_in_another_order_are_not_narrowed() -> None:
+    old = facts("B = 1\nA = B\nB = 2\n")
+    new = facts("B = 1\nB = 2\nA = B\n")
+    assert changed_names(old, new) is None
+
+
+def test_a_name_dropped_from_all_counts_as_changed() -> None:
+    old = facts("__all__ = ['one', 'two']\n")
+    new = facts("__all__ = ['one']\n")
+    assert changed_names(old, new) == {"__all__", "two"}
+
+
+def test_identical_facts_are_not_taken_for_a_narrowable_change() -> None:
+    assert changed_names(facts("A = 1\n"), facts("A = 1  # same\n")) is None

@@ -1,0 +1,410 @@
+"""Import-time edits select only the importers that can see them, and every importer whenever
+that cannot be shown (a call at import time, class-creation hooks, dynamic namespace access,
+a module that no longer imports, reordered statements)."""
+
+from __future__ import annotations
+
+from pytester_project import Project, ran
+
+LIMITS = {
+    "limits.py": """
+        LIMIT = 10
+        OTHER = 5
+        DOUBLE = LIMIT * 2
+
+        def limit():
+            return LIMIT
+
+        def other(x=OTHER):
+            return x
+
+        def double():
+            return DOUBLE
+
+        def plain():
+            return 1
+        """,
+    "tests/test_limits.py": """
+        import limits
+
+        def test_limit():
+            assert limits.limit() == 10
+
+        def test_other():
+            assert limits.other() == 5
+
+        def test_double():
+            assert limits.double() == 20
+
+        def test_plain():
+            assert limits.plain() == 1
+        """,
+}
+
+
+def test_a_changed_constant_runs_only_the_tests_whose_code_reads_it_directly_or_through_another_constant(
+    project: Project,
+) -> None:
+    project.write(LIMITS)
+    project.baseline()
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_limits.py::test_double", "tests/test_limits.py::test_limit"]
+    result.stdout.fnmatch_lines(
+        ["*changed: limits.py::<module> changed: limits.py::limit uses LIMIT"]
+    )
+
+
+def test_a_constant_read_by_another_modules_import_time_binding_reaches_its_readers(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **LIMITS,
+            "derived.py": """
+                from limits import LIMIT as CAP
+
+                HALF = CAP // 2
+
+                def half():
+                    return HALF
+                """,
+            "tests/test_derived.py": """
+                from derived import half
+
+                def test_half():
+                    assert half() == 5
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 12")
+    assert ran(project.diff()) == [
+        "tests/test_derived.py::test_half",
+        "tests/test_limits.py::test_double",
+        "tests/test_limits.py::test_limit",
+    ]
+
+
+def test_a_changed_default_argument_runs_only_the_tests_that_call_the_function(
+    project: Project,
+) -> None:
+    project.write(LIMITS)
+    project.baseline()
+    project.edit("limits.py", "def other(x=OTHER):", "def other(x=OTHER + 1):")
+    assert ran(project.diff()) == ["tests/test_limits.py::test_other"]
+
+
+def test_a_removed_property_decorator_runs_the_tests_using_that_class_only(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "shapes.py": """
+                class Box:
+                    side = 3
+
+                    @property
+                    def area(self):
+                        return self.side * self.side
+
+                def unit():
+                    return 1
+                """,
+            "tests/test_shapes.py": """
+                from shapes import Box, unit
+
+                def test_area():
+                    assert Box().area == 9
+
+                def test_unit():
+                    assert unit() == 1
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("shapes.py", "    @property\n", "")
+    result = project.diff()
+    assert ran(result) == ["tests/test_shapes.py::test_area"]
+    result.assert_outcomes(failed=1, deselected=1)
+
+
+def test_a_class_attribute_read_by_an_init_subclass_registry_runs_every_importer(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "registry.py": """
+                KINDS = {}
+
+                class Base:
+                    def __init_subclass__(cls):
+                        KINDS[cls.kind] = cls
+
+                class Csv(Base):
+                    kind = "csv"
+
+                def lookup(name):
+                    return KINDS[name]
+                """,
+            "tests/test_registry.py": """
+                from registry import lookup
+
+                def test_lookup():
+                    assert lookup("csv")
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("registry.py", 'kind = "csv"', 'kind = "tsv"')
+    result = project.diff()
+    assert ran(result) == ["tests/test_registry.py::test_lookup"]
+    result.assert_outcomes(failed=1)
+
+
+def test_a_constant_passed_to_a_registering_call_at_import_runs_every_importer(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "plugins.py": """
+                HANDLERS = []
+
+                def register(name):
+                    HANDLERS.append(name)
+
+                NAME = "json"
+                register(NAME)
+
+                def names():
+                    return list(HANDLERS)
+                """,
+            "tests/test_plugins.py": """
+                from plugins import names
+
+                def test_names():
+                    assert names() == ["json"]
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("plugins.py", 'NAME = "json"', 'NAME = "yaml"')
+    result = project.diff()
+    assert ran(result) == ["tests/test_plugins.py::test_names"]
+    result.assert_outcomes(failed=1)
+
+
+def test_a_test_that_reads_a_namespace_by_computed_name_runs_for_any_import_time_edit(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **LIMITS,
+            "tests/test_namespace.py": """
+                import limits
+
+                def test_every_constant_is_positive():
+                    for name in ["LI" + "MIT", "OTHER"]:
+                        assert getattr(limits, name) > 0
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("limits.py", "OTHER = 5", "OTHER = -5")
+    result = project.diff()
+    assert ran(result) == [
+        "tests/test_limits.py::test_other",
+        "tests/test_namespace.py::test_every_constant_is_positive",
+    ]
+    result.assert_outcomes(failed=2)
+
+
+def test_an_edit_that_breaks_importing_the_module_runs_every_importer_and_says_why(
+    project: Project,
+) -> None:
+    project.write(LIMITS)
+    project.baseline()
+    project.edit("limits.py", "OTHER = 5", "OTHER = 5\nRATIO = LIMIT // (OTHER - 5)")
+    result = project.diff()
+    result.stdout.fnmatch_lines(
+        ["*after the change, limits does not import (ZeroDivisionError*every test that imported*"]
+    )
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*ERROR tests/test_limits.py*ZeroDivisionError*"])
+
+
+def test_reordered_statements_run_every_importer(project: Project) -> None:
+    project.write(
+        {
+            "order.py": """
+                B = 1
+                A = B
+                B = 2
+
+                def b():
+                    return B
+                """,
+            "tests/test_order.py": """
+                import order
+
+                def test_a():
+                    assert order.A == 1
+
+                def test_b():
+                    assert order.b() == 2
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("order.py", "A = B\nB = 2", "B = 2\nA = B")
+    result = project.diff()
+    assert ran(result) == ["tests/test_order.py::test_a", "tests/test_order.py::test_b"]
+    result.assert_outcomes(failed=1, passed=1)
+
+
+def test_a_name_dropped_from_all_runs_the_tests_that_use_it_through_a_star_import(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "from pkg.impl import *\n",
+            "pkg/impl.py": """
+                __all__ = ["one", "two"]
+
+                def one():
+                    return 1
+
+                def two():
+                    return 2
+                """,
+            "tests/test_pkg.py": """
+                import pkg
+
+                def test_one():
+                    assert pkg.one() == 1
+
+                def test_two():
+                    assert pkg.two() == 2
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("pkg/impl.py", '__all__ = ["one", "two"]', '__all__ = ["one"]')
+    result = project.diff()
+    assert ran(result) == ["tests/test_pkg.py::test_two"]
+    result.assert_outcomes(failed=1)
+
+
+def test_narrowing_holds_under_xdist_and_after_a_partial_baseline_update(
+    project: Project,
+) -> None:
+    project.write(LIMITS)
+    project.baseline()
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 5 + 5")
+    assert ran(project.diff("-n", "2")) == [
+        "tests/test_limits.py::test_double",
+        "tests/test_limits.py::test_limit",
+    ]
+    # Updating the baseline re-records only those two; the other tests keep their records
+    # against the old file, and a further edit is still judged against what each last ran.
+    project.baseline("-n", "2")
+    project.edit("limits.py", "OTHER = 5", "OTHER = 6")
+    assert ran(project.diff()) == ["tests/test_limits.py::test_other"]
+
+
+def test_a_settings_module_read_by_a_framework_runs_every_importer(project: Project) -> None:
+    project.write(
+        {
+            "mysite/__init__.py": "",
+            "mysite/settings.py": "DEBUG = False\nNAME = 'prod'\n",
+            "framework.py": """
+                import importlib
+
+                def setting(name):
+                    module = importlib.import_module("mysite.settings")
+                    return module.__dict__[name.upper()]
+                """,
+            "tests/test_mysite.py": """
+                from framework import setting
+                from mysite import settings
+
+                def test_debug_is_off():
+                    assert setting("debug") is False
+
+                def test_name():
+                    assert settings.NAME == "prod"
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("mysite/settings.py", "DEBUG = False", "DEBUG = True")
+    result = project.diff()
+    assert ran(result) == [
+        "tests/test_mysite.py::test_debug_is_off",
+        "tests/test_mysite.py::test_name",
+    ]
+    result.assert_outcomes(failed=1, passed=1)
+
+
+def test_a_module_loaded_only_through_importlib_runs_every_test_that_loaded_it(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "plugins/__init__.py": "",
+            "plugins/alpha.py": "RATE = 1\nDEFAULT = RATE\n\ndef rate(r=DEFAULT):\n    return r\n",
+            "loader.py": """
+                import importlib
+
+                def rate_of(name):
+                    return importlib.import_module("plugins." + name).rate()
+                """,
+            "tests/test_loader.py": """
+                from loader import rate_of
+
+                def test_rate():
+                    assert rate_of("alpha") == 1
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("plugins/alpha.py", "RATE = 1", "RATE = 2")
+    result = project.diff()
+    assert ran(result) == ["tests/test_loader.py::test_rate"]
+    result.assert_outcomes(failed=1)
+
+
+def test_a_doctest_that_reads_a_changed_constant_runs(project: Project) -> None:
+    project.write(
+        {
+            **LIMITS,
+            "docs.py": '''
+                """Limits.
+
+                >>> import limits
+                >>> limits.LIMIT
+                10
+                """
+
+
+                def described():
+                    """
+                    >>> from limits import OTHER
+                    >>> OTHER
+                    5
+                    """
+                ''',
+        }
+    )
+    project.baseline("--doctest-modules")
+    project.edit("limits.py", "OTHER = 5", "OTHER = 6")
+    result = project.diff("--doctest-modules")
+    # A doctest depends on every docstring of its file: the module's doctest runs too.
+    assert ran(result) == [
+        "docs.py::docs",
+        "docs.py::docs.described",
+        "tests/test_limits.py::test_other",
+    ]
+    result.assert_outcomes(failed=2, passed=1, deselected=3)
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
+    assert "docs.py::docs" in ran(project.diff("--doctest-modules"))
