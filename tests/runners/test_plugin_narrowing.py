@@ -408,3 +408,36 @@ def test_a_doctest_that_reads_a_changed_constant_runs(project: Project) -> None:
     result.assert_outcomes(failed=2, passed=1, deselected=3)
     project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
     assert "docs.py::docs" in ran(project.diff("--doctest-modules"))
+
+
+def test_a_module_that_reads_another_modules_namespace_at_import_runs_its_importers(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **LIMITS,
+            "table.py": """
+                import limits
+
+                VALUES = {k: v for k, v in vars(limits).items() if k.isupper()}
+
+                def value(key):
+                    return VALUES[key]
+                """,
+            "tests/test_table.py": """
+                from table import value
+
+                def test_other_value():
+                    assert value("OTHER") == 5
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("limits.py", "OTHER = 5", "OTHER = 7")
+    result = project.diff("--diff-v")
+    assert ran(result) == [
+        "tests/test_limits.py::test_other",
+        "tests/test_table.py::test_other_value",
+    ]
+    result.stdout.fnmatch_lines(["*table.py reads namespaces dynamically at import time*"])
+    result.assert_outcomes(failed=2)

@@ -157,6 +157,7 @@ class _Project:
 
 def _hits(
     spread: _Spread,
+    dynamic: Collection[str],
     stored: Mapping[int, NameFacts],
     versions: Sequence[tuple[int, str, str]],
 ) -> dict[tuple[int, str], str]:
@@ -168,7 +169,7 @@ def _hits(
         if key in spread.marked:
             hits[(vid, MODULE_BLOCK)] = (
                 f"{key} reads namespaces dynamically at import time"
-                if key not in spread.names and version is not None and version.dynamic
+                if key in dynamic
                 else f"{key} uses a changed name at import time in a way that is not only binding"
             )
         if version is None:
@@ -176,8 +177,8 @@ def _hits(
                 # What its functions mention was not recorded: any may use a changed name.
                 hits[(vid, "*")] = f"nothing is known of the names {key} uses"
             continue
-        for qualname, (dynamic, uses) in version.functions.items():
-            if dynamic:
+        for qualname, (reads_namespaces, uses) in version.functions.items():
+            if reads_namespaces:
                 hits[(vid, qualname)] = f"{key}::{qualname} reads namespaces dynamically"
                 continue
             used = uses & spread.names
@@ -235,7 +236,9 @@ def narrow(
         )
         return out
 
-    hits = {names: _hits(spread, stored, versions) for names, spread in spreads.items()}
+    hits = {
+        names: _hits(spread, project.dynamic, stored, versions) for names, spread in spreads.items()
+    }
     wanted = sorted({vid for found in hits.values() for vid, _ in found})
     rows = deps_of_versions(wanted)
     for names, found in hits.items():
