@@ -5,7 +5,15 @@ from __future__ import annotations
 import ast
 import textwrap
 
-from difftest.changes.names import IMPORTS, IMPURE, PURE, NameFacts, name_facts
+from difftest.changes.names import (
+    IMPORTS,
+    IMPURE,
+    PURE,
+    REACHES,
+    READS,
+    NameFacts,
+    name_facts,
+)
 from difftest.selection.narrowing import changed_names
 
 
@@ -128,10 +136,11 @@ def test_functions_that_read_namespaces_by_computed_name_are_dynamic() -> None:
             return vars(mod)
         """
     ).functions
-    assert found["by_name"][0] is True
-    assert found["by_constant"] == (False, found["by_constant"][1])
+    assert found["by_name"][0] == READS
+    assert found["by_constant"] == (0, found["by_constant"][1])
     assert "LIMIT" in found["by_constant"][1]
-    assert found["listing"][0] is True
+    assert found["listing"][0] == READS
+    assert facts("import sys\ndef f():\n    return sys.modules\n").functions["f"][0] == REACHES
 
 
 def test_facts_survive_a_json_round_trip() -> None:
@@ -168,3 +177,23 @@ def test_a_name_dropped_from_all_counts_as_changed() -> None:
 
 def test_identical_facts_are_not_taken_for_a_narrowable_change() -> None:
     assert changed_names(facts("A = 1\n"), facts("A = 1  # same\n")) is None
+
+
+def test_a_function_that_writes_module_globals_by_name_is_stateful_but_reads_nothing_dynamically() -> (
+    None
+):
+    found = facts(
+        """
+        def __getattr__(name):
+            if name == "__version__":
+                globals()[name] = "1.0"
+                return globals()[name]
+            raise AttributeError(name)
+
+        def cache_version():
+            globals()["VERSION"] = "1.0"
+        """
+    )
+    assert found.functions["cache_version"][0] == 0
+    assert found.functions["__getattr__"][0] == REACHES  # it also reads globals()
+    assert kinds("def f():\n    globals()['X'] = 1\n") == {"f": IMPURE}

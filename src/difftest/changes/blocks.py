@@ -203,6 +203,12 @@ def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str
         for target in targets:
             if not isinstance(target, (ast.Attribute, ast.Subscript)):
                 continue
+            if (
+                isinstance(target, ast.Subscript)
+                and isinstance(target.value, ast.Call)
+                and getattr(target.value.func, "id", None) in ("globals", "vars")
+            ):
+                return True  # `globals()[name] = value`: a module-level name, by another route
             root = _root_name(target)
             if root == "cls":
                 return True

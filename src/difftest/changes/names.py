@@ -21,9 +21,8 @@ statements in order, each as ``[identity, kind, fingerprint, uses]``:
 
 And for each function block (the qualified names of :mod:`difftest.changes.blocks`; the module's
 and each class's docstring under the module's or the class's block name, for their doctests),
-whether it reads namespaces dynamically (``getattr`` with a computed name, ``vars``, ``dir``, ``inspect``,
-``__dict__``...) and the identifiers it mentions. A test that ran a dynamic function is selected
-by any import-time change in its closure, as before.
+the identifiers it mentions and how it reads names it does not mention (:data:`READS`,
+:data:`REACHES`; the file's import-time code gets a level too).
 """
 
 from __future__ import annotations
@@ -94,20 +93,27 @@ _STDLIB_MODULES = frozenset(
 #: Special methods that run project code when a class is created.
 _CLASS_HOOKS = frozenset({"__init_subclass__", "__set_name__"})
 #: Names whose use reads a namespace without naming what it reads.
-_DYNAMIC_NAMES = frozenset(
+#: How a function reads names it does not mention. READS: it lists or looks up the names of
+#: an object it was handed (``vars(obj)``, ``getattr(obj, name)``): it sees a changed name only
+#: if the object reached it, which takes code mentioning the object. REACHES: it finds objects
+#: by itself (``sys.modules``, ``globals()``, ``import_module(name)``, ``__subclasses__()``,
+#: reading source files, unpickling): it may see any changed name.
+READS = 1
+REACHES = 2
+_READERS = frozenset(
     {
-        "vars", "dir", "globals", "locals", "eval", "exec", "__import__", "inspect",
-        "getmembers", "signature", "getfullargspec", "getargspec", "get_type_hints", "fields",
-        "asdict", "astuple", "replace", "getattr_static", "modules", "pickle", "dumps", "loads",
-        "copy", "deepcopy",
+        "vars", "dir", "getmembers", "getmembers_static", "fields", "asdict", "astuple",
+        "getattr_static", "__dict__", "__all__", "__slots__", "__members__",
+        "__dataclass_fields__", "__getattribute__",
     }
 )  # fmt: skip
-_DYNAMIC_ATTRS = frozenset(
+_REACHERS = frozenset(
     {
-        "__dict__", "__defaults__", "__kwdefaults__", "__code__", "__signature__",
-        "__wrapped__", "__annotations__", "__all__", "__slots__", "__mro__", "__bases__",
-        "__subclasses__", "__members__", "__dataclass_fields__", "__func__", "__self__",
-        "__getattribute__", "__class__",
+        "globals", "locals", "eval", "exec", "__import__", "import_module", "modules",
+        "get_objects", "get_referrers", "getmodule", "currentframe", "_getframe", "stack",
+        "f_globals", "f_locals", "__globals__", "__subclasses__", "walk_packages",
+        "iter_modules", "get_type_hints", "get_annotations", "getsource", "getsourcelines",
+        "getfile", "findsource", "loads", "load", "Unpickler",
     }
 )  # fmt: skip
 #: Prefix of the dotted name of a statically imported module in an import's uses.
@@ -121,17 +127,18 @@ class NameFacts:
     """What one file binds and uses at import time, and what its functions mention."""
 
     scopes: dict[str, list[Statement]] = field(default_factory=dict)
-    #: qualified function name -> (reads namespaces dynamically, identifiers it mentions)
-    functions: dict[str, tuple[bool, frozenset[str]]] = field(default_factory=dict)
-    #: The file's import-time code reads namespaces dynamically (``globals()``, ``setattr``...).
-    dynamic: bool = False
+    #: qualified function name -> (how it reads unmentioned names, identifiers it mentions)
+    functions: dict[str, tuple[int, frozenset[str]]] = field(default_factory=dict)
+    #: How the file's import-time code reads names it does not mention (REACHES for a pytest
+    #: plugin, whose hooks pytest finds by name).
+    dynamic: int = 0
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 "s": self.scopes,
-                "f": {q: [int(d), " ".join(sorted(u))] for q, (d, u) in self.functions.items()},
-                "d": int(self.dynamic),
+                "f": {q: [d, " ".join(sorted(u))] for q, (d, u) in self.functions.items()},
+                "d": self.dynamic,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -143,9 +150,9 @@ class NameFacts:
         return cls(
             scopes={str(k): [list(map(str, s)) for s in v] for k, v in raw["s"].items()},
             functions={
-                str(q): (bool(d), frozenset(str(u).split())) for q, (d, u) in raw["f"].items()
+                str(q): (int(d), frozenset(str(u).split())) for q, (d, u) in raw["f"].items()
             },
-            dynamic=bool(raw["d"]),
+            dynamic=int(raw["d"]),
         )
 
 
@@ -153,28 +160,39 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _NAME_ARG_CALLS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
 
 
-def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], bool]:
-    """The identifiers ``node`` mentions and whether it reads namespaces dynamically. With
-    ``cut``, the bodies of functions and classes in it are left out (they are blocks of their
-    own); their decorators, signatures and bases are not."""
+def _level(name: str) -> int:
+    return REACHES if name in _REACHERS else READS if name in _READERS else 0
+
+
+def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], int]:
+    """The identifiers ``node`` mentions and how it reads names it does not mention (0,
+    READS or REACHES). With ``cut``, the bodies of functions and classes in it are left out
+    (they are blocks of their own); their decorators, signatures and bases are not."""
     found: set[str] = set()
-    dynamic = False
+    dynamic = 0
     stack: list[ast.AST] = [node]
     while stack:
         sub = stack.pop()
         if isinstance(sub, ast.Name):
             found.add(sub.id)
-            dynamic = dynamic or sub.id in _DYNAMIC_NAMES
+            if isinstance(sub.ctx, ast.Load):
+                dynamic = max(dynamic, _level(sub.id))
             continue
         if isinstance(sub, ast.Attribute):
             found.add(sub.attr)
-            dynamic = dynamic or sub.attr in _DYNAMIC_ATTRS or sub.attr in _DYNAMIC_NAMES
+            dynamic = max(dynamic, _level(sub.attr))
         elif isinstance(sub, ast.Constant):
             if isinstance(sub.value, str):
                 found.update(_WORD.findall(sub.value))
             continue
-        elif isinstance(sub, ast.Call) and not dynamic:
-            dynamic = _computed_name(sub)
+        elif isinstance(sub, ast.Call) and not dynamic and _computed_name(sub):
+            dynamic = READS
+        elif _namespace_write(sub):
+            # `globals()[name] = value` writes a name (state, see blocks.py) but reads none.
+            assert isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Call)
+            stack.append(sub.slice)
+            stack.extend(sub.value.args)
+            continue
         elif isinstance(sub, ast.keyword):
             if sub.arg:
                 found.add(sub.arg)
@@ -201,6 +219,16 @@ def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], bool]:
                 continue
         stack.extend(ast.iter_child_nodes(sub))
     return found, dynamic
+
+
+def _namespace_write(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id in ("globals", "vars")
+    )
 
 
 def _computed_name(call: ast.Call) -> bool:
@@ -474,7 +502,7 @@ def name_facts(
         stateful = stateful_functions(tree)
     purity = _Purity(tree, stateful)
     # pytest calls a plugin's hooks by name, unseen: such a module is never narrowed.
-    facts = NameFacts(dynamic="pytest_plugins" in _module_bindings(tree))
+    facts = NameFacts(dynamic=REACHES if "pytest_plugins" in _module_bindings(tree) else 0)
     scopes: list[tuple[str, list[ast.stmt], bool]] = [("", tree.body, True)]
     seen: dict[str, int] = {}
     for qualname, node in _walk_defs(tree.body, ""):
@@ -497,14 +525,14 @@ def name_facts(
                 # of `a` on to `a` alone.
                 statements.extend(_import_statements(stmt, path))
                 continue
+            dumped = _cut_dump(stmt)
+            uses, dynamic = _scan(stmt, cut=True)
             if id(stmt) in stateful:
-                # Its body runs when called and can leave state behind: the body counts too.
+                # Its body runs when called and can leave state behind: the body counts too
+                # (when it runs, it is a function block with its own facts).
                 dumped = _dump(stmt)
-                uses, dynamic = _scan(stmt)
-            else:
-                dumped = _cut_dump(stmt)
-                uses, dynamic = _scan(stmt, cut=True)
-            facts.dynamic = facts.dynamic or dynamic
+                uses = _scan(stmt)[0]
+            facts.dynamic = max(facts.dynamic, dynamic)
             kind = purity.statement(stmt) if pure_scope else IMPURE
             if dynamic:
                 kind = IMPURE
@@ -555,7 +583,7 @@ def _docstring_words(facts: NameFacts, block: str, body: list[ast.stmt]) -> None
     ):
         words = set(_WORD.findall(first.value.value))
         if words:
-            facts.functions[block] = (False, frozenset(words))
+            facts.functions[block] = (0, frozenset(words))
 
 
 def _module_bindings(tree: ast.Module) -> set[str]:

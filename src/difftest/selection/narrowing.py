@@ -13,9 +13,14 @@ changes, the engine asks this module which of those tests can see the change:
 3. The modules whose import-time code the change reaches are imported in a fresh interpreter: a
    change that breaks importing (``1 / LIMIT`` with ``LIMIT = 0``) fails every importer, so
    nothing is narrowed then.
-4. A test is selected when it ran a function that mentions a changed name, ran a function that
-   reads namespaces dynamically (``getattr(m, name)``, ``vars``, ``inspect``), or imported a
-   marked module or one whose import-time code reads namespaces dynamically.
+4. A test is selected when it ran a function that mentions a changed name; ran a function (or
+   imported a module whose import-time code) that finds objects by itself (``sys.modules``,
+   ``globals()``, ``import_module``, ``__subclasses__()``, reading source, unpickling); ran one
+   that reads the names of an object handed to it (``vars(obj)``, ``getattr(obj, name)``) and
+   also ran code that mentions a *referring* name (the changed names, the changed module's name,
+   and whatever any import-time statement binds from them, with the name of a module whose
+   namespace now holds one), since that object has to reach the reader through such code; or
+   imported a marked module.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from difftest.changes.names import IMPORT_MARK, IMPURE, PURE, NameFacts, Statement
+from difftest.changes.names import IMPORT_MARK, IMPURE, PURE, REACHES, READS, NameFacts, Statement
 from difftest.model import ABSENT, MODULE_BLOCK
 
 #: Module names that frameworks read by convention (Django's settings, a Flask config): their
@@ -96,6 +101,17 @@ class _Spread:
     names: set[str]
     marked: set[str]
     touched: set[str]
+    #: Names that may refer to a changed value or to a namespace holding one: the changed
+    #: names, the changed module's name, and whatever any import-time statement binds from them.
+    referring: set[str] = field(default_factory=set)
+
+
+def module_name(key: str) -> str:
+    """The name code uses for the module of ``key`` (its package's, for ``__init__.py``)."""
+    parts = key[:-3].split("/")
+    if parts[-1] == "__init__" and len(parts) > 1:
+        return parts[-2]
+    return parts[-1]
 
 
 class _Project:
@@ -109,7 +125,8 @@ class _Project:
                     for stmt in statements:
                         for word in stmt[3].split():
                             self.by_word.setdefault(word, []).append((key, scope, stmt))
-        self.dynamic = {k for k, vs in facts.items() if any(v.dynamic for v in vs)}
+        #: file -> how its import-time code reads names it does not mention
+        self.dynamic = {k: max(v.dynamic for v in vs) for k, vs in facts.items()}
         self.imported = [
             word[len(IMPORT_MARK) :] for word in self.by_word if word.startswith(IMPORT_MARK)
         ]
@@ -119,7 +136,7 @@ class _Project:
         imported by an import statement of the project (not only by a framework, a plugin
         loader or ``importlib``), and it is no pytest plugin or configuration module."""
         stem = key.rsplit("/", 1)[-1][:-3]
-        if key in self.dynamic or _UNNARROWED.search(stem):
+        if self.dynamic.get(key) == REACHES or _UNNARROWED.search(stem):
             return False
         dotted = key[:-3].replace("/", ".").removesuffix(".__init__")
         for name in self.imported:
@@ -130,9 +147,16 @@ class _Project:
                     return True
         return False
 
-    def spread(self, seeds: set[str]) -> _Spread:
-        """Propagate changed names through import-time statements (see the module docstring)."""
-        result = _Spread(set(seeds), set(self.dynamic), set())
+    def _follow(
+        self, seeds: set[str], *, only_binding: bool
+    ) -> tuple[set[str], set[str], set[str]]:
+        """(names, files whose statements pass them on, files whose statements use them
+        otherwise). ``only_binding``: statements that do more than bind names stop the spread
+        (they mark their file); otherwise every statement passes names on, and a statement
+        binding one also passes on its module's name (its namespace now holds the value)."""
+        names = set(seeds)
+        touched: set[str] = set()
+        marked: set[str] = set()
         todo = list(seeds)
         done: set[int] = set()
         while todo:
@@ -141,50 +165,74 @@ class _Project:
                 if id(stmt) in done:
                     continue
                 done.add(id(stmt))
-                if stmt[1] == IMPURE:
-                    result.marked.add(key)
+                if only_binding and stmt[1] == IMPURE:
+                    marked.add(key)
                     continue
-                result.touched.add(key)
+                touched.add(key)
                 bound = [] if stmt[0].startswith("#") else stmt[0].split(",")
                 if scope:
                     bound.append(scope.split(".")[-1].split("#")[0])
+                if not only_binding and bound:
+                    bound.append(module_name(key))
                 for name in bound:
-                    if name not in result.names:
-                        result.names.add(name)
+                    if name not in names:
+                        names.add(name)
                         todo.append(name)
-        return result
+        return names, touched, marked
+
+    def spread(self, seeds: set[str], changed_files: Collection[str]) -> _Spread:
+        """Propagate changed names through import-time statements (see the module docstring)."""
+        names, touched, marked = self._follow(seeds, only_binding=True)
+        marked |= {k for k, level in self.dynamic.items() if level == REACHES}
+        referring, _, _ = self._follow(
+            names | {module_name(k) for k in changed_files}, only_binding=False
+        )
+        return _Spread(names, marked, touched, referring)
 
 
 def _hits(
     spread: _Spread,
-    dynamic: Collection[str],
+    dynamic: Mapping[str, int],
     stored: Mapping[int, NameFacts],
     versions: Sequence[tuple[int, str, str]],
-) -> dict[tuple[int, str], str]:
-    """(version id, block) -> why, for the blocks whose dependents can see the change (block
-    "*": every block of a version nothing is known of)."""
+) -> tuple[dict[tuple[int, str], str], dict[tuple[int, str], str], set[tuple[int, str]]]:
+    """Blocks whose dependents can see the change, each with why (block "*": every block of a
+    version nothing is known of); blocks that read names handed to them (such a dependent sees
+    the change if it also ran a block of the third set, which mentions a referring name)."""
     hits: dict[tuple[int, str], str] = {}
+    readers: dict[tuple[int, str], str] = {}
+    mentions: set[tuple[int, str]] = set()
     for vid, key, hash_ in versions:
         version = stored.get(vid)
+        level = dynamic.get(key, 0)
         if key in spread.marked:
             hits[(vid, MODULE_BLOCK)] = (
-                f"{key} reads namespaces dynamically at import time"
-                if key in dynamic
+                f"{key} finds objects by itself at import time (sys.modules, globals()...)"
+                if level == REACHES
                 else f"{key} uses a changed name at import time in a way that is not only binding"
             )
+        elif level == READS:
+            readers[(vid, MODULE_BLOCK)] = f"{key} reads namespaces dynamically at import time"
         if version is None:
             if key.endswith(".py") and hash_ != ABSENT:
                 # What its functions mention was not recorded: any may use a changed name.
                 hits[(vid, "*")] = f"nothing is known of the names {key} uses"
             continue
-        for qualname, (reads_namespaces, uses) in version.functions.items():
-            if reads_namespaces:
-                hits[(vid, qualname)] = f"{key}::{qualname} reads namespaces dynamically"
-                continue
+        for qualname, (reads, uses) in version.functions.items():
             used = uses & spread.names
             if used:
                 hits[(vid, qualname)] = f"{key}::{qualname} uses {', '.join(sorted(used)[:3])}"
-    return hits
+            elif reads == REACHES:
+                hits[(vid, qualname)] = f"{key}::{qualname} finds objects by itself"
+            elif reads == READS:
+                why = f"{key}::{qualname} reads namespaces dynamically"
+                if uses & spread.referring:
+                    hits[(vid, qualname)] = why
+                else:
+                    readers[(vid, qualname)] = why
+            if uses & spread.referring:
+                mentions.add((vid, qualname))
+    return hits, readers, mentions
 
 
 def narrow(
@@ -224,7 +272,10 @@ def narrow(
     if not seeds:
         return out
 
-    spreads = {names: project.spread(set(names)) for names in set(seeds.values())}
+    spreads = {
+        names: project.spread(set(names), [deferred[v] for v, n in seeds.items() if n == names])
+        for names in set(seeds.values())
+    }
     touched = {deferred[vid] for vid in seeds}
     for spread in spreads.values():
         touched |= spread.touched - spread.marked
@@ -239,14 +290,25 @@ def narrow(
     hits = {
         names: _hits(spread, project.dynamic, stored, versions) for names, spread in spreads.items()
     }
-    wanted = sorted({vid for found in hits.values() for vid, _ in found})
+    wanted = sorted({vid for found in hits.values() for part in found for vid, _ in part})
     rows = deps_of_versions(wanted)
-    for names, found in hits.items():
+    for names, (found, readers, mentions) in hits.items():
         why: dict[int, str] = {}
+        reading: dict[int, str] = {}
+        mentioning: set[int] = set()
         for depset_id, vid, name, _fp in rows:
             reason = found.get((vid, name)) or found.get((vid, "*"))
             if reason is not None and depset_id not in why:
                 why[depset_id] = reason
+            if (vid, name) in readers:
+                reading.setdefault(depset_id, readers[(vid, name)])
+            if (vid, name) in mentions:
+                mentioning.add(depset_id)
+        for depset_id in mentioning:
+            if depset_id in reading and depset_id not in why:
+                why[depset_id] = (
+                    reading[depset_id] + ", and a test code path refers to what changed"
+                )
         for vid, seed in seeds.items():
             if seed == names:
                 out.verdicts[vid] = why
