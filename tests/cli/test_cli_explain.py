@@ -8,6 +8,8 @@ import pytest
 
 from difftest.changes.blocks import digest, parse_blocks
 from difftest.changes.environment import python_fingerprint
+from difftest.changes.names import names_reader
+from difftest.changes.scan import FileHasher
 from difftest.cli.error_handler import EXIT_ERROR, EXIT_OK
 from difftest.cli.main import main
 from difftest.model import Dependency, TestRecord
@@ -152,3 +154,35 @@ def test_explaining_without_a_baseline_is_an_error_saying_how_to_record_one(
     err = capsys.readouterr().err
     assert "no baseline at" in err
     assert "pytest --diff-baseline" in err
+
+
+def test_an_import_time_edit_the_test_cannot_see_is_explained_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "app.py").write_text("LIMIT = 1\n\n\n" + APP)
+    (tmp_path / "test_app.py").write_text(TESTS)
+    records = [
+        TestRecord(
+            f"test_app.py::test_{name}",
+            "test_app.py",
+            "passed",
+            0.1,
+            (
+                *deps(tmp_path, "app.py", "<module>", name),
+                *deps(tmp_path, "test_app.py", "<module>"),
+            ),
+        )
+        for name in ("add", "sub")
+    ]
+    with Baseline.open(tmp_path / ".difftest" / "baseline.db") as baseline:
+        baseline.write(records, names_of=names_reader(FileHasher(tmp_path)))
+    (tmp_path / "app.py").write_text("LIMIT = 2\n\n\n" + APP.replace("a + b", "a + b + LIMIT - 1"))
+    assert explain(tmp_path, capsys, "test_app.py::test_sub") == [
+        "test_app.py::test_sub: not selected: import-time code it depends on changed, but the "
+        "code it ran does not refer to any name the change binds",
+        "  - app.py::<module> changed",
+    ]
+    assert explain(tmp_path, capsys, "test_app.py::test_add") == [
+        "test_app.py::test_add: selected",
+        "  - changed: app.py::add changed",
+    ]

@@ -580,6 +580,7 @@ def _docstring_words(facts: NameFacts, block: str, body: list[ast.stmt]) -> None
         isinstance(first, ast.Expr)
         and isinstance(first.value, ast.Constant)
         and isinstance(first.value.value, str)
+        and ">>>" in first.value.value
     ):
         words = set(_WORD.findall(first.value.value))
         if words:

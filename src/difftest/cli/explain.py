@@ -44,6 +44,10 @@ def _collection_changes(state: CurrentState, record: TestRecord) -> list[str]:
     ]
 
 
+def _blocks(record: TestRecord) -> set[tuple[str, str]]:
+    return {(dep.key, dep.name) for dep in record.deps}
+
+
 def explain_command(nodeid: str, db: Path, root: Path) -> int:
     with Baseline.open_existing(db) as baseline:
         record = baseline.record(nodeid)
@@ -77,7 +81,16 @@ def explain_command(nodeid: str, db: Path, root: Path) -> int:
         for reason in selection.affected[nodeid]:
             print(f"  - {reason}")
     else:
-        print(f"{nodeid}: not selected: none of its {count} changed")
+        narrowed = [c for key, name, c in selection.changed if (key, name) in _blocks(record)]
+        if narrowed:
+            print(
+                f"{nodeid}: not selected: import-time code it depends on changed, but the code "
+                "it ran does not refer to any name the change binds"
+            )
+            for change in narrowed:
+                print(f"  - {change}")
+        else:
+            print(f"{nodeid}: not selected: none of its {count} changed")
     # A test's answer depends on its own items; whether a file is collected, on all of them.
     own = {dep.key for dep in record.deps}
     for key in sorted(k for k in assumed if k in own or nodeid.endswith(COLLECT_SUFFIX)):

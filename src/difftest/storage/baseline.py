@@ -305,6 +305,10 @@ class Baseline:
                 found[int(vid)] = str(facts)
         return found
 
+    def names_keys(self) -> set[tuple[str, str]]:
+        """The (key, hash) versions whose name facts are stored."""
+        return {(str(k), str(h)) for k, h in self._query("SELECT key, hash FROM names")}
+
     def names(self) -> list[tuple[str, str, str]]:
         """Every stored (key, hash, name facts) row."""
         return [

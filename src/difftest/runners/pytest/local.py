@@ -51,6 +51,8 @@ class LocalRun:
         self.writer: BatchWriter | None = None
         if recorder is not None and baseline is not None:
             builder = make_builder(recorder, hasher, plan, settings)
+            if not plan.replace_all:
+                builder.facts.known_names = baseline.names_keys()
             self.writer = BatchWriter(
                 baseline, replace_all=plan.replace_all, names_of=builder.facts.names_of
             )

@@ -83,6 +83,8 @@ class FactsCache:
         self.hasher = hasher
         self.maxsize = maxsize
         self._read_names = names_reader(hasher)
+        #: (path, version) pairs whose name facts the baseline holds already: not computed again.
+        self.known_names: set[tuple[str, str]] = set()
         self._entries: OrderedDict[str, FileFacts] = OrderedDict()
         #: Trees the import graph parsed, until their blocks are first needed.
         self._trees: dict[str, ast.Module] = {}
@@ -117,7 +119,11 @@ class FactsCache:
             # One pass over the tree's state for both: it is the costly part of either.
             stateful = stateful_functions(tree)
             blocks = blocks_from_tree(tree, stateful)
-            names = name_facts(tree, path, stateful).to_json()
+            names = (
+                None
+                if (path, version) in self.known_names
+                else name_facts(tree, path, stateful).to_json()
+            )
         except (SourceError, OSError, RecursionError):
             # Every block of an unparseable file fingerprints as such: fixing it re-selects.
             return FileFacts(
