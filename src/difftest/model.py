@@ -12,6 +12,10 @@ from dataclasses import dataclass
 #: bodies are blocks of their own (kind "class"). A test that imported a module depends on all of
 #: the module's import-time blocks.
 MODULE_BLOCK = "<module>"
+#: Name of the block (kind "doctests") holding a file's module and class docstrings that contain
+#: doctest examples: the code of the doctests of the module and its classes, which only those
+#: doctests depend on (a function's docstring is part of the function's block).
+DOCSTRINGS_BLOCK = "<docstrings>"
 #: Name of the pseudo-block standing for a whole non-Python file (its content hash).
 DATA_BLOCK = "<data>"
 #: Name of the pseudo-block standing for a whole project file (its content hash) that a test
@@ -42,7 +46,7 @@ class Block:
     """
 
     name: str
-    kind: str  # "module" | "class" | "function"
+    kind: str  # "module" | "class" | "function" | "doctests"
     start: int
     end: int
     checksum: str

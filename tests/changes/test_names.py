@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import textwrap
 
+from difftest.changes.blocks import parse_blocks
 from difftest.changes.names import (
     IMPORTS,
     IMPURE,
@@ -197,3 +198,28 @@ def test_a_function_that_writes_module_globals_by_name_is_stateful_but_reads_not
     assert found.functions["cache_version"][0] == 0
     assert found.functions["__getattr__"][0] == REACHES  # it also reads globals()
     assert kinds("def f():\n    globals()['X'] = 1\n") == {"f": IMPURE}
+
+
+def test_finding_objects_by_computed_module_name_or_frames_reaches_but_naming_a_module_does_not() -> (
+    None
+):
+    def level(code: str) -> int:
+        return facts(f"def f(name, data):\n    {code}\n").functions["f"][0]
+
+    assert level("return importlib.import_module('json')") == 0
+    assert level("return importlib.import_module(name)") == REACHES
+    assert level("return sys.modules[name]") == REACHES
+    assert level("return inspect.stack()") == REACHES
+    assert level("return pickle.loads(data)") == REACHES
+    assert level("return json.loads(data)") == 0
+    assert level("stack = [name]\n    return stack.pop()") == 0
+    assert level("return vars(name)") == READS
+
+
+def test_doctest_docstrings_are_a_block_of_their_own_that_only_doctests_depend_on() -> None:
+    source = '"""Doc.\n\n>>> 1\n1\n"""\n\n\nclass C:\n    """Plain."""\n'
+    blocks = parse_blocks(source, "m.py")
+    assert [b.name for b in blocks.import_blocks] == ["<module>", "C"]
+    assert [b.name for b in blocks.doctest_blocks()] == ["<docstrings>"]
+    assert "<docstrings>" in facts(source).functions
+    assert "<docstrings>" not in facts('"""Doc."""\n').functions

@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import Union
 
 from difftest.errors import SourceError
-from difftest.model import MODULE_BLOCK, Block
+from difftest.model import DOCSTRINGS_BLOCK, MODULE_BLOCK, Block
 
 _FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 _CONTAINERS = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.While)
@@ -42,7 +42,12 @@ class FileBlocks:
 
     @property
     def import_blocks(self) -> tuple[Block, ...]:
-        return tuple(b for b in self.blocks if b.kind != "function")
+        return tuple(b for b in self.blocks if b.kind in ("module", "class"))
+
+    def doctest_blocks(self) -> tuple[Block, ...]:
+        """What a doctest of this file depends on besides what it runs: the module and class
+        docstrings holding examples (function docstrings are in the functions' blocks)."""
+        return tuple(b for b in self.blocks if b.kind in ("doctests", "function"))
 
     def by_name(self) -> dict[str, Block]:
         return {b.name: b for b in self.blocks}
@@ -328,10 +333,29 @@ def blocks_from_tree(tree: ast.Module, stateful: set[int] | None = None) -> File
             start = node.body[0].lineno if node.body else node.lineno
             functions.append(Block(qualname, "function", start, end, digest(_dump(node))))
     functions.sort(key=lambda b: b.start)
+    examples = doctest_docstrings(tree)
+    if examples:
+        checksum = digest("\0".join(examples).encode())
+        blocks.append(Block(DOCSTRINGS_BLOCK, "doctests", 1, _last_line(tree), checksum))
     return FileBlocks(
         blocks=(*blocks, *functions),
         _functions=tuple(functions),
     )
+
+
+def doctest_docstrings(tree: ast.Module) -> list[str]:
+    """The module's and its classes' docstrings that hold doctest examples (``>>>``)."""
+    bodies = [tree.body] + [
+        n.body for _, n in _walk_defs(tree.body, "") if isinstance(n, ast.ClassDef)
+    ]
+    found = []
+    for body in bodies:
+        first = body[0] if body else None
+        if first is not None and _is_docstring(first):
+            text = first.value.value  # type: ignore[attr-defined]
+            if ">>>" in text:
+                found.append(text)
+    return found
 
 
 def _last_line(tree: ast.Module) -> int:

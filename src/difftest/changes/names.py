@@ -20,7 +20,7 @@ statements in order, each as ``[identity, kind, fingerprint, uses]``:
   strings, so ``getattr(obj, "LIMIT")`` counts), space-joined.
 
 And for each function block (the qualified names of :mod:`difftest.changes.blocks`; the module's
-and each class's docstring under the module's or the class's block name, for their doctests),
+and classes' docstrings with doctest examples under the ``<docstrings>`` block),
 the identifiers it mentions and how it reads names it does not mention (:data:`READS`,
 :data:`REACHES`; the file's import-time code gets a level too).
 """
@@ -35,10 +35,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from difftest.changes.blocks import _dump, _walk_defs, digest, stateful_functions
+from difftest.changes.blocks import (
+    _dump,
+    _walk_defs,
+    digest,
+    doctest_docstrings,
+    stateful_functions,
+)
 from difftest.changes.scan import FileHasher
 from difftest.errors import SourceError
-from difftest.model import MODULE_BLOCK
+from difftest.model import DOCSTRINGS_BLOCK
 
 PURE = "p"
 IMPORTS = "m"
@@ -109,13 +115,22 @@ _READERS = frozenset(
 )  # fmt: skip
 _REACHERS = frozenset(
     {
-        "globals", "locals", "eval", "exec", "__import__", "import_module", "modules",
-        "get_objects", "get_referrers", "getmodule", "currentframe", "_getframe", "stack",
-        "f_globals", "f_locals", "__globals__", "__subclasses__", "walk_packages",
-        "iter_modules", "get_type_hints", "get_annotations", "getsource", "getsourcelines",
-        "getfile", "findsource", "loads", "load", "Unpickler",
+        "globals", "locals", "eval", "exec", "get_type_hints", "get_annotations", "__import__",
+        "import_module",
     }
 )  # fmt: skip
+#: Reach only as an attribute (``sys.modules``, ``inspect.stack()``): as a bare name they are
+#: just as often a local variable.
+_REACHING_ATTRS = frozenset(
+    {
+        "modules", "get_objects", "get_referrers", "getmodule", "currentframe", "_getframe",
+        "stack", "f_globals", "f_locals", "__globals__", "__subclasses__", "walk_packages",
+        "iter_modules", "getsource", "getsourcelines", "getfile", "findsource", "import_module",
+    }
+)  # fmt: skip
+#: Unpickling finds classes by their module and name.
+_PICKLERS = frozenset({"pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"})
+_IMPORTERS = frozenset({"__import__", "import_module"})
 #: Prefix of the dotted name of a statically imported module in an import's uses.
 IMPORT_MARK = "import:"
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -160,52 +175,77 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _NAME_ARG_CALLS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
 
 
-def _level(name: str) -> int:
-    return REACHES if name in _REACHERS else READS if name in _READERS else 0
+_LEVELS = {**{n: READS for n in _READERS}, **{n: REACHES for n in _REACHERS}}
+
+
+_Name, _Attribute, _Constant, _Call = ast.Name, ast.Attribute, ast.Constant, ast.Call
+_Load, _keyword, _arg, _alias = ast.Load, ast.keyword, ast.arg, ast.alias
+_CONTEXTS = (ast.Load, ast.Store, ast.Del)
+_AST = ast.AST
 
 
 def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], int]:
     """The identifiers ``node`` mentions and how it reads names it does not mention (0,
     READS or REACHES). With ``cut``, the bodies of functions and classes in it are left out
     (they are blocks of their own); their decorators, signatures and bases are not."""
+    # Dispatch on the exact type and walk by hand: this runs over every file a baseline records.
     found: set[str] = set()
     dynamic = 0
     stack: list[ast.AST] = [node]
+    push = stack.append
     while stack:
         sub = stack.pop()
-        if isinstance(sub, ast.Name):
-            found.add(sub.id)
-            if isinstance(sub.ctx, ast.Load):
-                dynamic = max(dynamic, _level(sub.id))
+        kind = type(sub)
+        if kind is _Name:
+            found.add(sub.id)  # type: ignore[attr-defined]
+            if type(sub.ctx) is _Load and sub.id in _LEVELS:  # type: ignore[attr-defined]
+                dynamic = max(dynamic, _LEVELS[sub.id])  # type: ignore[attr-defined]
             continue
-        if isinstance(sub, ast.Attribute):
-            found.add(sub.attr)
-            dynamic = max(dynamic, _level(sub.attr))
-        elif isinstance(sub, ast.Constant):
-            if isinstance(sub.value, str):
-                found.update(_WORD.findall(sub.value))
+        if kind is _Attribute:
+            attr = sub.attr  # type: ignore[attr-defined]
+            found.add(attr)
+            value = sub.value  # type: ignore[attr-defined]
+            if attr in _LEVELS:
+                dynamic = max(dynamic, _LEVELS[attr])
+            if attr in _REACHING_ATTRS or (type(value) is _Name and value.id in _PICKLERS):
+                dynamic = REACHES
+            push(value)
             continue
-        elif isinstance(sub, ast.Call) and not dynamic and _computed_name(sub):
-            dynamic = READS
-        elif _namespace_write(sub):
+        if kind is _Constant:
+            if type(sub.value) is str:  # type: ignore[attr-defined]
+                found.update(_WORD.findall(sub.value))  # type: ignore[attr-defined]
+            continue
+        if kind is _Call:
+            assert isinstance(sub, ast.Call)
+            if _callee(sub.func) in _IMPORTERS and _constant_first(sub):
+                # A module named in the code: an import like any other (its name is a word).
+                if isinstance(sub.func, ast.Attribute):
+                    push(sub.func.value)
+                stack.extend(sub.args)
+                stack.extend(sub.keywords)
+                continue
+            if not dynamic and _computed_name(sub):
+                dynamic = READS
+        elif kind is _keyword:
+            if sub.arg:  # type: ignore[attr-defined]
+                found.add(sub.arg)  # type: ignore[attr-defined]
+        elif kind is _arg:
+            found.add(sub.arg)  # type: ignore[attr-defined]
+        elif kind is _alias:
+            found.update(sub.name.split("."))  # type: ignore[attr-defined]
+            if sub.asname:  # type: ignore[attr-defined]
+                found.add(sub.asname)  # type: ignore[attr-defined]
+        elif kind is ast.ImportFrom:
+            if sub.module:  # type: ignore[attr-defined]
+                found.update(sub.module.split("."))  # type: ignore[attr-defined]
+        elif kind is ast.Subscript and _namespace_write(sub):
             # `globals()[name] = value` writes a name (state, see blocks.py) but reads none.
             assert isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Call)
-            stack.append(sub.slice)
+            push(sub.slice)
             stack.extend(sub.value.args)
             continue
-        elif isinstance(sub, ast.keyword):
-            if sub.arg:
-                found.add(sub.arg)
-        elif isinstance(sub, ast.arg):
-            found.add(sub.arg)
-        elif isinstance(sub, ast.alias):
-            found.update(sub.name.split("."))
-            if sub.asname:
-                found.add(sub.asname)
-        elif isinstance(sub, ast.ImportFrom):
-            if sub.module:
-                found.update(sub.module.split("."))
-        elif isinstance(sub, _DEFS):
+        elif kind in _DEFS:
+            assert isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
             found.add(sub.name)
             if cut:
                 stack.extend(sub.decorator_list)
@@ -213,11 +253,17 @@ def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], int]:
                     stack.extend(sub.bases)
                     stack.extend(sub.keywords)
                 else:
-                    stack.append(sub.args)
+                    push(sub.args)
                     if sub.returns is not None:
-                        stack.append(sub.returns)
+                        push(sub.returns)
                 continue
-        stack.extend(ast.iter_child_nodes(sub))
+        for name in sub._fields:
+            value = getattr(sub, name, None)
+            if type(value) is list:
+                # Lists hold nodes, except names (`global a, b`) and None (`{**d}` keys).
+                stack.extend(v for v in value if isinstance(v, _AST))
+            elif isinstance(value, _AST) and not isinstance(value, _CONTEXTS):
+                push(value)
     return found, dynamic
 
 
@@ -229,6 +275,10 @@ def _namespace_write(node: ast.AST) -> bool:
         and isinstance(node.value.func, ast.Name)
         and node.value.func.id in ("globals", "vars")
     )
+
+
+def _constant_first(call: ast.Call) -> bool:
+    return bool(call.args) and isinstance(call.args[0], ast.Constant)
 
 
 def _computed_name(call: ast.Call) -> bool:
@@ -511,12 +561,14 @@ def name_facts(
             qualname = f"{qualname}#{seen[qualname]}"
         if isinstance(node, ast.ClassDef):
             scopes.append((qualname, node.body, purity.class_header(node)))
-            _docstring_words(facts, qualname, node.body)
         else:
             assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             uses, dynamic = _scan(node)
             facts.functions[qualname] = (dynamic, frozenset(uses))
-    _docstring_words(facts, MODULE_BLOCK, tree.body)
+    examples = doctest_docstrings(tree)
+    if examples:
+        words = {w for text in examples for w in _WORD.findall(text)}
+        facts.functions[DOCSTRINGS_BLOCK] = (0, frozenset(words))
     for scope, body, pure_scope in scopes:
         statements: list[Statement] = []
         for stmt in body:
@@ -570,21 +622,6 @@ def _import_statements(stmt: ast.Import | ast.ImportFrom, path: str | None) -> l
         uses = sorted({*module, *alias.name.split("."), bound, dotted})
         found.append([bound, IMPORTS, fingerprint, " ".join(uses)])
     return found
-
-
-def _docstring_words(facts: NameFacts, block: str, body: list[ast.stmt]) -> None:
-    """A module's or class's docstring is code too when it holds doctests: what it mentions is
-    recorded under the block's name, so the tests of that block see a changed name in it."""
-    first = body[0] if body else None
-    if (
-        isinstance(first, ast.Expr)
-        and isinstance(first.value, ast.Constant)
-        and isinstance(first.value.value, str)
-        and ">>>" in first.value.value
-    ):
-        words = set(_WORD.findall(first.value.value))
-        if words:
-            facts.functions[block] = (0, frozenset(words))
 
 
 def _module_bindings(tree: ast.Module) -> set[str]:

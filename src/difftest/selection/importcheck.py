@@ -61,7 +61,9 @@ class SubprocessImportCheck:
             return None
         env = dict(os.environ)
         roots = [str(self.root / r) if r else str(self.root) for r in self.import_roots]
-        env["PYTHONPATH"] = os.pathsep.join([*roots, *filter(None, [env.get("PYTHONPATH")])])
+        # The session's own path too: pytest's `pythonpath`, rootdir and conftest insertions.
+        here = [p for p in sys.path if p and os.path.isdir(p)]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*roots, *here]))
         env.pop("COVERAGE_PROCESS_START", None)
         try:
             done = subprocess.run(

@@ -57,6 +57,15 @@ class FileFacts:
     #: Name facts (:mod:`difftest.changes.names`) as stored in the baseline, JSON.
     names: str | None = None
 
+    def doctest_deps(self) -> list[Dependency]:
+        """A doctest's dependencies in its own file: every docstring there may hold its code."""
+        if self.blocks is None:
+            return []
+        return [
+            Dependency(self.path, self.version, b.name, b.checksum)
+            for b in self.blocks.doctest_blocks()
+        ]
+
     def all_function_deps(self) -> list[Dependency]:
         if self.blocks is None:
             return []
@@ -366,7 +375,7 @@ class RecordBuilder:
             if path.endswith(".py"):
                 deps.extend(self.facts.get(path).function_deps(lines))
         if docstrings_of is not None:
-            deps.extend(self.facts.get(docstrings_of).all_function_deps())
+            deps.extend(self.facts.get(docstrings_of).doctest_deps())
         for path in sorted(closure.data | set(data)):
             version = self.hasher.hash(path) or ABSENT
             deps.append(Dependency(path, version, DATA_BLOCK, version))
