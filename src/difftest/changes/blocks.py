@@ -5,7 +5,9 @@ A file yields:
   defaults and docstrings of module-level functions, with class bodies reduced to their header;
 - one class block per class (``Class``, ``Outer.Inner``): the class body with method bodies cut
   out, so class attributes, dataclass fields, enum members and method decorators count;
-- one function block per function or method (nested functions belong to the enclosing one).
+- one function block per function or method (nested functions belong to the enclosing one);
+- a ``<docstrings>`` block (kind "doctests") when the module's or a class's docstring holds
+  doctest examples: the code of those doctests, which only they depend on.
 
 Module and class blocks run at import time: a test that imported the module depends on all of
 them. A function block is a dependency of the tests that executed a line of its body.
