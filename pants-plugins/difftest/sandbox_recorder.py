@@ -179,6 +179,7 @@ class _PantsRecording:
         env = {_plan_mod.PYTEST_CONFIG_KEY: _plan_mod.pytest_config_value(config)}
         builder = SandboxRecordBuilder(self.recorder.paths, hasher, cache_size=100000, env=env)
         builder.roots = self.roots
+        builder.facts.want_names = False  # the Pants artifact holds no name facts
         self.recorder.bind(builder, self._sink, batch_size=50, recorded={})
         # Node ids are relative to pytest's rootdir, which depends on the arguments when there is
         # no ini file (a batch of targets may give another one): store them root-relative.

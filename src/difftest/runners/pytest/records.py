@@ -94,6 +94,8 @@ class FactsCache:
         self._read_names = names_reader(hasher)
         #: (path, version) pairs whose name facts the baseline holds already: not computed again.
         self.known_names: set[tuple[str, str]] = set()
+        #: Whether name facts are wanted at all (the Pants artifact holds none).
+        self.want_names = True
         self._entries: OrderedDict[str, FileFacts] = OrderedDict()
         #: Trees the import graph parsed, until their blocks are first needed.
         self._trees: dict[str, ast.Module] = {}
@@ -130,7 +132,7 @@ class FactsCache:
             blocks = blocks_from_tree(tree, stateful)
             names = (
                 None
-                if (path, version) in self.known_names
+                if not self.want_names or (path, version) in self.known_names
                 else name_facts(tree, path, stateful).to_json()
             )
         except (SourceError, OSError, RecursionError):
