@@ -125,6 +125,25 @@ _MUTATORS = frozenset(
 )
 
 
+_CONTEXTS = (ast.Load, ast.Store, ast.Del)
+
+
+def walk(node: ast.AST) -> Iterator[ast.AST]:
+    """Every node under ``node`` (in no particular order): :func:`ast.walk` without its
+    per-node generators and the ``Load``/``Store`` markers, several times faster."""
+    stack = [node]
+    ast_type = ast.AST
+    while stack:
+        current = stack.pop()
+        yield current
+        for name in current._fields:
+            value = getattr(current, name, None)
+            if type(value) is list:
+                stack.extend(v for v in value if isinstance(v, ast_type))
+            elif isinstance(value, ast_type) and not isinstance(value, _CONTEXTS):
+                stack.append(value)
+
+
 def _root_name(node: ast.expr) -> str | None:
     while isinstance(node, (ast.Attribute, ast.Subscript)):
         node = node.value
@@ -134,11 +153,17 @@ def _root_name(node: ast.expr) -> str | None:
 def _module_names(tree: ast.Module) -> set[str]:
     """Names bound at module level (assignments, defs, classes, imports)."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    # Definitions and imports are statements: walking statements alone finds them all, without
+    # visiting the expressions that make up most of a tree.
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            stack.extend(getattr(node, field, None) or ())
     for node in tree.body:
         for target in getattr(node, "targets", None) or [getattr(node, "target", None)]:
             if isinstance(target, ast.Name):
@@ -156,7 +181,7 @@ def _plain_locals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     whatever they share a name with, they are not that state. Parameters, loop and ``with``
     targets, imports and names bound to an existing object may all be shared state."""
     fresh_targets: set[int] = set()
-    for node in ast.walk(func):
+    for node in walk(func):
         if (
             isinstance(node, (ast.Assign, ast.AnnAssign))
             and node.value is not None
@@ -166,7 +191,7 @@ def _plain_locals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
             fresh_targets.update(id(t) for t in targets if isinstance(t, ast.Name))
     fresh: set[str] = set()
     other: set[str] = set()
-    for node in ast.walk(func):
+    for node in walk(func):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             (fresh if id(node) in fresh_targets else other).add(node.id)
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
@@ -193,7 +218,7 @@ def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str
     # state, even when it shares a module-level name: `result[i] = x` writes nothing shared.
     # The locals take another walk of the function: only done once a write to such a name is seen.
     plain_locals: set[str] | None = None
-    for node in ast.walk(func):
+    for node in walk(func):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             return True
         targets: list[ast.expr] = []
@@ -246,7 +271,7 @@ def stateful_functions(tree: ast.Module) -> set[int]:
         if id(func) in stateful:
             continue
         stateful.add(id(func))
-        for node in ast.walk(func):
+        for node in walk(func):
             if isinstance(node, ast.Call):
                 callee = node.func
                 name = callee.id if isinstance(callee, ast.Name) else None
