@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 
+from difftest.changes.blocks import walk
+
 
 def _resolve_relative(name: str | None, level: int, package: str) -> str | None:
     if level == 0:
@@ -53,7 +55,7 @@ def imported_names(tree: ast.Module, package: str) -> set[str]:
     For ``from a import b`` both ``a`` and ``a.b`` are returned: ``b`` may be a submodule.
     """
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and ">>>" in node.value:
             names |= _doctest_imports(node.value, package)
         elif isinstance(node, ast.Import):
