@@ -444,3 +444,40 @@ def test_a_module_that_reads_another_modules_namespace_at_import_runs_its_import
     ]
     result.stdout.fnmatch_lines(["*table.py reads namespaces dynamically at import time*"])
     result.assert_outcomes(failed=2)
+
+
+def test_a_class_attribute_of_a_subclass_whose_base_lives_in_another_module_runs_every_importer(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "base.py": """
+                KINDS = {}
+
+                class Base:
+                    def __init_subclass__(cls):
+                        KINDS[cls.kind] = cls
+
+                def lookup(name):
+                    return KINDS[name]
+                """,
+            "child.py": """
+                from base import Base
+
+                class Child(Base):
+                    kind = "a"
+                """,
+            "tests/test_kinds.py": """
+                import child
+                from base import lookup
+
+                def test_lookup():
+                    assert lookup("a")
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("child.py", 'kind = "a"', 'kind = "b"')
+    result = project.diff()
+    assert ran(result) == ["tests/test_kinds.py::test_lookup"]
+    result.assert_outcomes(failed=1)
