@@ -238,3 +238,20 @@ def test_refreshing_the_stat_cache_of_many_files_commits_once(tmp_path: Path, ba
         "BEGIN IMMEDIATE",
         "COMMIT",
     ]
+
+
+def test_name_facts_given_with_a_write_are_not_computed_again(tmp_path: Path, baselines) -> None:
+    asked: list[tuple[str, str]] = []
+
+    def names_of(key: str, version: str) -> str | None:
+        asked.append((key, version))
+        return "{}"
+
+    record = baselines.record("t.py::test_a", ("src/given.py", "<module>"), ("src/new.py", "f"))
+    with Baseline.open(tmp_path / "b.db") as baseline:
+        baseline.write(
+            [record], names=[("src/given.py", "v-src/given.py", '{"given": 1}')], names_of=names_of
+        )
+        stored = {(k, h): f for k, h, f in baseline.names()}
+    assert asked == [("src/new.py", "v-src/new.py")]
+    assert stored[("src/given.py", "v-src/given.py")] == '{"given": 1}'

@@ -452,6 +452,10 @@ class Baseline:
                 for table in ("test", "dep", "depset", "version", "edge", "names"):
                     conn.execute(f"DELETE FROM {table}")
             conn.executemany("DELETE FROM test WHERE nodeid = ?", ((n,) for n in remove))
+            # Given facts go in first, so that ``names_of`` is not asked for them again.
+            conn.executemany(
+                "INSERT OR IGNORE INTO names (key, hash, facts) VALUES (?, ?, ?)", names
+            )
             rows = []
             depset_ids: dict[str, int] = {}
             new: dict[str, Sequence[Dependency]] = {}
@@ -488,9 +492,6 @@ class Baseline:
                     (rec.nodeid, rec.file, depset_ids[digest_], rec.outcome, rec.duration, now)
                     for rec, digest_ in rows
                 ),
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO names (key, hash, facts) VALUES (?, ?, ?)", names
             )
             conn.executemany("INSERT OR IGNORE INTO edge (src, dst, kind) VALUES (?, ?, ?)", edges)
             if stat_cache is not None:
