@@ -106,6 +106,18 @@ def _walk_defs(body: list[ast.stmt], prefix: str) -> Iterator[tuple[str, ast.stm
                 yield from _walk_defs(handler.body, prefix)
 
 
+def block_defs(tree: ast.Module) -> Iterator[tuple[str, ast.stmt]]:
+    """The classes and functions that are blocks of their own, with their block names."""
+    seen: dict[str, int] = {}
+    for qualname, node in _walk_defs(tree.body, ""):
+        # Property setters, overloads and conditional definitions reuse a name: number the
+        # repeats by order of appearance so that each keeps a stable identity.
+        seen[qualname] = seen.get(qualname, 0) + 1
+        if seen[qualname] > 1:
+            qualname = f"{qualname}#{seen[qualname]}"
+        yield qualname, node
+
+
 _MUTATORS = frozenset(
     {
         "append",
@@ -344,13 +356,7 @@ def blocks_from_tree(tree: ast.Module, stateful: set[int] | None = None) -> File
         Block(MODULE_BLOCK, "module", 1, _last_line(tree), _skeleton_digest(tree, None, stateful))
     ]
     functions: list[Block] = []
-    seen: dict[str, int] = {}
-    for qualname, node in _walk_defs(tree.body, ""):
-        # Property setters, overloads and conditional definitions reuse a name: number the
-        # repeats by order of appearance so that each keeps a stable identity.
-        seen[qualname] = seen.get(qualname, 0) + 1
-        if seen[qualname] > 1:
-            qualname = f"{qualname}#{seen[qualname]}"
+    for qualname, node in block_defs(tree):
         end = node.end_lineno or node.lineno
         if isinstance(node, ast.ClassDef):
             checksum = _skeleton_digest(node, node, stateful)

@@ -37,7 +37,7 @@ from typing import Any
 
 from difftest.changes.blocks import (
     _dump,
-    _walk_defs,
+    block_defs,
     digest,
     doctest_docstrings,
     stateful_functions,
@@ -87,6 +87,7 @@ _PURE_BASES = frozenset(
         if isinstance(value, type) and issubclass(value, BaseException)
     }
 )  # fmt: skip
+_PURE_CALLABLES = _PURE_CALLS | _PURE_WITH_CONSTANT_NAME
 _PURE_METACLASSES = frozenset({"ABCMeta"})
 #: Where the names above may be imported from.
 _STDLIB_MODULES = frozenset(
@@ -98,7 +99,6 @@ _STDLIB_MODULES = frozenset(
 )  # fmt: skip
 #: Special methods that run project code when a class is created.
 _CLASS_HOOKS = frozenset({"__init_subclass__", "__set_name__"})
-#: Names whose use reads a namespace without naming what it reads.
 #: How a function reads names it does not mention. READS: it lists or looks up the names of
 #: an object it was handed (``vars(obj)``, ``getattr(obj, name)``): it sees a changed name only
 #: if the object reached it, which takes code mentioning the object. REACHES: it finds objects
@@ -318,7 +318,8 @@ def _import_time_nodes(tree: ast.Module) -> Iterator[ast.AST]:
 class _Purity:
     """Decides whether an import-time statement only binds names."""
 
-    def __init__(self, tree: ast.Module, stateful: set[int]) -> None:
+    def __init__(self, tree: ast.Module, stateful: set[int], assigned: set[str]) -> None:
+        """``assigned``: the names the module's own statements bind (imports aside)."""
         self.stateful = stateful
         #: name -> top-level module it was imported from ("" for a relative import)
         self.imported: dict[str, str] = {}
@@ -342,9 +343,7 @@ class _Purity:
                 self.local_defs.add(node.name)
                 self.classes.setdefault(node.name, node)
                 self.hooks = self.hooks or any(_callee(b) == "type" for b in node.bases)
-        for stmt in tree.body:
-            if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                self.local_defs |= _binds(stmt)
+        self.local_defs |= assigned
         self._class_pure: dict[int, bool] = {}
 
     def known(self, node: ast.expr, allowed: frozenset[str]) -> bool:
@@ -368,12 +367,8 @@ class _Purity:
         if name in ("setter", "getter", "deleter") and isinstance(node.func, ast.Attribute):
             # `@area.setter`: the property built by an earlier statement of the class
             return isinstance(node.func.value, ast.Name) and all(self.expr(a) for a in node.args)
-        if name is None or not self.known(node.func, _PURE_CALLS | _PURE_WITH_CONSTANT_NAME):
+        if name is None or not self.known(node.func, _PURE_CALLABLES) or _computed_name(node):
             return False
-        if name in _PURE_WITH_CONSTANT_NAME:
-            names = node.args[1:2] if name in ("getattr", "hasattr") else node.args[:1]
-            if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in names):
-                return False
         return all(self.expr(a) for a in node.args) and all(
             self.expr(k.value) for k in node.keywords
         )
@@ -550,15 +545,22 @@ def name_facts(
     the caller has it already."""
     if stateful is None:
         stateful = stateful_functions(tree)
-    purity = _Purity(tree, stateful)
+    module_binds = {id(stmt): _binds(stmt) for stmt in tree.body}
+    purity = _Purity(
+        tree,
+        stateful,
+        {
+            name
+            for stmt in tree.body
+            if not isinstance(stmt, (ast.Import, ast.ImportFrom))
+            for name in module_binds[id(stmt)]
+        },
+    )
     # pytest calls a plugin's hooks by name, unseen: such a module is never narrowed.
-    facts = NameFacts(dynamic=REACHES if "pytest_plugins" in _module_bindings(tree) else 0)
+    hooks = any(n.startswith("pytest_") for names in module_binds.values() for n in names)
+    facts = NameFacts(dynamic=REACHES if hooks else 0)
     scopes: list[tuple[str, list[ast.stmt], bool]] = [("", tree.body, True)]
-    seen: dict[str, int] = {}
-    for qualname, node in _walk_defs(tree.body, ""):
-        seen[qualname] = seen.get(qualname, 0) + 1
-        if seen[qualname] > 1:
-            qualname = f"{qualname}#{seen[qualname]}"
+    for qualname, node in block_defs(tree):
         if isinstance(node, ast.ClassDef):
             scopes.append((qualname, node.body, purity.class_header(node)))
         else:
@@ -577,19 +579,20 @@ def name_facts(
                 # of `a` on to `a` alone.
                 statements.extend(_import_statements(stmt, path))
                 continue
-            dumped = _cut_dump(stmt)
             uses, dynamic = _scan(stmt, cut=True)
             if id(stmt) in stateful:
                 # Its body runs when called and can leave state behind: the body counts too
                 # (when it runs, it is a function block with its own facts).
                 dumped = _dump(stmt)
                 uses = _scan(stmt)[0]
+            else:
+                dumped = _cut_dump(stmt)
             facts.dynamic = max(facts.dynamic, dynamic)
             kind = purity.statement(stmt) if pure_scope else IMPURE
             if dynamic:
                 kind = IMPURE
             fingerprint = digest(dumped)
-            bound = _binds(stmt)
+            bound = module_binds[id(stmt)] if id(stmt) in module_binds else _binds(stmt)
             identity = ",".join(sorted(bound)) if bound else "#" + fingerprint[:16]
             statements.append([identity, kind, fingerprint, " ".join(sorted(uses))])
         facts.scopes[scope] = statements
@@ -622,15 +625,6 @@ def _import_statements(stmt: ast.Import | ast.ImportFrom, path: str | None) -> l
         uses = sorted({*module, *alias.name.split("."), bound, dotted})
         found.append([bound, IMPORTS, fingerprint, " ".join(uses)])
     return found
-
-
-def _module_bindings(tree: ast.Module) -> set[str]:
-    names: set[str] = set()
-    for stmt in tree.body:
-        names |= _binds(stmt)
-    return {n for n in names if n.startswith("pytest_")} | (
-        {"pytest_plugins"} if any(n.startswith("pytest_") for n in names) else set()
-    )
 
 
 def names_reader(hasher: FileHasher) -> Callable[[str, str], str | None]:
