@@ -61,6 +61,15 @@ def _combined(statements: Sequence[Statement]) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in parts.items()}
 
 
+def _bound(identity: str, scope: str) -> list[str]:
+    """The names a statement binds, and the class whose body holds it (a class-body edit
+    changes what the class is)."""
+    names = [] if identity.startswith("#") else identity.split(",")
+    if scope:
+        names.append(scope.split(".")[-1].split("#")[0])
+    return names
+
+
 def _uses(statements: Sequence[Statement], identity: str) -> set[str]:
     return {w for s in statements if s[0] == identity for w in s[3].split()}
 
@@ -86,13 +95,10 @@ def changed_names(old: NameFacts, new: NameFacts) -> set[str] | None:
             kinds = {*(was or ())[0::2], *(now or ())[0::2]}
             if kinds - {PURE}:
                 return None
-            if not identity.startswith("#"):
-                names.update(identity.split(","))
+            names.update(_bound(identity, scope))
             if identity == "__all__":
                 # What a star import binds changes with the strings in __all__.
                 names.update(_uses(before, identity) ^ _uses(after, identity))
-            if scope:
-                names.add(scope.split(".")[-1].split("#")[0])
     return names if changed else None
 
 
@@ -169,9 +175,7 @@ class _Project:
                     marked.add(key)
                     continue
                 touched.add(key)
-                bound = [] if stmt[0].startswith("#") else stmt[0].split(",")
-                if scope:
-                    bound.append(scope.split(".")[-1].split("#")[0])
+                bound = _bound(stmt[0], scope)
                 if not only_binding and bound:
                     bound.append(module_name(key))
                 for name in bound:
