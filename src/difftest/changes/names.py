@@ -36,8 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from difftest.changes.blocks import (
+    FileBlocks,
     _dump,
     block_defs,
+    blocks_from_tree,
     digest,
     doctest_docstrings,
     stateful_functions,
@@ -625,6 +627,16 @@ def _import_statements(stmt: ast.Import | ast.ImportFrom, path: str | None) -> l
         uses = sorted({*module, *alias.name.split("."), bound, dotted})
         found.append([bound, IMPORTS, fingerprint, " ".join(uses)])
     return found
+
+
+def blocks_and_names(
+    tree: ast.Module, path: str, *, names: bool = True
+) -> tuple[FileBlocks, NameFacts | None]:
+    """A parsed file's blocks and (``names``) name facts, sharing the costly stateful-function
+    analysis both need."""
+    stateful = stateful_functions(tree)
+    facts = name_facts(tree, path, stateful) if names else None
+    return blocks_from_tree(tree, stateful), facts
 
 
 def names_reader(hasher: FileHasher) -> Callable[[str, str], str | None]:

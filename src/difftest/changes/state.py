@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from difftest.changes.blocks import FileBlocks, blocks_from_tree, parse_tree, stateful_functions
+from difftest.changes.blocks import FileBlocks, parse_tree
 from difftest.changes.environment import current_value
-from difftest.changes.names import NameFacts, name_facts
+from difftest.changes.names import NameFacts, blocks_and_names
 from difftest.changes.scan import FileHasher
 from difftest.errors import SourceError
 from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, SPAWN_BLOCK
@@ -44,9 +44,7 @@ class CurrentState:
             if self.hasher.hash(path) is not None:
                 try:
                     tree = parse_tree(self.hasher.read(path), path)
-                    stateful = stateful_functions(tree)
-                    parsed = blocks_from_tree(tree, stateful)
-                    names = name_facts(tree, path, stateful)
+                    parsed, names = blocks_and_names(tree, path)
                 except SourceError as exc:
                     self.warnings.append(str(exc))
                 except OSError:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from difftest.changes.blocks import FileBlocks, blocks_from_tree, parse_tree, stateful_functions
+from difftest.changes.blocks import FileBlocks, parse_tree
 from difftest.changes.environment import (
     PYTHON_KEY,
     dist_key,
@@ -25,7 +25,7 @@ from difftest.changes.environment import (
     missing_modules,
     python_fingerprint,
 )
-from difftest.changes.names import name_facts, names_reader
+from difftest.changes.names import blocks_and_names, names_reader
 from difftest.changes.scan import FileHasher, iter_project_files, iter_python_files, listing_key
 from difftest.changes.state import UNPARSEABLE
 from difftest.errors import SourceError
@@ -127,14 +127,9 @@ class FactsCache:
         try:
             if tree is None:
                 tree = parse_tree(self.hasher.read(path), path)
-            # One pass over the tree's state for both: it is the costly part of either.
-            stateful = stateful_functions(tree)
-            blocks = blocks_from_tree(tree, stateful)
-            names = (
-                None
-                if not self.want_names or (path, version) in self.known_names
-                else name_facts(tree, path, stateful).to_json()
-            )
+            wanted = self.want_names and (path, version) not in self.known_names
+            blocks, facts = blocks_and_names(tree, path, names=wanted)
+            names = facts.to_json() if facts is not None else None
         except (SourceError, OSError, RecursionError):
             # Every block of an unparseable file fingerprints as such: fixing it re-selects.
             return FileFacts(
