@@ -144,16 +144,21 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
     """Every node under ``node`` (in no particular order): :func:`ast.walk` without its
     per-node generators and the ``Load``/``Store`` markers, several times faster."""
     stack = [node]
-    ast_type = ast.AST
     while stack:
         current = stack.pop()
         yield current
-        for name in current._fields:
-            value = getattr(current, name, None)
-            if type(value) is list:
-                stack.extend(v for v in value if isinstance(v, ast_type))
-            elif isinstance(value, ast_type) and not isinstance(value, _CONTEXTS):
-                stack.append(value)
+        push_children(stack, current)
+
+
+def push_children(stack: list[ast.AST], node: ast.AST) -> None:
+    """Put ``node``'s child nodes on ``stack``, ``Load``/``Store`` markers left out."""
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if type(value) is list:
+            # Lists hold nodes, except names (`global a, b`) and None (`{**d}` keys).
+            stack.extend(v for v in value if isinstance(v, ast.AST))
+        elif isinstance(value, ast.AST) and not isinstance(value, _CONTEXTS):
+            stack.append(value)
 
 
 def _root_name(node: ast.expr) -> str | None:

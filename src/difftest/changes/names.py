@@ -42,6 +42,7 @@ from difftest.changes.blocks import (
     blocks_from_tree,
     digest,
     doctest_docstrings,
+    push_children,
     stateful_functions,
 )
 from difftest.changes.scan import FileHasher
@@ -182,8 +183,6 @@ _LEVELS = {**{n: READS for n in _READERS}, **{n: REACHES for n in _REACHERS}}
 
 _Name, _Attribute, _Constant, _Call = ast.Name, ast.Attribute, ast.Constant, ast.Call
 _Load, _keyword, _arg, _alias = ast.Load, ast.keyword, ast.arg, ast.alias
-_CONTEXTS = (ast.Load, ast.Store, ast.Del)
-_AST = ast.AST
 
 
 def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], int]:
@@ -259,13 +258,7 @@ def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], int]:
                     if sub.returns is not None:
                         push(sub.returns)
                 continue
-        for name in sub._fields:
-            value = getattr(sub, name, None)
-            if type(value) is list:
-                # Lists hold nodes, except names (`global a, b`) and None (`{**d}` keys).
-                stack.extend(v for v in value if isinstance(v, _AST))
-            elif isinstance(value, _AST) and not isinstance(value, _CONTEXTS):
-                push(value)
+        push_children(stack, sub)
     return found, dynamic
 
 
