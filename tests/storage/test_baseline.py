@@ -100,6 +100,26 @@ def test_a_write_that_fails_halfway_leaves_the_previous_content(tmp_path: Path, 
     assert after["recorded_at"] == {**before["recorded_at"], "t.py::test_c": 300.0}
 
 
+def test_an_unsynced_batch_is_committed_and_a_failed_one_leaves_the_last_commit(
+    tmp_path: Path, baselines
+) -> None:
+    path = baselines.make(tmp_path / "baseline.db", [baselines.record("t.py::test_a")])
+
+    def crash() -> Iterator[TestRecord]:
+        yield baselines.record("t.py::test_lost")
+        raise RuntimeError("the test run died")
+
+    with Baseline.open_existing(path) as baseline:
+        baseline.write([baselines.record("t.py::test_b")], collect=False, durable=False)
+        assert set(baselines.content(path)["records"]) == {"t.py::test_a", "t.py::test_b"}
+        with pytest.raises(RuntimeError):
+            baseline.write(crash(), collect=False, durable=False)
+        # and the next write syncs again
+        (level,) = baseline._conn.execute("PRAGMA synchronous").fetchone()
+        assert level == 2
+    assert set(baselines.content(path)["records"]) == {"t.py::test_a", "t.py::test_b"}
+
+
 def test_writing_some_tests_leaves_the_other_tests_records_unchanged(
     tmp_path: Path, baselines
 ) -> None:

@@ -147,6 +147,7 @@ class BatchWriter:
             collect=last,
             names_of=self._names_of,
             names=names,
+            durable=last,
         )
         self._replace_all = False
         self.written += len(records)
