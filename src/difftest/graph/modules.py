@@ -93,12 +93,15 @@ class ImportGraph:
         index: ModuleIndex,
         read: Callable[[str], bytes | None],
         on_parse: Callable[[str, ast.Module], None] | None = None,
+        imports_of: Callable[[str], Iterable[str] | None] | None = None,
     ) -> None:
         """``on_parse`` receives each parsed tree, so a caller that needs it too (the recorder,
-        for blocks) does not parse the file a second time."""
+        for blocks) does not parse the file a second time. ``imports_of(path)``: the dotted
+        names the file imports now, when the caller knows them already (else None)."""
         self.index = index
         self._read = read
         self._on_parse = on_parse
+        self._imports_of = imports_of
         self.edges: dict[str, dict[str, str]] = {}
         self._expanded: set[str] = set()
         self._project_tops = index.top_level_names
@@ -113,18 +116,21 @@ class ImportGraph:
         self._expanded.add(path)
         if not path.endswith(".py"):
             return
-        source = self._read(path)
-        if source is None:
-            return
-        try:
-            tree = parse_tree(source, path)
-        except SourceError:
-            # An unparseable file has no usable edges; its own blocks fingerprint as
-            # unparseable, so every test that reached it is selected anyway.
-            return
-        if self._on_parse is not None:
-            self._on_parse(path, tree)
-        for dotted in imported_names(tree, self.index.package_of(path)):
+        known = self._imports_of(path) if self._imports_of is not None else None
+        if known is None:
+            source = self._read(path)
+            if source is None:
+                return
+            try:
+                tree = parse_tree(source, path)
+            except SourceError:
+                # An unparseable file has no usable edges; its own blocks fingerprint as
+                # unparseable, so every test that reached it is selected anyway.
+                return
+            if self._on_parse is not None:
+                self._on_parse(path, tree)
+            known = imported_names(tree, self.index.package_of(path))
+        for dotted in known:
             targets = self.index.files_for(dotted)
             if targets:
                 for target in targets:

@@ -61,6 +61,7 @@ class LocalRun:
                 self._write_batch,
                 batch_size=settings.batch_size,
                 recorded=plan.recorded,
+                prefetch=True,
             )
 
     def _write_batch(self, records: list[TestRecord], edges: list[Edge]) -> None:

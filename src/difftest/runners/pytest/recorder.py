@@ -8,6 +8,7 @@ collected file, and afterwards only while a test (or a higher-scoped fixture's s
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Callable
 import pytest
 
 from difftest.model import COLLECT_SUFFIX, TestRecord
+from difftest.runners.pytest.prefetch import helper_possible
 from difftest.runners.pytest.probes import (
     FIXTURE_CONTEXT,
     SESSION_CONTEXT,
@@ -105,6 +107,10 @@ def _merge(into: dict[str, set[int]], lines: Mapping[str, set[int]]) -> None:
         into.setdefault(path, set()).update(found)
 
 
+#: How many batches of tests may wait for the helper's analysis before records wait for it.
+_MAX_HELD_BATCHES = 50
+
+
 class Recorder:
     """Probes and pending records of one recording process (serial run or xdist worker)."""
 
@@ -130,15 +136,26 @@ class Recorder:
         self._always: dict[str, set[str]] = {}
         #: Test files whose collection started a process: their tests depend on it too.
         self._spawning_files: set[str] = set()
+        self._prefetch = False
 
     def bind(
-        self, builder: RecordBuilder, sink: Sink, *, batch_size: int, recorded: Mapping[str, str]
+        self,
+        builder: RecordBuilder,
+        sink: Sink,
+        *,
+        batch_size: int,
+        recorded: Mapping[str, str],
+        prefetch: bool = False,
     ) -> None:
-        """Start producing records: ``sink`` receives each batch (records, new run-time edges)."""
+        """Start producing records: ``sink`` receives each batch (records, new run-time edges).
+        ``prefetch``: once collected, the project's files are analysed by a helper process
+        (:mod:`~difftest.runners.pytest.prefetch`) while the tests run, where a core is free
+        for it (not in an xdist worker: the workers use the cores)."""
         self.builder = builder
         self._sink = sink
         self.batch_size = batch_size
         self.recorded = recorded
+        self._prefetch = prefetch and helper_possible()
 
     def close(self) -> None:
         """Stop measuring and restore every patched function (idempotent)."""
@@ -146,6 +163,8 @@ class Recorder:
             self.closed = True
             self.coverage.stop()
             self.probe.uninstall()
+            if self.builder is not None:
+                self.builder.close()
 
     def _file_of(self, path: Any) -> str | None:
         return self.paths.rel(str(path)) if path is not None else None
@@ -195,6 +214,19 @@ class Recorder:
         if self.builder is not None:
             plugins = session.config.pluginmanager.get_plugins()
             self.builder.plugin_files = iter_plugin_files(plugins, self.paths)
+            if self._prefetch:
+                self._start_prefetch(session)
+
+    def _start_prefetch(self, session: pytest.Session) -> None:
+        assert self.builder is not None
+        found = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
+        files = {self.paths.rel_source(f) for f in found if isinstance(f, str)}
+        files.update(self._file_of(item.path) for item in session.items)
+        self.probe.paused = True  # the helper is difftest's process, not the project's
+        try:
+            self.builder.prefetch(sorted(f for f in files if f is not None and f.endswith(".py")))
+        finally:
+            self.probe.paused = False
 
     # ------------------------------------------------------------------ tests
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -222,8 +254,17 @@ class Recorder:
             self.probe.pop(scope)
             self._current = None
             self._tests.append(running)
-            if len(self._tests) >= self.batch_size:
+            if len(self._tests) >= self.batch_size and not self._analysing():
                 self.flush()
+
+    def _analysing(self) -> bool:
+        """Whether to hold the pending tests until the helper's answers are in (records would
+        wait for them), up to a limit."""
+        return (
+            self.builder is not None
+            and len(self._tests) < _MAX_HELD_BATCHES * self.batch_size
+            and self.builder.analysing()
+        )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         running = self._current

@@ -39,6 +39,7 @@ from difftest.model import (
     Dependency,
     TestRecord,
 )
+from difftest.runners.pytest.prefetch import Prefetcher
 from difftest.runners.pytest.probes import ProjectPaths
 
 Edge = tuple[str, str, str]
@@ -97,6 +98,8 @@ class FactsCache:
         #: Whether name facts are wanted at all (the Pants artifact holds none).
         self.want_names = True
         self._entries: OrderedDict[str, FileFacts] = OrderedDict()
+        #: The helper analysing files beside the tests, if one runs.
+        self.prefetch: Prefetcher | None = None
         #: Trees the import graph parsed, until their blocks are first needed.
         self._trees: dict[str, ast.Module] = {}
 
@@ -124,10 +127,16 @@ class FactsCache:
         if version == ABSENT:
             return FileFacts(path, version, None, (Dependency(path, ABSENT, MODULE_BLOCK, ABSENT),))
         tree = self._trees.pop(path, None)
+        wanted = self.want_names and (path, version) not in self.known_names
+        done = self.prefetch.take(path, version) if self.prefetch is not None else None
+        if tree is None and done is not None and (done.names is not None or not wanted):
+            names = done.names if wanted else None
+            return FileFacts(
+                path, version, done.blocks, _import_deps(path, version, done.blocks), names
+            )
         try:
             if tree is None:
                 tree = parse_tree(self.hasher.read(path), path)
-            wanted = self.want_names and (path, version) not in self.known_names
             blocks, facts = blocks_and_names(tree, path, names=wanted)
             names = facts.to_json() if facts is not None else None
         except (SourceError, OSError, RecursionError):
@@ -135,8 +144,15 @@ class FactsCache:
             return FileFacts(
                 path, version, None, (Dependency(path, version, MODULE_BLOCK, UNPARSEABLE),)
             )
-        deps = tuple(Dependency(path, version, b.name, b.checksum) for b in blocks.import_blocks)
-        return FileFacts(path, version, blocks, deps, names)
+        return FileFacts(path, version, blocks, _import_deps(path, version, blocks), names)
+
+    def wanted(self, path: str) -> tuple[str, bool] | None:
+        """(version, whether name facts are wanted) for a file not analysed yet, else None."""
+        version = self.hasher.hash(path)
+        facts = self._entries.get(path)
+        if version is None or (facts is not None and facts.version == version):
+            return None
+        return version, self.want_names and (path, version) not in self.known_names
 
     def names_of(self, path: str, version: str) -> str | None:
         """Name facts of ``path`` at ``version``, from the cache or read again (None: the file
@@ -145,6 +161,10 @@ class FactsCache:
         if facts is not None and facts.version == version:
             return facts.names
         return self._read_names(path, version)
+
+
+def _import_deps(path: str, version: str, blocks: FileBlocks) -> tuple[Dependency, ...]:
+    return tuple(Dependency(path, version, b.name, b.checksum) for b in blocks.import_blocks)
 
 
 def discover_import_roots(paths: ProjectPaths) -> set[str]:
@@ -219,10 +239,38 @@ class RecordBuilder:
         if self._graph is None:
             self.import_roots |= discover_import_roots(self.paths)
             index = ModuleIndex(sorted(self.import_roots), iter_python_files(Path(self.paths.root)))
-            self._graph = ImportGraph(index, self._read, self.facts.offer_tree)
+            self._graph = ImportGraph(index, self._read, self.facts.offer_tree, self._imports_of)
             for src, dst, kind in self._edges:
                 self._graph.add_edge(src, dst, kind)
         return self._graph
+
+    def prefetch(self, files: Iterable[str]) -> None:
+        """Start a helper process analysing ``files`` (Python sources) while the tests run."""
+        if self.facts.prefetch is not None:
+            return
+        requests = []
+        for path in files:
+            wanted = self.facts.wanted(path)
+            if wanted is not None:
+                requests.append((path, self.graph.index.package_of(path), wanted[1]))
+        if requests:
+            self.facts.prefetch = Prefetcher(Path(self.paths.root))
+            self.facts.prefetch.submit(requests)
+
+    def analysing(self) -> bool:
+        """Whether the helper has answers to come: until then, writing records would wait."""
+        return self.facts.prefetch is not None and self.facts.prefetch.busy()
+
+    def close(self) -> None:
+        if self.facts.prefetch is not None:
+            self.facts.prefetch.close()
+
+    def _imports_of(self, path: str) -> Iterable[str] | None:
+        prefetch = self.facts.prefetch
+        if prefetch is None:
+            return None
+        done = prefetch.take(path, self.hasher.hash(path) or ABSENT)
+        return done.imports if done is not None else None
 
     def _read(self, path: str) -> bytes | None:
         if self.hasher.hash(path) is None:

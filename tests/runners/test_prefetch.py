@@ -1,0 +1,124 @@
+"""The helper process that analyses project files while the tests run answers exactly what the
+recorder would work out itself, and only for the file version it was asked about; when it
+cannot answer, the recorder is left to do the work, never waiting on it forever."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from pathlib import Path
+
+from difftest.changes.blocks import digest, parse_tree
+from difftest.changes.imports import imported_names
+from difftest.changes.names import blocks_and_names
+from difftest.runners.pytest.prefetch import Prefetcher
+
+MODULE = textwrap.dedent(
+    """\
+    import os
+    from .sibling import LIMIT
+
+    class Shape:
+        sides = LIMIT
+
+        def area(self):
+            return os.sep
+
+    def helper(x=LIMIT):
+        return x * 2
+    """
+)
+
+
+def _project(root: Path) -> None:
+    (root / "pkg").mkdir()
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "sibling.py").write_text("LIMIT = 3\n")
+    (root / "pkg" / "shapes.py").write_text(MODULE)
+    (root / "pkg" / "broken.py").write_text("def f(:\n")
+
+
+def _version(root: Path, path: str) -> str:
+    return digest((root / path).read_bytes())
+
+
+def _answered(helper: Prefetcher) -> None:
+    deadline = time.monotonic() + 60
+    while helper.busy():
+        assert time.monotonic() < deadline, "the helper did not answer within a minute"
+        time.sleep(0.01)
+
+
+def test_the_helper_answers_what_the_recorder_would_work_out_itself(tmp_path: Path) -> None:
+    _project(tmp_path)
+    helper = Prefetcher(tmp_path)
+    helper.submit([("pkg/shapes.py", "pkg", True), ("pkg/sibling.py", "pkg", False)])
+    try:
+        _answered(helper)
+        shapes = helper.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py"))
+        sibling = helper.take("pkg/sibling.py", _version(tmp_path, "pkg/sibling.py"))
+    finally:
+        helper.close()
+    tree = parse_tree(MODULE, "pkg/shapes.py")
+    blocks, facts = blocks_and_names(tree, "pkg/shapes.py")
+    assert shapes is not None and sibling is not None
+    assert shapes.blocks == blocks
+    assert shapes.blocks.functions_at([11]) == blocks.functions_at([11])
+    assert facts is not None and shapes.names == facts.to_json()
+    assert shapes.imports == imported_names(tree, "pkg")
+    assert "pkg.sibling" in shapes.imports
+    assert sibling.names is None  # not asked for
+
+
+def test_an_answer_is_used_only_for_the_file_version_it_was_about(tmp_path: Path) -> None:
+    _project(tmp_path)
+    helper = Prefetcher(tmp_path)
+    helper.submit([("pkg/sibling.py", "pkg", True)])
+    try:
+        _answered(helper)
+        assert helper.take("pkg/sibling.py", digest(b"LIMIT = 4\n")) is None
+        assert helper.take("pkg/sibling.py", _version(tmp_path, "pkg/sibling.py")) is not None
+    finally:
+        helper.close()
+
+
+def test_a_file_that_does_not_parse_is_left_to_the_recorder(tmp_path: Path) -> None:
+    _project(tmp_path)
+    helper = Prefetcher(tmp_path)
+    helper.submit([("pkg/broken.py", "pkg", True), ("pkg/gone.py", "pkg", True)])
+    try:
+        _answered(helper)
+        assert helper.take("pkg/broken.py", _version(tmp_path, "pkg/broken.py")) is None
+        assert helper.take("pkg/gone.py", "") is None
+        assert not helper.busy()
+    finally:
+        helper.close()
+
+
+def test_a_helper_that_died_leaves_every_file_to_the_recorder_without_waiting(
+    tmp_path: Path,
+) -> None:
+    _project(tmp_path)
+    helper = Prefetcher(tmp_path)
+    assert helper._proc is not None
+    helper._proc.kill()
+    helper._proc.wait()
+    helper.submit([("pkg/sibling.py", "pkg", True)])
+    _answered(helper)
+    assert helper.take("pkg/sibling.py", _version(tmp_path, "pkg/sibling.py")) is None
+    helper.close()
+
+
+def test_an_answer_not_there_yet_is_not_waited_for(tmp_path: Path) -> None:
+    _project(tmp_path)
+    helper = Prefetcher(tmp_path)
+    helper.submit([("pkg/shapes.py", "pkg", True)])
+    try:
+        # The helper is still starting its interpreter: nothing can have been answered.
+        started = time.monotonic()
+        assert helper.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is None
+        assert time.monotonic() - started < 0.05
+        _answered(helper)
+        assert helper.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is not None
+    finally:
+        helper.close()
