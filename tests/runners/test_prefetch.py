@@ -70,6 +70,22 @@ def test_the_helper_answers_what_the_recorder_would_work_out_itself(tmp_path: Pa
     assert sibling.names is None  # not asked for
 
 
+def test_an_answer_is_handed_out_once_and_its_imports_stay(tmp_path: Path) -> None:
+    _project(tmp_path)
+    helper = Prefetcher(tmp_path)
+    helper.submit([("pkg/shapes.py", "pkg", True)])
+    version = _version(tmp_path, "pkg/shapes.py")
+    try:
+        _answered(helper)
+        answer = helper.take("pkg/shapes.py", version)
+        assert answer is not None
+        assert helper.take("pkg/shapes.py", version) is None
+        assert helper.imports("pkg/shapes.py", version) == answer.imports
+        assert helper.imports("pkg/shapes.py", digest(b"")) is None
+    finally:
+        helper.close()
+
+
 def test_an_answer_is_used_only_for_the_file_version_it_was_about(tmp_path: Path) -> None:
     _project(tmp_path)
     helper = Prefetcher(tmp_path)

@@ -126,6 +126,7 @@ class Prefetcher:
         )
         self._pending: set[str] = set()
         self._answers: dict[str, Analysed | None] = {}
+        self._imports: dict[str, tuple[str, frozenset[str]]] = {}
         self._buffer = b""
         self._sent = False
 
@@ -152,7 +153,24 @@ class Prefetcher:
 
     def take(self, path: str, version: str) -> Analysed | None:
         """The answer for ``path`` at ``version``, or None (not asked for, not answered yet,
-        another version): never waits, so a slow or stuck helper cannot hold the run up."""
+        another version): never waits, so a slow or stuck helper cannot hold the run up. The
+        answer is handed out once (the recorder keeps what it needs); its imports stay, for
+        :meth:`imports`."""
+        found = self._answer(path, version)
+        if found is not None:
+            del self._answers[path]
+            self._imports[path] = (version, found.imports)
+        return found
+
+    def imports(self, path: str, version: str) -> frozenset[str] | None:
+        """What ``path`` at ``version`` imports, if the helper answered for it."""
+        kept = self._imports.get(path)
+        if kept is not None:
+            return kept[1] if kept[0] == version else None
+        found = self._answer(path, version)
+        return found.imports if found is not None else None
+
+    def _answer(self, path: str, version: str) -> Analysed | None:
         if path in self._pending:
             self._read()
         found = self._answers.get(path)

@@ -269,8 +269,7 @@ class RecordBuilder:
         prefetch = self.facts.prefetch
         if prefetch is None:
             return None
-        done = prefetch.take(path, self.hasher.hash(path) or ABSENT)
-        return done.imports if done is not None else None
+        return prefetch.imports(path, self.hasher.hash(path) or ABSENT)
 
     def _read(self, path: str) -> bytes | None:
         if self.hasher.hash(path) is None:
