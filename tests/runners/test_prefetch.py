@@ -80,8 +80,10 @@ def test_an_answer_is_handed_out_once_and_its_imports_stay(tmp_path: Path) -> No
         answer = helper.take("pkg/shapes.py", version)
         assert answer is not None
         assert helper.take("pkg/shapes.py", version) is None
-        assert helper.imports("pkg/shapes.py", version) == answer.imports
-        assert helper.imports("pkg/shapes.py", digest(b"")) is None
+        assert helper.imports("pkg/shapes.py", version, "pkg") == answer.imports
+        assert helper.imports("pkg/shapes.py", digest(b""), "pkg") is None
+        # resolved against another package, relative imports would name other modules
+        assert helper.imports("pkg/shapes.py", version, "") is None
     finally:
         helper.close()
 

@@ -41,7 +41,12 @@ class Analysed:
     version: str
     blocks: FileBlocks
     names: str | None
+    #: Dotted names it imports, relative imports resolved against ``package``.
     imports: frozenset[str]
+    package: str
+
+
+_NO_BLOCKS = FileBlocks(blocks=(), _functions=())
 
 
 def analyse(root: Path, path: str, package: str, names: bool) -> dict[str, Any]:
@@ -49,7 +54,7 @@ def analyse(root: Path, path: str, package: str, names: bool) -> dict[str, Any]:
     which the recorder then finds out, and reports, itself)."""
     with open(root / path, "rb") as fh:
         data = fh.read()
-    out: dict[str, Any] = {"path": path, "version": digest(data)}
+    out: dict[str, Any] = {"path": path, "version": digest(data), "package": package}
     try:
         tree = parse_tree(data, path)
         blocks, facts = blocks_and_names(tree, path, names=names)
@@ -73,6 +78,7 @@ def _decode(raw: dict[str, Any]) -> Analysed | None:
         blocks=FileBlocks(blocks=blocks, _functions=functions),
         names=raw["names"],
         imports=frozenset(map(str, raw["imports"])),
+        package=str(raw["package"]),
     )
 
 
@@ -126,7 +132,7 @@ class Prefetcher:
         )
         self._pending: set[str] = set()
         self._answers: dict[str, Analysed | None] = {}
-        self._imports: dict[str, tuple[str, frozenset[str]]] = {}
+        self._imports: dict[str, Analysed] = {}
         self._buffer = b""
         self._sent = False
 
@@ -159,16 +165,16 @@ class Prefetcher:
         found = self._answer(path, version)
         if found is not None:
             del self._answers[path]
-            self._imports[path] = (version, found.imports)
+            self._imports[path] = Analysed(version, _NO_BLOCKS, None, found.imports, found.package)
         return found
 
-    def imports(self, path: str, version: str) -> frozenset[str] | None:
-        """What ``path`` at ``version`` imports, if the helper answered for it."""
-        kept = self._imports.get(path)
-        if kept is not None:
-            return kept[1] if kept[0] == version else None
-        found = self._answer(path, version)
-        return found.imports if found is not None else None
+    def imports(self, path: str, version: str, package: str) -> frozenset[str] | None:
+        """What ``path`` at ``version`` imports (relative imports resolved against ``package``),
+        if the helper answered for it."""
+        found = self._imports.get(path) or self._answer(path, version)
+        if found is None or found.version != version or found.package != package:
+            return None
+        return found.imports
 
     def _answer(self, path: str, version: str) -> Analysed | None:
         if path in self._pending:

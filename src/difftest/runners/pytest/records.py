@@ -248,11 +248,15 @@ class RecordBuilder:
         """Start a helper process analysing ``files`` (Python sources) while the tests run."""
         if self.facts.prefetch is not None:
             return
+        # Packages as the import graph will see them, without building the graph now: it
+        # learns the import roots when records are first due (an answer for another package is
+        # not used).
+        index = ModuleIndex(sorted(self.import_roots | discover_import_roots(self.paths)), ())
         requests = []
         for path in files:
             wanted = self.facts.wanted(path)
             if wanted is not None:
-                requests.append((path, self.graph.index.package_of(path), wanted[1]))
+                requests.append((path, index.package_of(path), wanted[1]))
         if requests:
             self.facts.prefetch = Prefetcher(Path(self.paths.root))
             self.facts.prefetch.submit(requests)
@@ -269,7 +273,8 @@ class RecordBuilder:
         prefetch = self.facts.prefetch
         if prefetch is None:
             return None
-        return prefetch.imports(path, self.hasher.hash(path) or ABSENT)
+        package = self.graph.index.package_of(path)
+        return prefetch.imports(path, self.hasher.hash(path) or ABSENT, package)
 
     def _read(self, path: str) -> bytes | None:
         if self.hasher.hash(path) is None:
