@@ -7,10 +7,12 @@ import pytest
 from difftest.changes.scan import FileHasher
 from difftest.errors import DifftestError
 from difftest.model import TestRecord
+from difftest.runners.pytest.helpers import helper_possible
 from difftest.runners.pytest.options import Settings
 from difftest.runners.pytest.plan import RunPlan
 from difftest.runners.pytest.recorder import Recorder
 from difftest.runners.pytest.records import Edge, RecordBuilder
+from difftest.runners.pytest.spool import Spool
 from difftest.runners.pytest.store import BatchWriter
 from difftest.runners.pytest.writer import deleted_file_records, finish_session, merged_meta
 from difftest.storage.baseline import Baseline
@@ -54,7 +56,11 @@ class LocalRun:
             if not plan.replace_all:
                 builder.facts.known_names = baseline.names_keys()
             self.writer = BatchWriter(
-                baseline, replace_all=plan.replace_all, names_of=builder.facts.names_of
+                baseline,
+                replace_all=plan.replace_all,
+                names_of=builder.facts.names_of,
+                spool=Spool(baseline.path, recorder.paths.root) if helper_possible() else None,
+                cached_names=builder.facts.cached_names,
             )
             recorder.bind(
                 builder,
@@ -85,6 +91,8 @@ class LocalRun:
                 self._write_rest if recording else None,
             )
         finally:
+            if self.writer is not None:
+                self.writer.close()
             if self.recorder is not None:
                 self.recorder.close()
             if self.baseline is not None:

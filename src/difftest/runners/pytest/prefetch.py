@@ -28,6 +28,7 @@ from difftest.changes.imports import imported_names
 from difftest.changes.names import blocks_and_names
 from difftest.errors import SourceError
 from difftest.model import Block
+from difftest.runners.pytest.helpers import spawn_helper, stop_helper
 
 #: A request: (root-relative path, its package for relative imports, whether name facts are
 #: wanted).
@@ -82,53 +83,12 @@ def _decode(raw: dict[str, Any]) -> Analysed | None:
     )
 
 
-def helper_possible() -> bool:
-    """Whether a helper can run beside the tests: a second core, and pipes ``select`` can wait
-    on (not on Windows)."""
-    if sys.platform == "win32":
-        return False
-    affinity = getattr(os, "sched_getaffinity", None)
-    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
-    return cores >= 2
-
-
-#: The helper's start: isolated (``-I``: neither the project root nor ``PYTHON*`` variables
-#: can shadow a module), importing the difftest this process imported (from a source tree or
-#: a PEX, not on the plain interpreter's path, its folder goes first; an installed one is found
-#: where it is).
-_BOOT = (
-    "import sys; d = sys.argv[1]; d in sys.path or sys.path.insert(0, d); "
-    "from difftest.runners.pytest.prefetch import main; sys.exit(main(sys.argv[2:]))"
-)
-
-
-def _helper_env() -> dict[str, str]:
-    """No coverage.py subprocess hook (pytest-cov's) should measure the helper."""
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("COV_CORE_") and k != "COVERAGE_PROCESS_START"
-    }
-
-
 class Prefetcher:
     """One helper process and the answers it sent so far."""
 
     def __init__(self, root: Path) -> None:
-        self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [
-                sys.executable,
-                "-I",
-                "-c",
-                _BOOT,
-                str(Path(__file__).resolve().parents[3]),
-                str(root),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=str(root),
-            env=_helper_env(),
+        self._proc: subprocess.Popen[bytes] | None = spawn_helper(
+            "difftest.runners.pytest.prefetch", [str(root)], root
         )
         self._pending: set[str] = set()
         self._answers: dict[str, Analysed | None] = {}
@@ -212,15 +172,7 @@ class Prefetcher:
         proc, self._proc = self._proc, None
         self._pending.clear()
         if proc is not None:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-            for stream in (proc.stdin, proc.stdout):
-                if stream is not None:
-                    try:
-                        stream.close()
-                    except OSError:
-                        pass
+            stop_helper(proc)
 
 
 def main(argv: list[str]) -> int:

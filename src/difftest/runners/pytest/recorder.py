@@ -17,7 +17,7 @@ from typing import Any, Callable
 import pytest
 
 from difftest.model import COLLECT_SUFFIX, TestRecord
-from difftest.runners.pytest.prefetch import helper_possible
+from difftest.runners.pytest.helpers import helper_possible
 from difftest.runners.pytest.probes import (
     FIXTURE_CONTEXT,
     SESSION_CONTEXT,

@@ -154,6 +154,11 @@ class FactsCache:
             return None
         return version, self.want_names and (path, version) not in self.known_names
 
+    def cached_names(self, path: str, version: str) -> str | None:
+        """Name facts of ``path`` at ``version`` if worked out already (never parses)."""
+        facts = self._entries.get(path)
+        return facts.names if facts is not None and facts.version == version else None
+
     def names_of(self, path: str, version: str) -> str | None:
         """Name facts of ``path`` at ``version``, from the cache or read again (None: the file
         is no longer that version)."""

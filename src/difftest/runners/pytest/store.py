@@ -13,6 +13,7 @@ import pytest
 
 from difftest.errors import DifftestError, StorageError
 from difftest.model import TestRecord
+from difftest.runners.pytest.spool import Spool
 from difftest.storage.baseline import Baseline
 
 Edge = tuple[str, str, str]
@@ -109,7 +110,9 @@ def open_for_run(path: Path, *, record: bool, ignore_all: bool) -> Opened:
 
 class BatchWriter:
     """Writes records in batches, one transaction each; the first write of a forced rebuild
-    (or of a baseline that could not be read) drops every earlier record."""
+    (or of a baseline that could not be read) drops every earlier record. With a ``spool``,
+    batches are written by a helper process (:mod:`~difftest.runners.pytest.spool`); the last
+    write waits for it, then is this process's own."""
 
     def __init__(
         self,
@@ -117,10 +120,16 @@ class BatchWriter:
         *,
         replace_all: bool,
         names_of: Callable[[str, str], str | None] | None = None,
+        spool: Spool | None = None,
+        cached_names: Callable[[str, str], str | None] | None = None,
     ) -> None:
         self.baseline = baseline
         self._replace_all = replace_all
         self._names_of = names_of
+        self._spool = spool
+        #: Name facts worked out already (no parsing), sent with the batches to the spool.
+        self._cached_names = cached_names
+        self._sent_names: set[tuple[str, str]] = set()
         self.written = 0
 
     def write(
@@ -137,6 +146,17 @@ class BatchWriter:
         """``last``: the run's final write, which also deletes what no test references any
         more (once per run: doing it per batch made recording quadratic in the suite size)."""
         records = list(records)
+        spool = self._spool
+        if spool is not None and not last and not remove and stat_cache is None and not meta:
+            edges = list(edges)
+            rows = [*names, *self._names_to_send(records)]
+            if spool.send(records, edges, rows, self._replace_all):
+                self._replace_all = False
+                self.written += len(records)
+                return
+        if spool is not None and (last or spool.failed is not None):
+            self._spool = None
+            spool.finish()  # raises if a batch handed over was not written
         self.baseline.write(
             records,
             edges=edges,
@@ -151,3 +171,26 @@ class BatchWriter:
         )
         self._replace_all = False
         self.written += len(records)
+
+    def _names_to_send(self, records: list[TestRecord]) -> list[tuple[str, str, str]]:
+        if self._cached_names is None:
+            return []
+        wanted = {
+            (d.key, d.version)
+            for r in records
+            for d in r.deps
+            if d.key.endswith(".py") and (d.key, d.version) not in self._sent_names
+        }
+        rows = []
+        for key, version in sorted(wanted):
+            facts = self._cached_names(key, version)
+            if facts is not None:
+                rows.append((key, version, facts))
+                self._sent_names.add((key, version))
+        return rows
+
+    def close(self) -> None:
+        """Stop a spool still running (a run that ended before its last write)."""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
