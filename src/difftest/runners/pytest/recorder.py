@@ -156,6 +156,12 @@ class Recorder:
         self.batch_size = batch_size
         self.recorded = recorded
         self._prefetch = prefetch and helper_possible()
+        if self._prefetch:
+            self.probe.paused = True  # the helper is difftest's process, not the project's
+            try:
+                builder.start_prefetch()
+            finally:
+                self.probe.paused = False
 
     def close(self) -> None:
         """Stop measuring and restore every patched function (idempotent)."""
@@ -222,11 +228,7 @@ class Recorder:
         found = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
         files = {self.paths.rel_source(f) for f in found if isinstance(f, str)}
         files.update(self._file_of(item.path) for item in session.items)
-        self.probe.paused = True  # the helper is difftest's process, not the project's
-        try:
-            self.builder.prefetch(sorted(f for f in files if f is not None and f.endswith(".py")))
-        finally:
-            self.probe.paused = False
+        self.builder.prefetch(sorted(f for f in files if f is not None and f.endswith(".py")))
 
     # ------------------------------------------------------------------ tests
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)

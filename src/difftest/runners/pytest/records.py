@@ -249,9 +249,15 @@ class RecordBuilder:
                 self._graph.add_edge(src, dst, kind)
         return self._graph
 
+    def start_prefetch(self) -> None:
+        """Start the helper process early (its interpreter starts while pytest collects)."""
+        if self.facts.prefetch is None:
+            self.facts.prefetch = Prefetcher(Path(self.paths.root))
+
     def prefetch(self, files: Iterable[str]) -> None:
-        """Start a helper process analysing ``files`` (Python sources) while the tests run."""
-        if self.facts.prefetch is not None:
+        """Ask the helper to analyse ``files`` (Python sources) while the tests run."""
+        prefetch = self.facts.prefetch
+        if prefetch is None:
             return
         # Packages as the import graph will see them, without building the graph now: it
         # learns the import roots when records are first due (an answer for another package is
@@ -262,9 +268,7 @@ class RecordBuilder:
             wanted = self.facts.wanted(path)
             if wanted is not None:
                 requests.append((path, index.package_of(path), wanted[1]))
-        if requests:
-            self.facts.prefetch = Prefetcher(Path(self.paths.root))
-            self.facts.prefetch.submit(requests)
+        prefetch.submit(requests)
 
     def analysing(self) -> bool:
         """Whether the helper has answers to come: until then, writing records would wait."""
