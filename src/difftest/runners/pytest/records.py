@@ -146,13 +146,14 @@ class FactsCache:
             )
         return FileFacts(path, version, blocks, _import_deps(path, version, blocks), names)
 
-    def wanted(self, path: str) -> tuple[str, bool] | None:
-        """(version, whether name facts are wanted) for a file not analysed yet, else None."""
+    def names_wanted(self, path: str) -> bool | None:
+        """Whether name facts are wanted for a file not analysed yet (None: it is, or it does
+        not exist)."""
         version = self.hasher.hash(path)
         facts = self._entries.get(path)
         if version is None or (facts is not None and facts.version == version):
             return None
-        return version, self.want_names and (path, version) not in self.known_names
+        return self.want_names and (path, version) not in self.known_names
 
     def cached_names(self, path: str, version: str) -> str | None:
         """Name facts of ``path`` at ``version`` if worked out already (never parses)."""
@@ -265,9 +266,9 @@ class RecordBuilder:
         index = ModuleIndex(sorted(self.import_roots | discover_import_roots(self.paths)), ())
         requests = []
         for path in files:
-            wanted = self.facts.wanted(path)
-            if wanted is not None:
-                requests.append((path, index.package_of(path), wanted[1]))
+            names = self.facts.names_wanted(path)
+            if names is not None:
+                requests.append((path, index.package_of(path), names))
         prefetch.submit(requests)
 
     def analysing(self) -> bool:
