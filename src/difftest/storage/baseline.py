@@ -256,8 +256,9 @@ class Baseline:
 
         Without ``durable`` the commit is not synced (a run's intermediate batches: syncing
         each was a third of what a baseline run spent storing). The rollback journal is still
-        written first, so a crashed process leaves the last committed state; only a power loss
-        can lose unsynced commits, and the run's final write is durable again."""
+        written first, so a crashed or killed process leaves the last committed state. An
+        operating-system crash or power loss before the run's final, synced write can leave the
+        file damaged, which reading it reports as corrupt (with how to rebuild it)."""
         conn = self._conn
         try:
             if not durable:

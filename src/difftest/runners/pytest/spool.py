@@ -7,9 +7,11 @@ run would) while the next tests run; the run's final write (what no test referen
 the meta values, the hash cache) waits for the helper to finish, then is the run's own.
 
 Name facts the run has worked out already travel with the batches; the helper reads the others
-from the files, as the run would. If the helper fails, the run writes the batches it still has
-itself and reports the failure at the end, as a failed batch write is reported: the baseline
-keeps every batch committed before, and the tests whose records were lost are re-run next time.
+from the files, as the run would. If a batch fails to write, the helper writes no more (it still
+reads them, so that the run never waits on the pipe); if it stops taking batches, the run writes
+the rest itself. Either way the failure is reported at the end, as a failed batch write is: the
+baseline keeps every batch committed before, and the tests whose records were lost run again
+next time.
 """
 
 from __future__ import annotations
