@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from difftest.changes.blocks import digest, parse_tree
 from difftest.changes.imports import imported_names
 from difftest.changes.names import blocks_and_names
-from difftest.runners.pytest.prefetch import Prefetcher
+from difftest.runners.pytest.prefetch import Prefetcher, Request
 
 MODULE = textwrap.dedent(
     """\
@@ -42,6 +44,21 @@ def _version(root: Path, path: str) -> str:
     return digest((root / path).read_bytes())
 
 
+@contextmanager
+def _asked(root: Path, *requests: Request, answered: bool = True) -> Iterator[Prefetcher]:
+    """A helper for the sample project, asked for ``requests`` (and waited for, unless not
+    ``answered``); stopped afterwards."""
+    _project(root)
+    helper = Prefetcher(root)
+    helper.submit(requests)
+    try:
+        if answered:
+            _answered(helper)
+        yield helper
+    finally:
+        helper.close()
+
+
 def _answered(helper: Prefetcher) -> None:
     deadline = time.monotonic() + 60
     while helper.busy():
@@ -50,15 +67,9 @@ def _answered(helper: Prefetcher) -> None:
 
 
 def test_the_helper_answers_what_the_recorder_would_work_out_itself(tmp_path: Path) -> None:
-    _project(tmp_path)
-    helper = Prefetcher(tmp_path)
-    helper.submit([("pkg/shapes.py", "pkg", True), ("pkg/sibling.py", "pkg", False)])
-    try:
-        _answered(helper)
-        shapes = helper.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py"))
-        sibling = helper.take("pkg/sibling.py", _version(tmp_path, "pkg/sibling.py"))
-    finally:
-        helper.close()
+    with _asked(tmp_path, ("pkg/shapes.py", "pkg", True), ("pkg/sibling.py", "pkg", False)) as h:
+        shapes = h.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py"))
+        sibling = h.take("pkg/sibling.py", _version(tmp_path, "pkg/sibling.py"))
     tree = parse_tree(MODULE, "pkg/shapes.py")
     blocks, facts = blocks_and_names(tree, "pkg/shapes.py")
     assert shapes is not None and sibling is not None
@@ -71,12 +82,8 @@ def test_the_helper_answers_what_the_recorder_would_work_out_itself(tmp_path: Pa
 
 
 def test_an_answer_is_handed_out_once_and_its_imports_stay(tmp_path: Path) -> None:
-    _project(tmp_path)
-    helper = Prefetcher(tmp_path)
-    helper.submit([("pkg/shapes.py", "pkg", True)])
-    version = _version(tmp_path, "pkg/shapes.py")
-    try:
-        _answered(helper)
+    with _asked(tmp_path, ("pkg/shapes.py", "pkg", True)) as helper:
+        version = _version(tmp_path, "pkg/shapes.py")
         answer = helper.take("pkg/shapes.py", version)
         assert answer is not None
         assert helper.take("pkg/shapes.py", version) is None
@@ -84,33 +91,19 @@ def test_an_answer_is_handed_out_once_and_its_imports_stay(tmp_path: Path) -> No
         assert helper.imports("pkg/shapes.py", digest(b""), "pkg") is None
         # resolved against another package, relative imports would name other modules
         assert helper.imports("pkg/shapes.py", version, "") is None
-    finally:
-        helper.close()
 
 
 def test_an_answer_is_used_only_for_the_file_version_it_was_about(tmp_path: Path) -> None:
-    _project(tmp_path)
-    helper = Prefetcher(tmp_path)
-    helper.submit([("pkg/sibling.py", "pkg", True)])
-    try:
-        _answered(helper)
+    with _asked(tmp_path, ("pkg/sibling.py", "pkg", True)) as helper:
         assert helper.take("pkg/sibling.py", digest(b"LIMIT = 4\n")) is None
         assert helper.take("pkg/sibling.py", _version(tmp_path, "pkg/sibling.py")) is not None
-    finally:
-        helper.close()
 
 
 def test_a_file_that_does_not_parse_is_left_to_the_recorder(tmp_path: Path) -> None:
-    _project(tmp_path)
-    helper = Prefetcher(tmp_path)
-    helper.submit([("pkg/broken.py", "pkg", True), ("pkg/gone.py", "pkg", True)])
-    try:
-        _answered(helper)
-        assert helper.take("pkg/broken.py", _version(tmp_path, "pkg/broken.py")) is None
-        assert helper.take("pkg/gone.py", "") is None
-        assert not helper.busy()
-    finally:
-        helper.close()
+    with _asked(tmp_path, ("pkg/broken.py", "pkg", True), ("pkg/gone.py", "pkg", True)) as h:
+        assert h.take("pkg/broken.py", _version(tmp_path, "pkg/broken.py")) is None
+        assert h.take("pkg/gone.py", "") is None
+        assert not h.busy()
 
 
 def test_a_helper_that_died_leaves_every_file_to_the_recorder_without_waiting(
@@ -128,15 +121,10 @@ def test_a_helper_that_died_leaves_every_file_to_the_recorder_without_waiting(
 
 
 def test_an_answer_not_there_yet_is_not_waited_for(tmp_path: Path) -> None:
-    _project(tmp_path)
-    helper = Prefetcher(tmp_path)
-    helper.submit([("pkg/shapes.py", "pkg", True)])
-    try:
+    with _asked(tmp_path, ("pkg/shapes.py", "pkg", True), answered=False) as helper:
         # The helper is still starting its interpreter: nothing can have been answered.
         started = time.monotonic()
         assert helper.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is None
         assert time.monotonic() - started < 0.05
         _answered(helper)
         assert helper.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is not None
-    finally:
-        helper.close()
