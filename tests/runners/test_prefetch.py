@@ -9,11 +9,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from difftest.changes.blocks import digest, parse_tree
 from difftest.changes.imports import imported_names
 from difftest.changes.names import blocks_and_names
-from difftest.runners.pytest.prefetch import Prefetcher, Request
+from difftest.model import TestRecord
+from difftest.runners.pytest import local, recorder
+from difftest.runners.pytest.prefetch import Analysed, Prefetcher, Request
+from difftest.runners.pytest.spool import Spool
 
 MODULE = textwrap.dedent(
     """\
@@ -128,3 +134,56 @@ def test_an_answer_not_there_yet_is_not_waited_for(tmp_path: Path) -> None:
         assert time.monotonic() - started < 0.05
         _answered(helper)
         assert helper.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is not None
+
+
+def test_a_recording_run_uses_its_helpers_and_stores_what_a_run_without_them_stores(
+    project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/sibling.py": "LIMIT = 3\n",
+            "pkg/shapes.py": MODULE,
+            "tests/test_shapes.py": """
+                from pkg.shapes import Shape, helper
+
+                def test_area():
+                    assert Shape().area()
+
+                def test_helper():
+                    assert helper() == 6
+                """,
+        }
+    )
+    used = {"answers": 0, "batches": 0}
+    take, send = Prefetcher.take, Spool.send
+
+    def counted_take(self: Prefetcher, path: str, version: str) -> Analysed | None:
+        # A run this short ends before the helper answers (and never waits for it): here, the
+        # answers are waited for, so that the records are built from them.
+        _answered(self)
+        found = take(self, path, version)
+        used["answers"] += found is not None
+        return found
+
+    def counted_send(self: Spool, *args: Any) -> bool:
+        sent = send(self, *args)
+        used["batches"] += sent
+        return sent
+
+    monkeypatch.setattr(Prefetcher, "take", counted_take)
+    monkeypatch.setattr(Spool, "send", counted_send)
+    monkeypatch.setattr(recorder, "helper_possible", lambda: True)
+    monkeypatch.setattr(local, "helper_possible", lambda: True)
+    project.baseline("--diff-batch-size", "1").assert_outcomes(passed=2)
+    with_helpers = _what_ran_against(project.records())
+    assert used["answers"] >= 2 and used["batches"] >= 1
+
+    monkeypatch.setattr(recorder, "helper_possible", lambda: False)
+    monkeypatch.setattr(local, "helper_possible", lambda: False)
+    project.baseline("--diff-force", "--diff-batch-size", "1").assert_outcomes(passed=2)
+    assert _what_ran_against(project.records()) == with_helpers
+
+
+def _what_ran_against(records: dict[str, TestRecord]) -> dict[str, Any]:
+    return {n: (r.outcome, sorted(r.deps, key=repr)) for n, r in records.items()}  # not durations
