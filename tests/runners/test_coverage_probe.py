@@ -5,9 +5,12 @@ contexts."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 import textwrap
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from difftest.runners.pytest.probes import CoverageProbe
 
@@ -83,3 +86,93 @@ def test_a_harvest_returns_each_line_once(tmp_path: Path) -> None:
     filename = str(tmp_path / "probed.py")
     assert first == {"a": {filename: {2}}}
     assert second == {"b": {filename: {5}}}
+
+
+needs_sysmon = pytest.mark.skipif(
+    sys.version_info < (3, 12), reason="coverage.py measures with sys.monitoring from 3.12 on"
+)
+
+
+@pytest.fixture
+def restarts(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """Each call of ``sys.monitoring.restart_events`` (which re-arms every event)."""
+    calls: list[None] = []
+    real = sys.monitoring.restart_events
+
+    def counted() -> None:
+        calls.append(None)
+        real()
+
+    monkeypatch.setattr(sys.monitoring, "restart_events", counted)
+    return calls
+
+
+@needs_sysmon
+def test_a_switch_re_arms_only_the_code_that_reported_without_restarting_every_event(
+    tmp_path: Path, restarts: list[None]
+) -> None:
+    module = _load(tmp_path)
+    probe = CoverageProbe(tmp_path)
+    probe.start("a")
+    restarts.clear()  # coverage.py's own, when it starts
+    module.f()
+    probe.switch("b")
+    module.f()
+    module.g()
+    probe.switch("a")
+    module.g()
+    probe.stop()
+    harvested = probe.harvest()
+    filename = str(tmp_path / "probed.py")
+    assert restarts == []
+    assert {ctx: files[filename] for ctx, files in harvested.items()} == {
+        "a": {2, 5},
+        "b": {2, 5},
+    }
+
+
+@needs_sysmon
+def test_a_coverage_monitor_of_another_shape_still_gets_every_line_again(
+    tmp_path: Path,
+) -> None:
+    module = _load(tmp_path)
+    probe = CoverageProbe(tmp_path)
+    probe.start("a")
+    probe._monitor = None  # as if coverage.py's tracer had no code objects to re-arm
+    module.f()
+    probe.switch("b")
+    module.f()
+    probe.stop()
+    filename = str(tmp_path / "probed.py")
+    assert {ctx: files[filename] for ctx, files in probe.harvest().items()} == {
+        "a": {2},
+        "b": {2},
+    }
+
+
+@needs_sysmon
+def test_code_first_run_after_the_last_switch_is_re_armed_too(
+    tmp_path: Path, restarts: list[None]
+) -> None:
+    module = _load(tmp_path)
+    probe = CoverageProbe(tmp_path)
+    probe.start("a")
+    restarts.clear()
+    module.f()
+    probe.switch("b")
+    exec(
+        compile("\n\ndef late():\n    return 3\n", str(tmp_path / "probed.py"), "exec"),
+        vars(module),
+    )
+    module.late()  # a code object coverage.py met after the index was built
+    probe.switch("c")
+    module.late()
+    module.f()
+    probe.stop()
+    filename = str(tmp_path / "probed.py")
+    assert {ctx: files[filename] for ctx, files in probe.harvest().items()} == {
+        "a": {2},
+        "b": {3, 4},
+        "c": {2, 4},
+    }
+    assert restarts == []
