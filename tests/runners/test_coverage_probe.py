@@ -176,3 +176,23 @@ def test_code_first_run_after_the_last_switch_is_re_armed_too(
         "c": {2, 4},
     }
     assert restarts == []
+
+
+def test_starting_does_not_read_the_call_stack_and_leaves_coverage_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import coverage.collector
+
+    noted = coverage.collector.short_stack
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the call stack was read")
+
+    monkeypatch.setattr("inspect.stack", refuse)
+    module = _load(tmp_path)
+    probe = CoverageProbe(tmp_path)
+    probe.start("a")
+    module.f()
+    probe.stop()
+    assert coverage.collector.short_stack is noted
+    assert probe.harvest() == {"a": {str(tmp_path / "probed.py"): {2}}}

@@ -370,6 +370,21 @@ def _library_dirs() -> list[str]:
     return sorted({paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths})
 
 
+def _start_quietly(cov: Any) -> None:
+    """``cov.start()``, without the call stack coverage.py's collector notes for its debug
+    output: ``inspect.stack()`` reads the source of every frame, and recording starts deep in
+    pytest's hooks (40 ms of a more-itertools run)."""
+    collector: Any = sys.modules.get("coverage.collector")
+    noted = getattr(collector, "short_stack", None)
+    if callable(noted):
+        collector.short_stack = lambda *args, **kwargs: "(started by difftest)"
+    try:
+        cov.start()
+    finally:
+        if callable(noted):
+            collector.short_stack = noted
+
+
 class CoverageProbe:
     """Executed lines per scope (a test, a collected file, a fixture setup, the rest of the
     session), measured with coverage.py on the files under the root. Data stays in memory and
@@ -445,7 +460,7 @@ class CoverageProbe:
 
     def start(self, context: str) -> None:
         if not self.running:
-            self._cov.start()
+            _start_quietly(self._cov)
             self.running = True
             if self._table is None and not self.use_contexts:
                 self._find_table()
