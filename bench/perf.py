@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,13 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
         remove_tool_data(tree)
 
     med = {k: t.median for k, t in timings.items()}
+
+    def paired(label: str) -> float | None:
+        """Median over rounds of ``label``'s time over the plain run just before it: a slow
+        stretch of the machine then weighs on both sides of each ratio."""
+        rounds = zip(timings[label].seconds, timings["plain"].seconds)
+        return ratio(statistics.median(a / b for a, b in rounds), 1.0)
+
     return {
         "project": project.spec,
         "python": venv.version,
@@ -207,6 +215,9 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
         "ratios": {
             "difftest_baseline_over_plain": ratio(med["difftest-baseline"], med["plain"]),
             "testmon_baseline_over_plain": ratio(med["testmon-baseline"], med["plain"]),
+            "difftest_baseline_over_plain_paired": paired("difftest-baseline"),
+            "testmon_baseline_over_plain_paired": paired("testmon-baseline"),
+            "static_first_over_plain_paired": paired("static-first"),
             "difftest_nochange_over_collect_only": ratio(
                 med["difftest-nochange"], med["collect-only"]
             ),

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if "perf" not in ns.skip:
             t = time.time()
-            reps = 1 if ns.quick else 3
+            reps = 1 if ns.quick else 5
             overhead = []
             for version in pythons:
                 for project in by_name(PERF_PROJECTS[:1] if ns.quick else PERF_PROJECTS):
@@ -296,8 +296,18 @@ def render_markdown(results: dict[str, Any]) -> str:
             "testmon_baseline_over_plain",
         ),
         (
+            "baseline run / plain pytest run just before it, median of the rounds",
+            "difftest_baseline_over_plain_paired",
+            "testmon_baseline_over_plain_paired",
+        ),
+        (
             "first `--diff-static` run (records, no coverage) / plain pytest",
             "static_first_over_plain",
+            None,
+        ),
+        (
+            "first `--diff-static` run / plain pytest run just before it, median of the rounds",
+            "static_first_over_plain_paired",
             None,
         ),
         (
