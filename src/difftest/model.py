@@ -6,6 +6,7 @@ Stages: changes -> graph -> selection -> front ends (pytest, Pants, CLI) -> stor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 #: Name of the block holding what a module runs at import time outside class bodies: module-level
 #: statements, decorators, signatures, defaults and docstrings of module-level functions. Class
@@ -52,13 +53,16 @@ class Block:
     checksum: str
 
 
-@dataclass(frozen=True)
-class Dependency:
+class Dependency(NamedTuple):
     """One thing a test ran against.
 
     ``key`` is a root-relative POSIX file path or an ``<env>/...`` key; ``version`` the file's
     content hash (or the environment value) at the time; ``name`` a block name, DATA_BLOCK for a
     whole file, or ENV_BLOCK; ``fingerprint`` the block checksum (or the version again).
+
+    A named tuple, not a dataclass: a recording run hashes and compares hundreds of thousands of
+    these (a record's dependencies are de-duplicated), and a tuple does both in C, four times
+    as fast.
     """
 
     key: str
