@@ -136,6 +136,36 @@ def test_an_answer_not_there_yet_is_not_waited_for(tmp_path: Path) -> None:
         assert helper.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is not None
 
 
+def test_requests_asked_in_waves_are_all_answered(tmp_path: Path) -> None:
+    _project(tmp_path)
+    helper = Prefetcher(tmp_path)
+    try:
+        helper.submit([("pkg/shapes.py", "pkg", True)], last=False)
+        _answered(helper)
+        helper.submit([("pkg/sibling.py", "pkg", True)], last=True)
+        _answered(helper)
+        for path in ("pkg/shapes.py", "pkg/sibling.py"):
+            assert helper.take(path, _version(tmp_path, path)) is not None
+    finally:
+        helper.close()
+
+
+def test_asking_for_more_than_a_pipe_holds_does_not_block_the_run(tmp_path: Path) -> None:
+    _project(tmp_path)
+    helper = Prefetcher(tmp_path)
+    try:
+        many = [(f"pkg/missing_{i:05}.py", "pkg", True) for i in range(5000)]  # ~200 KB
+        started = time.monotonic()
+        helper.submit(many, last=True)
+        assert time.monotonic() - started < 0.5
+        assert helper._unsent  # the rest waits here, not in a blocked write
+        _answered(helper)
+        assert helper.take("pkg/missing_04999.py", "") is None
+        assert not helper._unsent
+    finally:
+        helper.close()
+
+
 def test_a_recording_run_uses_its_helpers_and_stores_what_a_run_without_them_stores(
     project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,8 +3,9 @@
 A recording run needs the blocks, name facts and imports of every project file a test reaches.
 Working them out is CPU work in the run's own process: on more-itertools, about 1 s of a run
 whose tests take 4.6 s. With a second core, a helper process does it for the files imported by
-collection while the first tests run, and the recorder holds its first batches of records until
-the answers are in. The helper runs the same functions (:func:`analyse`) and sends their results
+collection, starting while pytest still collects (the files imported by the first test file,
+usually the package under test, then the rest at the end of collection), and the recorder holds
+its first batches of records until the answers are in. The helper runs the same functions (:func:`analyse`) and sends their results
 back as JSON; the recorder uses an answer only for the file version it was asked about and never
 waits for one. A file that changed meanwhile, an answer not there yet when the records are due
 (a short run; a helper that failed or hangs), or a file imported later: the recorder works it out
@@ -94,23 +95,40 @@ class Prefetcher:
         self._answers: dict[str, Analysed | None] = {}
         self._imports: dict[str, Analysed] = {}
         self._buffer = b""
-        self._sent = False
+        #: Requests not written to the helper yet (its stdin does not block: a full pipe waits
+        #: here, so neither side can block the other).
+        self._unsent = b""
+        self._last = False
+        if self._proc is not None and self._proc.stdin is not None:
+            os.set_blocking(self._proc.stdin.fileno(), False)
 
-    def submit(self, requests: Iterable[Request]) -> None:
-        """Ask for these files (once: the helper reads every request before it answers, so that
-        neither side can block the other on a full pipe)."""
-        proc = self._proc
-        if proc is None or self._sent or proc.stdin is None:
+    def submit(self, requests: Iterable[Request], *, last: bool = True) -> None:
+        """Ask for these files; ``last``: no more requests follow (the helper ends once it has
+        answered them)."""
+        if self._proc is None or self._last:
             return
-        self._sent = True
         wanted = list(requests)
+        if wanted:
+            self._unsent += json.dumps(wanted).encode() + b"\n"
+            self._pending.update(path for path, _, _ in wanted)
+        self._last = last
+        self._send()
+
+    def _send(self) -> None:
+        """Write what the helper's stdin takes now; close it after the last request."""
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.stdin.closed:
+            return
         try:
-            proc.stdin.write(json.dumps(wanted).encode())
-            proc.stdin.close()
+            while self._unsent:
+                written = os.write(proc.stdin.fileno(), self._unsent)
+                self._unsent = self._unsent[written:]
+            if self._last:
+                proc.stdin.close()
+        except BlockingIOError:
+            return
         except OSError:
             self.close()
-            return
-        self._pending = {path for path, _, _ in wanted}
 
     def busy(self) -> bool:
         """Whether answers are still to come (reads those that arrived, without waiting)."""
@@ -144,6 +162,7 @@ class Prefetcher:
 
     def _read(self) -> None:
         """Read the answers that arrived, without waiting for more."""
+        self._send()
         proc = self._proc
         if proc is None or proc.stdout is None or not self._pending:
             return
@@ -177,13 +196,13 @@ class Prefetcher:
 
 def main(argv: list[str]) -> int:
     root = Path(argv[0])
-    requests = json.loads(sys.stdin.buffer.read() or b"[]")
     out = sys.stdout.buffer
-    for path, package, names in requests:
-        try:
-            answer = analyse(root, path, package, names)
-        except OSError:
-            answer = {"path": path, "version": "", "error": True}
-        out.write(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
-        out.flush()
+    for line in sys.stdin.buffer:  # one list of requests per line, until the run closes stdin
+        for path, package, names in json.loads(line):
+            try:
+                answer = analyse(root, path, package, names)
+            except OSError:
+                answer = {"path": path, "version": "", "error": True}
+            out.write(json.dumps(answer, separators=(",", ":")).encode() + b"\n")
+            out.flush()
     return 0

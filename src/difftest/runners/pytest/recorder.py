@@ -137,6 +137,8 @@ class Recorder:
         #: Test files whose collection started a process: their tests depend on it too.
         self._spawning_files: set[str] = set()
         self._prefetch = False
+        #: Whether the analysis helper was asked for what the first test file imported.
+        self._asked_early = False
 
     def bind(
         self,
@@ -200,6 +202,11 @@ class Recorder:
         if status == "passed":
             self._collected_files.add(file)
         self._collects.append(_Collected(file, status, scope))
+        if self._prefetch and self.builder is not None and not self._asked_early:
+            # The first test file usually imports the package under test: the helper starts on
+            # it while pytest collects the rest.
+            self._asked_early = True
+            self._ask_helper([file], last=False)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.passed:
@@ -221,14 +228,17 @@ class Recorder:
             plugins = session.config.pluginmanager.get_plugins()
             self.builder.plugin_files = iter_plugin_files(plugins, self.paths)
             if self._prefetch:
-                self._start_prefetch(session)
+                self._ask_helper([self._file_of(item.path) for item in session.items], last=True)
 
-    def _start_prefetch(self, session: pytest.Session) -> None:
+    def _ask_helper(self, files: list[str | None], *, last: bool) -> None:
+        """Ask the analysis helper for ``files`` and every project module imported so far."""
         assert self.builder is not None
         found = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
-        files = {self.paths.rel_source(f) for f in found if isinstance(f, str)}
-        files.update(self._file_of(item.path) for item in session.items)
-        self.builder.prefetch(sorted(f for f in files if f is not None and f.endswith(".py")))
+        wanted = {self.paths.rel_source(f) for f in found if isinstance(f, str)}
+        wanted.update(files)
+        self.builder.prefetch(
+            sorted(f for f in wanted if f is not None and f.endswith(".py")), last=last
+        )
 
     # ------------------------------------------------------------------ tests
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -299,7 +309,10 @@ class Recorder:
 
     # ------------------------------------------------------------------ records
     def flush(self) -> None:
-        """Turn the pending tests and collections into records and hand them to the sink."""
+        """Turn the pending tests and collections into records and hand them to the sink, one
+        batch at a time: tests held for the helper's analysis (up to 50 batches, at the end of
+        a short suite all of them) reach the writer as the records are built, so it writes one
+        batch while the next is built."""
         builder, sink = self.builder, self._sink
         if builder is None or sink is None or (not self._tests and not self._collects):
             return
@@ -348,39 +361,46 @@ class Recorder:
                         whole_files=self.static,
                     )
                 )
-            for t in self._tests:
-                executed = {path: set(found) for path, found in tests.get(t.nodeid, {}).items()}
-                roots = set(t.scope.imports)
-                data = set(t.scope.data)
-                names = set(t.fixturenames)
-                spawned = (
-                    t.scope.spawned or t.file in self._spawning_files or self.probe.spawned_outside
-                )
-                for fixture in self._fixtures.values():
-                    if fixture.argname in names and fixture.applies_to(t.nodeid):
-                        _merge(executed, fixture.lines)
-                        roots |= fixture.imports
-                        data |= fixture.data
-                        spawned = spawned or fixture.spawned
-                records.append(
-                    builder.record(
-                        t.nodeid,
-                        t.file,
-                        t.outcome,
-                        t.duration,
-                        roots=roots,
-                        data=data,
-                        executed=executed,
-                        spawned=spawned,
-                        whole_files=self.static,
-                        docstrings_of=t.file if t.doctest else None,
-                    )
-                )
+            pending, self._tests = self._tests, []
             self._collects.clear()
-            self._tests.clear()
-            sink(records, new_edges)
+            size = max(1, self.batch_size)
+            for start in range(0, max(1, len(pending)), size):
+                records.extend(
+                    self._test_record(builder, t, tests) for t in pending[start : start + size]
+                )
+                sink(records, new_edges)
+                records, new_edges = [], []
         finally:
             self.probe.paused = False
+
+    def _test_record(
+        self, builder: RecordBuilder, t: _Running, tests: Mapping[str, dict[str, set[int]]]
+    ) -> TestRecord:
+        """The record of a test that ran: its lines (``tests``: context -> file -> lines), with
+        what its higher-scoped fixtures ran, imported and read when they were set up."""
+        executed = {path: set(found) for path, found in tests.get(t.nodeid, {}).items()}
+        roots = set(t.scope.imports)
+        data = set(t.scope.data)
+        names = set(t.fixturenames)
+        spawned = t.scope.spawned or t.file in self._spawning_files or self.probe.spawned_outside
+        for fixture in self._fixtures.values():
+            if fixture.argname in names and fixture.applies_to(t.nodeid):
+                _merge(executed, fixture.lines)
+                roots |= fixture.imports
+                data |= fixture.data
+                spawned = spawned or fixture.spawned
+        return builder.record(
+            t.nodeid,
+            t.file,
+            t.outcome,
+            t.duration,
+            roots=roots,
+            data=data,
+            executed=executed,
+            spawned=spawned,
+            whole_files=self.static,
+            docstrings_of=t.file if t.doctest else None,
+        )
 
     def _gone(self, nodeid: str) -> bool:
         """Whether a recorded test no longer exists: the deepest collector above it that was

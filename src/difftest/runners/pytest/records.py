@@ -238,6 +238,8 @@ class RecordBuilder:
         self._dist_cache: dict[str, tuple[Dependency, ...]] = {}
         self._import_deps_cache: dict[tuple[str, int, bool], tuple[Dependency, ...]] = {}
         self._spawn_deps: tuple[Dependency, ...] | None = None
+        #: Files the analysis helper was asked for.
+        self._prefetched: set[str] = set()
 
     # ------------------------------------------------------------------ graph
     @property
@@ -255,11 +257,14 @@ class RecordBuilder:
         if self.facts.prefetch is None:
             self.facts.prefetch = Prefetcher(Path(self.paths.root))
 
-    def prefetch(self, files: Iterable[str]) -> None:
-        """Ask the helper to analyse ``files`` (Python sources) while the tests run."""
+    def prefetch(self, files: Iterable[str], *, last: bool = True) -> None:
+        """Ask the helper to analyse ``files`` (Python sources) while the tests run (those not
+        asked for before); ``last``: no more requests follow."""
         prefetch = self.facts.prefetch
         if prefetch is None:
             return
+        files = [f for f in files if f not in self._prefetched]
+        self._prefetched.update(files)
         # Packages as the import graph will see them, without building the graph now: it
         # learns the import roots when records are first due (an answer for another package is
         # not used).
@@ -269,7 +274,7 @@ class RecordBuilder:
             names = self.facts.names_wanted(path)
             if names is not None:
                 requests.append((path, index.package_of(path), names))
-        prefetch.submit(requests)
+        prefetch.submit(requests, last=last)
 
     def analysing(self) -> bool:
         """Whether the helper has answers to come: until then, writing records would wait."""
