@@ -32,6 +32,7 @@ TARGETS = {
     "difftest_safety_pct": 100.0,
     "selected_share_ratio": 1.25,
     "select_seconds_50k": 0.2,
+    "baseline_over_plain_312": 1.2,
 }
 
 
@@ -323,7 +324,12 @@ def render_markdown(results: dict[str, Any]) -> str:
                 continue
             name = f"{entry['project']}, Python {entry['python']}"
             theirs = f" {_num(r[peer], 'x')} " if peer else " "
-            w(f"| {label} ({name}) | {_num(r[ours], 'x')} |{theirs}| |")
+            target = ""
+            if ours.startswith("difftest_baseline_over_plain") and entry["python"] == "3.12":
+                target = f" ≤ {TARGETS['baseline_over_plain_312']}x "
+            elif ours.endswith("nochange_over_collect_only"):
+                target = " < 1x "
+            w(f"| {label} ({name}) | {_num(r[ours], 'x')} |{theirs}|{target}|")
     scale = results.get("scale")
     if scale:
         sd = scale["select_direct"]
