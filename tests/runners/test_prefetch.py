@@ -19,6 +19,7 @@ from difftest.changes.names import blocks_and_names
 from difftest.model import TestRecord
 from difftest.runners.pytest import local, recorder
 from difftest.runners.pytest.prefetch import Analysed, Prefetcher, Request
+from difftest.runners.pytest.records import RecordBuilder
 from difftest.runners.pytest.spool import Spool
 
 MODULE = textwrap.dedent(
@@ -213,6 +214,67 @@ def test_a_recording_run_uses_its_helpers_and_stores_what_a_run_without_them_sto
     monkeypatch.setattr(local, "helper_possible", lambda: False)
     project.baseline("--diff-force", "--diff-batch-size", "1").assert_outcomes(passed=2)
     assert _what_ran_against(project.records()) == with_helpers
+
+
+def test_tests_held_for_the_helper_reach_the_writer_one_batch_at_a_time(
+    project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/sibling.py": "LIMIT = 3\n",
+            "tests/test_many.py": """
+                import pytest
+                from pkg.sibling import LIMIT
+
+                @pytest.mark.parametrize("n", range(5))
+                def test_n(n):
+                    assert n < LIMIT + 2
+                """,
+        }
+    )
+    batches: list[list[str]] = []
+    write_batch = local.LocalRun._write_batch
+
+    def counted(self: local.LocalRun, records: list[TestRecord], edges: list[Any]) -> None:
+        batches.append([r.nodeid for r in records if "[" in r.nodeid])
+        write_batch(self, records, edges)
+
+    monkeypatch.setattr(local.LocalRun, "_write_batch", counted)
+    monkeypatch.setattr(RecordBuilder, "analysing", lambda self: True)  # the helper never ends
+    project.baseline("--diff-batch-size", "2").assert_outcomes(passed=5)
+    assert [len(b) for b in batches] == [2, 2, 1]
+    assert len(project.records()) >= 5
+
+
+def test_the_helper_is_asked_for_the_package_while_pytest_still_collects(
+    project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/sibling.py": "LIMIT = 3\n",
+            "tests/test_a.py": "from pkg.sibling import LIMIT\n\ndef test_a():\n    assert LIMIT\n",
+            "tests/test_b.py": "def test_b():\n    pass\n",
+        }
+    )
+    asked: list[tuple[list[str], bool]] = []
+    submit = Prefetcher.submit
+
+    def counted(self: Prefetcher, requests: Any, *, last: bool = True) -> None:
+        requests = list(requests)
+        asked.append(([path for path, _, _ in requests], last))
+        submit(self, requests, last=last)
+
+    monkeypatch.setattr(Prefetcher, "submit", counted)
+    monkeypatch.setattr(recorder, "helper_possible", lambda: True)
+    project.baseline().assert_outcomes(passed=2)
+    (first, more), *rest = asked
+    assert "pkg/sibling.py" in first and "tests/test_a.py" in first
+    assert "tests/test_b.py" not in first  # asked before the second file was collected
+    assert more is False  # more requests follow
+    assert rest and rest[-1][1] is True  # the end of collection closes the requests
+    assert all("pkg/sibling.py" not in wanted for wanted, _ in rest)  # each file asked once
 
 
 def _what_ran_against(records: dict[str, TestRecord]) -> dict[str, Any]:
