@@ -45,18 +45,13 @@ def _encode(
     # Records share most of their dependencies (a file's import-time blocks are the same
     # objects in every record that imports it): each is sent once per batch, records refer to
     # it by position. Telling them apart by identity keeps this cheap for the run's process.
-    positions: dict[int, int] = {}
-    table: list[list[str]] = []
-    encoded = []
-    for r in records:
-        refs = []
-        for d in r.deps:
-            at = positions.get(id(d))
-            if at is None:
-                at = positions[id(d)] = len(table)
-                table.append([d.key, d.version, d.name, d.fingerprint])
-            refs.append(at)
-        encoded.append([r.nodeid, r.file, r.outcome, r.duration, refs])
+    unique = {id(d): d for r in records for d in r.deps}
+    positions = {key: at for at, key in enumerate(unique)}
+    table = list(unique.values())  # named tuples: JSON arrays
+    encoded = [
+        [r.nodeid, r.file, r.outcome, r.duration, [positions[id(d)] for d in r.deps]]
+        for r in records
+    ]
     batch = {
         "d": table,
         "r": encoded,

@@ -175,12 +175,10 @@ class BatchWriter:
     def _names_to_send(self, records: list[TestRecord]) -> list[tuple[str, str, str]]:
         if self._cached_names is None:
             return []
-        wanted = {
-            (d.key, d.version)
-            for r in records
-            for d in r.deps
-            if d.key.endswith(".py") and (d.key, d.version) not in self._sent_names
-        }
+        # Records share their dependency objects: each is looked at once.
+        unique = {id(d): d for r in records for d in r.deps}.values()
+        wanted = {(d.key, d.version) for d in unique if d.key.endswith(".py")}
+        wanted -= self._sent_names
         rows = []
         for key, version in sorted(wanted):
             facts = self._cached_names(key, version)
