@@ -324,7 +324,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                 continue
             name = f"{entry['project']}, Python {entry['python']}"
             theirs = f" {_num(r[peer], 'x')} " if peer else " "
-            target = ""
+            target = " "
             if ours.startswith("difftest_baseline_over_plain") and entry["python"] == "3.12":
                 target = f" ≤ {TARGETS['baseline_over_plain_312']}x "
             elif ours.endswith("nochange_over_collect_only"):
