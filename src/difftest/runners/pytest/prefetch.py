@@ -5,9 +5,9 @@ Working them out is CPU work in the run's own process: on more-itertools, about 
 whose tests take 4.6 s. With a second core, a helper process does it for the files imported by
 collection, starting while pytest still collects (the files imported by the first test file,
 usually the package under test, then the rest at the end of collection), and the recorder holds
-its first batches of records until the answers are in. The helper runs the same functions (:func:`analyse`) and sends their results
-back as JSON; the recorder uses an answer only for the file version it was asked about and never
-waits for one. A file that changed meanwhile, an answer not there yet when the records are due
+its first batches of records until the answers are in. The helper runs the same functions
+(:func:`analyse`) and sends their results back as JSON; the recorder uses an answer only for the
+file version it was asked about and never waits for one. A file that changed meanwhile, an answer not there yet when the records are due
 (a short run; a helper that failed or hangs), or a file imported later: the recorder works it out
 itself, as it does without a helper.
 """
