@@ -21,7 +21,7 @@ import queue
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +36,22 @@ Edge = tuple[str, str, str]
 NameRow = tuple[str, str, str]
 
 
+def shared_deps(records: Iterable[TestRecord]) -> dict[int, Dependency]:
+    """A batch's dependencies, each once. Records share most of them (a file's import-time
+    blocks are the same objects in every record that imports it): telling them apart by
+    identity keeps this cheap for the run's process."""
+    return {id(d): d for r in records for d in r.deps}
+
+
 def _encode(
     records: Sequence[TestRecord],
+    unique: Mapping[int, Dependency],
     edges: Iterable[Edge],
     names: Iterable[NameRow],
     replace_all: bool,
 ) -> bytes:
-    # Records share most of their dependencies (a file's import-time blocks are the same
-    # objects in every record that imports it): each is sent once per batch, records refer to
-    # it by position. Telling them apart by identity keeps this cheap for the run's process.
-    unique = {id(d): d for r in records for d in r.deps}
+    # Each dependency is sent once per batch (``unique``: :func:`shared_deps`), records refer
+    # to it by position.
     positions = {key: at for at, key in enumerate(unique)}
     table = list(unique.values())  # named tuples: JSON arrays
     encoded = [
@@ -87,16 +93,18 @@ class Spool:
     def send(
         self,
         records: Sequence[TestRecord],
+        unique: Mapping[int, Dependency],
         edges: Iterable[Edge],
         names: Iterable[NameRow],
         replace_all: bool,
     ) -> bool:
-        """Hand a batch over; False if the helper cannot take it (the caller writes it)."""
+        """Hand a batch over (``unique``: its :func:`shared_deps`); False if the helper cannot
+        take it (the caller writes it)."""
         proc = self._proc
         if proc is None or proc.stdin is None or self.failed is not None:
             return False
         try:
-            proc.stdin.write(_encode(records, edges, names, replace_all))
+            proc.stdin.write(_encode(records, unique, edges, names, replace_all))
             proc.stdin.flush()
         except OSError as exc:
             self.failed = f"it stopped taking batches ({exc})"

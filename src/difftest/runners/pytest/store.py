@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from difftest.errors import DifftestError, StorageError
-from difftest.model import TestRecord
-from difftest.runners.pytest.spool import Spool
+from difftest.model import Dependency, TestRecord
+from difftest.runners.pytest.spool import Spool, shared_deps
 from difftest.storage.baseline import Baseline
 
 Edge = tuple[str, str, str]
@@ -149,8 +149,9 @@ class BatchWriter:
         spool = self._spool
         if spool is not None and not last and not remove and stat_cache is None and not meta:
             edges = list(edges)
-            rows = [*names, *self._names_to_send(records)]
-            if spool.send(records, edges, rows, self._replace_all):
+            unique = shared_deps(records)
+            rows = [*names, *self._names_to_send(unique.values())]
+            if spool.send(records, unique, edges, rows, self._replace_all):
                 self._replace_all = False
                 self.written += len(records)
                 return
@@ -172,12 +173,12 @@ class BatchWriter:
         self._replace_all = False
         self.written += len(records)
 
-    def _names_to_send(self, records: list[TestRecord]) -> list[tuple[str, str, str]]:
+    def _names_to_send(self, deps: Iterable[Dependency]) -> list[tuple[str, str, str]]:
+        """Name facts of the Python file versions among a batch's dependencies (each once) not
+        sent yet, where worked out already."""
         if self._cached_names is None:
             return []
-        # Records share their dependency objects: each is looked at once.
-        unique = {id(d): d for r in records for d in r.deps}.values()
-        wanted = {(d.key, d.version) for d in unique if d.key.endswith(".py")}
+        wanted = {(d.key, d.version) for d in deps if d.key.endswith(".py")}
         wanted -= self._sent_names
         rows = []
         for key, version in sorted(wanted):
