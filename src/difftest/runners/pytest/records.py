@@ -112,8 +112,8 @@ class FactsCache:
 
     def get(self, path: str) -> FileFacts:
         version = self.hasher.hash(path) or ABSENT
-        facts = self._entries.get(path)
-        if facts is not None and facts.version == version:
+        facts = self._cached(path, version)
+        if facts is not None:
             self._entries.move_to_end(path)
             return facts
         facts = self._parse(path, version)
@@ -123,11 +123,20 @@ class FactsCache:
             self._entries.popitem(last=False)
         return facts
 
+    def _cached(self, path: str, version: str) -> FileFacts | None:
+        facts = self._entries.get(path)
+        return facts if facts is not None and facts.version == version else None
+
+    def _wants_names(self, path: str, version: str) -> bool:
+        """Whether name facts are worked out for this file version (the baseline may hold
+        them already)."""
+        return self.want_names and (path, version) not in self.known_names
+
     def _parse(self, path: str, version: str) -> FileFacts:
         if version == ABSENT:
             return FileFacts(path, version, None, (Dependency(path, ABSENT, MODULE_BLOCK, ABSENT),))
         tree = self._trees.pop(path, None)
-        wanted = self.want_names and (path, version) not in self.known_names
+        wanted = self._wants_names(path, version)
         done = self.prefetch.take(path, version) if self.prefetch is not None else None
         if tree is None and done is not None and (done.names is not None or not wanted):
             names = done.names if wanted else None
@@ -150,21 +159,20 @@ class FactsCache:
         """Whether name facts are wanted for a file not analysed yet (None: it is, or it does
         not exist)."""
         version = self.hasher.hash(path)
-        facts = self._entries.get(path)
-        if version is None or (facts is not None and facts.version == version):
+        if version is None or self._cached(path, version) is not None:
             return None
-        return self.want_names and (path, version) not in self.known_names
+        return self._wants_names(path, version)
 
     def cached_names(self, path: str, version: str) -> str | None:
         """Name facts of ``path`` at ``version`` if worked out already (never parses)."""
-        facts = self._entries.get(path)
-        return facts.names if facts is not None and facts.version == version else None
+        facts = self._cached(path, version)
+        return facts.names if facts is not None else None
 
     def names_of(self, path: str, version: str) -> str | None:
         """Name facts of ``path`` at ``version``, from the cache or read again (None: the file
         is no longer that version)."""
-        facts = self._entries.get(path)
-        if facts is not None and facts.version == version:
+        facts = self._cached(path, version)
+        if facts is not None:
             return facts.names
         return self._read_names(path, version)
 
