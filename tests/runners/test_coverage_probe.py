@@ -39,6 +39,13 @@ def _load(root: Path) -> ModuleType:
     return module
 
 
+def _probed_lines(probe: CoverageProbe, root: Path) -> dict[str, set[int]]:
+    """Stop ``probe`` and harvest it: scope -> lines of probed.py it ran."""
+    probe.stop()
+    filename = str(root / "probed.py")
+    return {ctx: files.get(filename, set()) for ctx, files in probe.harvest().items()}
+
+
 def _measure(root: Path, *, use_contexts: bool) -> tuple[bool, dict[str, set[int]]]:
     module = _load(root)
     probe = CoverageProbe(root, use_contexts=use_contexts)
@@ -51,10 +58,7 @@ def _measure(root: Path, *, use_contexts: bool) -> tuple[bool, dict[str, set[int
     next(generator)
     probe.switch("a")
     next(generator)  # resumed in another scope
-    probe.stop()
-    harvested = probe.harvest()
-    filename = str(root / "probed.py")
-    return probe.use_contexts, {ctx: files.get(filename, set()) for ctx, files in harvested.items()}
+    return probe.use_contexts, _probed_lines(probe, root)
 
 
 def test_lines_are_credited_to_the_scope_that_ran_them_read_from_the_collector(
@@ -121,14 +125,8 @@ def test_a_switch_re_arms_only_the_code_that_reported_without_restarting_every_e
     module.g()
     probe.switch("a")
     module.g()
-    probe.stop()
-    harvested = probe.harvest()
-    filename = str(tmp_path / "probed.py")
+    assert _probed_lines(probe, tmp_path) == {"a": {2, 5}, "b": {2, 5}}
     assert restarts == []
-    assert {ctx: files[filename] for ctx, files in harvested.items()} == {
-        "a": {2, 5},
-        "b": {2, 5},
-    }
 
 
 @needs_sysmon
@@ -142,12 +140,7 @@ def test_a_coverage_monitor_of_another_shape_still_gets_every_line_again(
     module.f()
     probe.switch("b")
     module.f()
-    probe.stop()
-    filename = str(tmp_path / "probed.py")
-    assert {ctx: files[filename] for ctx, files in probe.harvest().items()} == {
-        "a": {2},
-        "b": {2},
-    }
+    assert _probed_lines(probe, tmp_path) == {"a": {2}, "b": {2}}
 
 
 @needs_sysmon
@@ -168,13 +161,7 @@ def test_code_first_run_after_the_last_switch_is_re_armed_too(
     probe.switch("c")
     module.late()
     module.f()
-    probe.stop()
-    filename = str(tmp_path / "probed.py")
-    assert {ctx: files[filename] for ctx, files in probe.harvest().items()} == {
-        "a": {2},
-        "b": {3, 4},
-        "c": {2, 4},
-    }
+    assert _probed_lines(probe, tmp_path) == {"a": {2}, "b": {3, 4}, "c": {2, 4}}
     assert restarts == []
 
 
