@@ -453,8 +453,9 @@ class CoverageProbe:
         self._taken: dict[str, dict[str, set[int]]] = {}
         #: coverage.py's sys.monitoring tracer, when its code objects can be re-armed one by one.
         self._monitor: Any = None
-        #: id of a file's line set in the table -> line -> the traced code objects holding it.
-        self._code_at: dict[int, dict[int, list[CodeType]]] = {}
+        #: id of a file's line set in the table -> line -> the traced code object holding it (a
+        #: tuple of them where several do: not lists, which the garbage collector would visit).
+        self._code_at: dict[int, dict[int, CodeType | tuple[CodeType, ...]]] = {}
         #: How many of the monitor's code objects ``_code_at`` holds.
         self._indexed = 0
 
@@ -546,10 +547,13 @@ class CoverageProbe:
                 return False
         for line in lines:
             found = by_line.get(line)
-            if not found:
+            if found is None:
                 return False
-            for code in found:
-                into[id(code)] = code
+            if isinstance(found, tuple):
+                for code in found:
+                    into[id(code)] = code
+            else:
+                into[id(found)] = found
         return True
 
     def _index_new_code(self) -> None:
@@ -561,10 +565,16 @@ class CoverageProbe:
                 continue  # not measured
             by_line = self._code_at.setdefault(id(data), {})
             for _start, _end, line in code.co_lines():
-                if line is not None:
-                    found = by_line.setdefault(line, [])
-                    if not found or found[-1] is not code:
-                        found.append(code)
+                if line is None:
+                    continue
+                found = by_line.get(line)
+                if found is None:
+                    by_line[line] = code
+                elif isinstance(found, tuple):
+                    if found[-1] is not code:
+                        by_line[line] = (*found, code)
+                elif found is not code:
+                    by_line[line] = (found, code)
         self._indexed = len(codes)
 
     def pause(self) -> None:
