@@ -165,6 +165,45 @@ def test_code_first_run_after_the_last_switch_is_re_armed_too(
     assert restarts == []
 
 
+def test_a_coverage_py_whose_table_no_longer_gets_the_lines_is_read_through_dynamic_contexts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = CoverageProbe._find_table
+
+    def elsewhere(self: CoverageProbe) -> None:
+        found(self)
+        self._table = {"elsewhere.py": set()}  # right shape, but coverage.py fills another
+
+    monkeypatch.setattr(CoverageProbe, "_find_table", elsewhere)
+    used_contexts, lines = _measure(tmp_path, use_contexts=False)
+    assert used_contexts
+    assert lines == {"a": {2, 9}, "b": {2, 5, 8}}
+
+
+@needs_sysmon
+def test_a_re_arming_that_does_not_bring_lines_back_falls_back_to_restarting_every_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restarts: list[None]
+) -> None:
+    monkeypatch.setattr(CoverageProbe, "_rearm", lambda self, codes: None)
+    module = _load(tmp_path)
+    probe = CoverageProbe(tmp_path)
+    probe.start("a")
+    restarts.clear()
+    module.f()
+    probe.switch("b")
+    module.f()
+    assert _probed_lines(probe, tmp_path) == {"a": {2}, "b": {2}}
+    assert not probe.use_contexts
+    assert restarts, "lines were re-armed without restart_events, which this test broke"
+
+
+def test_the_start_check_leaves_nothing_of_its_own_in_a_harvest(tmp_path: Path) -> None:
+    probe = CoverageProbe(tmp_path)
+    probe.start("a")
+    probe.stop()
+    assert probe.harvest() == {}
+
+
 def test_starting_does_not_read_the_call_stack_and_leaves_coverage_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

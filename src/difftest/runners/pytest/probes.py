@@ -41,6 +41,12 @@ FIXTURE_CONTEXT = "<fixture>"
 
 _MISSING = object()
 
+#: A function the coverage probe runs in two scopes in a row when it starts, to check that it
+#: reads what coverage.py measured (line 2 runs on each call). Its file does not exist.
+_CANARY_FILE = ".difftest-canary.py"
+_CANARY = "def canary():\n    return 1\n"
+_CANARY_SCOPE = "<canary>"
+
 
 class ProjectPaths:
     """Maps paths to root-relative POSIX paths of project files (caches and venvs excluded)."""
@@ -408,11 +414,15 @@ class CoverageProbe:
     no known code object, the switch falls back to ``restart_events``. Measured on a 1000-test
     synthetic suite, the sys.monitoring core kept running cost about half of the C tracer
     started and stopped around each test.
+
+    Shape checks cannot tell a coverage.py that fills or re-arms its table differently, so the
+    probe also checks what it reads when it starts (:meth:`_check_reading`).
     """
 
     def __init__(self, root: Path, *, use_contexts: bool = False) -> None:
         import coverage
 
+        self._root = os.path.abspath(root)
         self._cov = coverage.Coverage(
             data_file=None,
             config_file=False,
@@ -465,6 +475,8 @@ class CoverageProbe:
             self.running = True
             if self._table is None and not self.use_contexts:
                 self._find_table()
+                if not self.use_contexts:
+                    self._check_reading()
             elif not self.use_contexts:
                 # Each start makes a new tracer (which re-arms every event itself).
                 self._find_monitor(getattr(self._cov, "_collector", None))
@@ -499,6 +511,41 @@ class CoverageProbe:
         ):
             self._monitor = monitor
 
+    def _check_reading(self) -> None:
+        """Run a canary function in two scopes in a row and fall back to a slower way of
+        reading coverage.py if either scope misses its line: to ``restart_events`` if the
+        targeted re-arming did not bring the line back, to dynamic contexts if the table does
+        not get it at all. The shape checks above cannot tell a coverage.py that keeps its
+        table's shape but fills or re-arms it differently; without this, such a version would
+        silently drop dependencies."""
+        self._take()  # what ran before stays with the scope it ran in
+        previous, self.context = self.context, _CANARY_SCOPE
+        try:
+            namespace: dict[str, Any] = {}
+            exec(compile(_CANARY, os.path.join(self._root, _CANARY_FILE), "exec"), namespace)
+            canary = namespace["canary"]
+            if not self._sees(canary) and self._monitor is not None:
+                self._monitor = None
+                if self._sees(canary):
+                    return
+            if not self._sees(canary):
+                self.use_contexts = True
+        finally:
+            self._take()
+            self._taken.pop(_CANARY_SCOPE, None)
+            self.context = previous
+
+    def _sees(self, canary: Callable[[], object]) -> bool:
+        """Whether the line ``canary`` runs is taken in each of two scopes in a row."""
+        seen = []
+        for _ in range(2):
+            self._take()
+            canary()
+            self._take()
+            files = self._taken.pop(_CANARY_SCOPE, {})
+            seen.append(any(2 in v for k, v in files.items() if k.endswith(_CANARY_FILE)))
+        return all(seen)
+
     def switch(self, context: str) -> None:
         if self.running:
             if self.use_contexts:
@@ -530,8 +577,14 @@ class CoverageProbe:
         if codes is None:
             monitoring.restart_events()
             return
+        self._rearm(codes.values())
+
+    def _rearm(self, codes: Iterable[CodeType]) -> None:
+        """Turn the local events of ``codes`` off and on again: lines coverage.py disabled
+        report once more."""
+        monitoring: Any = sys.monitoring  # type: ignore[attr-defined, unused-ignore]
         tool = self._monitor.myid
-        for code in codes.values():
+        for code in codes:
             events = monitoring.get_local_events(tool, code)
             monitoring.set_local_events(tool, code, 0)
             monitoring.set_local_events(tool, code, events)
@@ -600,6 +653,8 @@ class CoverageProbe:
         data = self._cov.get_data()
         result: dict[str, dict[str, set[int]]] = {}
         for filename in data.measured_files():
+            if filename.endswith(_CANARY_FILE):
+                continue  # the start check's, when it chose this way of reading
             for line, contexts in data.contexts_by_lineno(filename).items():
                 for context in contexts:
                     result.setdefault(context, {}).setdefault(filename, set()).add(line)
