@@ -111,14 +111,21 @@ def restarts(monkeypatch: pytest.MonkeyPatch) -> list[None]:
     return calls
 
 
+def _started(root: Path, restarts: list[None]) -> tuple[ModuleType, CoverageProbe]:
+    """probed.py loaded and a probe measuring it in scope "a", with the ``restarts`` of
+    coverage.py's own start forgotten."""
+    module = _load(root)
+    probe = CoverageProbe(root)
+    probe.start("a")
+    restarts.clear()
+    return module, probe
+
+
 @needs_sysmon
 def test_a_switch_re_arms_only_the_code_that_reported_without_restarting_every_event(
     tmp_path: Path, restarts: list[None]
 ) -> None:
-    module = _load(tmp_path)
-    probe = CoverageProbe(tmp_path)
-    probe.start("a")
-    restarts.clear()  # coverage.py's own, when it starts
+    module, probe = _started(tmp_path, restarts)
     module.f()
     probe.switch("b")
     module.f()
@@ -147,10 +154,7 @@ def test_a_coverage_monitor_of_another_shape_still_gets_every_line_again(
 def test_code_first_run_after_the_last_switch_is_re_armed_too(
     tmp_path: Path, restarts: list[None]
 ) -> None:
-    module = _load(tmp_path)
-    probe = CoverageProbe(tmp_path)
-    probe.start("a")
-    restarts.clear()
+    module, probe = _started(tmp_path, restarts)
     module.f()
     probe.switch("b")
     exec(
@@ -185,10 +189,7 @@ def test_a_re_arming_that_does_not_bring_lines_back_falls_back_to_restarting_eve
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restarts: list[None]
 ) -> None:
     monkeypatch.setattr(CoverageProbe, "_rearm", lambda self, codes: None)
-    module = _load(tmp_path)
-    probe = CoverageProbe(tmp_path)
-    probe.start("a")
-    restarts.clear()
+    module, probe = _started(tmp_path, restarts)
     module.f()
     probe.switch("b")
     module.f()
