@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import email
+import importlib.metadata
 import os
 import time
 from collections.abc import Iterator
@@ -75,3 +77,61 @@ def test_a_module_nothing_provides_and_nothing_can_import_is_missing(site: Path)
     assert environment.missing_modules(["tiny_mod", "os", "surely_not_installed_xyz"]) == {
         "surely_not_installed_xyz"
     }
+
+
+class _Dist:
+    """A distribution whose METADATA is ``text``."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.metadata = email.message_from_string(text)
+
+    def read_text(self, name: str) -> str | None:
+        return self.text if name == "METADATA" else None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Metadata-Version: 2.1\nName: plain\nVersion: 1.0\nRequires-Dist: a\nRequires-Dist: b>=2\n",
+        "Name: folded\nVersion: 2.0\nRequires-Dist: a;\n  python_version < '3.10'\nSummary: x\n",
+        "From someone\nname: lower\nVERSION: 3.0\nrequires-dist: c\n",
+        "Name: body\nVersion: 4.0\n\nRequires-Dist: not-a-header\nName: not-either\n",
+        "Name: no-separator\nVersion: 5.0\nthis line ends the headers\nRequires-Dist: d\n",
+        "Name: spaced\t \nVersion:6.0\nRequires-Dist:   e ; extra == 'x'\n",
+        "Name: empty\nVersion: 7.0\nKeywords:\n \nRequires-Dist: f\n",
+    ],
+)
+def test_distribution_fields_are_read_as_the_email_parser_reads_them(text: str) -> None:
+    fields = environment._core_fields(_Dist(text))
+    message = email.message_from_string(text)
+    for name in ("Name", "Version", "Requires-Dist"):
+        assert fields[name.lower()] == (message.get_all(name) or [])
+
+
+def test_every_installed_distribution_reads_as_importlib_metadata_reads_it() -> None:
+    dists = list(importlib.metadata.distributions())
+    assert dists
+    for dist in dists:
+        fields = environment._core_fields(dist)
+        for name in ("Name", "Version", "Requires-Dist"):
+            assert fields[name.lower()] == (dist.metadata.get_all(name) or []), (dist, name)
+
+
+def test_an_egg_info_without_requires_dist_requires_what_its_requires_txt_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = tmp_path / "eggdist.egg-info"
+    info.mkdir()
+    (info / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: eggdist\nVersion: 0.3\n")
+    (info / "requires.txt").write_text("pytest\n\n[docs]\nsphinx\n")
+    (info / "top_level.txt").write_text("egg_mod\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    environment.refresh()
+    try:
+        assert environment.installed()["eggdist"] == "0.3"
+        dists = environment.distributions_for_modules(["egg_mod"])
+        assert {"eggdist", "pytest"} <= dists
+        assert "sphinx" not in dists
+    finally:
+        environment.refresh()
