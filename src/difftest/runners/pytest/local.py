@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from difftest.changes.scan import FileHasher
@@ -10,17 +12,20 @@ from difftest.model import TestRecord
 from difftest.runners.pytest.helpers import helper_possible
 from difftest.runners.pytest.options import Settings
 from difftest.runners.pytest.plan import RunPlan
-from difftest.runners.pytest.recorder import Recorder
-from difftest.runners.pytest.records import Edge, RecordBuilder
-from difftest.runners.pytest.spool import Spool
 from difftest.runners.pytest.store import BatchWriter
 from difftest.runners.pytest.writer import deleted_file_records, finish_session, merged_meta
 from difftest.storage.baseline import Baseline
+
+if TYPE_CHECKING:  # recording-only modules: a selecting run does not import them
+    from difftest.runners.pytest.recorder import Recorder
+    from difftest.runners.pytest.records import Edge, RecordBuilder
 
 
 def make_builder(
     recorder: Recorder, hasher: FileHasher, plan: RunPlan, settings: Settings
 ) -> RecordBuilder:
+    from difftest.runners.pytest.records import RecordBuilder
+
     return RecordBuilder(
         recorder.paths,
         hasher,
@@ -52,6 +57,8 @@ class LocalRun:
         self.error: DifftestError | None = None
         self.writer: BatchWriter | None = None
         if recorder is not None and baseline is not None:
+            from difftest.runners.pytest.spool import Spool
+
             builder = make_builder(recorder, hasher, plan, settings)
             if not plan.replace_all:
                 builder.facts.known_names = baseline.names_keys()

@@ -18,6 +18,7 @@ import pytest
 
 from difftest.model import COLLECT_SUFFIX, TestRecord
 from difftest.runners.pytest.helpers import helper_possible
+from difftest.runners.pytest.outcomes import phase_outcome, worst
 from difftest.runners.pytest.probes import (
     FIXTURE_CONTEXT,
     SESSION_CONTEXT,
@@ -31,29 +32,6 @@ from difftest.runners.pytest.probes import (
 from difftest.runners.pytest.records import Edge, RecordBuilder
 
 Sink = Callable[[list[TestRecord], list[Edge]], None]
-
-#: Worse outcomes win when a test's phases disagree (a teardown error after a pass is an error).
-_RANK = {"passed": 0, "skipped": 1, "xfailed": 2, "xpassed": 3, "failed": 4, "error": 5}
-
-
-def phase_outcome(report: pytest.TestReport) -> str:
-    """The outcome one phase (setup, call, teardown) contributes to the test's record."""
-    xfail = hasattr(report, "wasxfail")
-    if report.when == "call":
-        if report.failed:
-            return "failed"
-        if report.skipped:
-            return "xfailed" if xfail else "skipped"
-        return "xpassed" if xfail else "passed"
-    if report.failed:
-        return "error"
-    if report.skipped:
-        return "xfailed" if xfail else "skipped"
-    return "passed"
-
-
-def worst(a: str, b: str) -> str:
-    return a if _RANK.get(a, 5) >= _RANK.get(b, 5) else b
 
 
 @dataclass

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,13 +24,16 @@ from difftest.changes.scan import FileHasher
 from difftest.errors import DifftestError
 from difftest.model import TestRecord
 from difftest.runners.pytest.options import Settings
+from difftest.runners.pytest.outcomes import phase_outcome, worst
 from difftest.runners.pytest.plan import RunPlan
-from difftest.runners.pytest.recorder import Recorder, RecordingResult, phase_outcome, worst
-from difftest.runners.pytest.records import Edge
 from difftest.runners.pytest.report import status_lines, tally_from_ids, verbose_lines
 from difftest.runners.pytest.store import BatchWriter
 from difftest.runners.pytest.writer import deleted_file_records, finish_session, merged_meta, say
 from difftest.storage.baseline import Baseline
+
+if TYPE_CHECKING:  # recording-only modules: a selecting run does not import them
+    from difftest.runners.pytest.recorder import Recorder, RecordingResult
+    from difftest.runners.pytest.records import Edge
 
 PLAN_INPUT = "difftest_plan"
 OUTPUT = "difftest_result"
