@@ -93,7 +93,8 @@ def test_a_harvest_returns_each_line_once(tmp_path: Path) -> None:
 
 
 needs_sysmon = pytest.mark.skipif(
-    sys.version_info < (3, 12), reason="coverage.py measures with sys.monitoring from 3.12 on"
+    not CoverageProbe(Path.cwd()).sysmon,
+    reason="coverage.py measures with sys.monitoring from Python 3.12 and its 'core' setting on",
 )
 
 
