@@ -211,9 +211,14 @@ class DifftestPytestPluginSetupRequest(PytestPluginSetupRequest):
 
 @rule(desc="Inject the difftest recorder", level=LogLevel.DEBUG)
 async def inject_recorder(
-    request: DifftestPytestPluginSetupRequest, difftest: DifftestSubsystem
+    request: DifftestPytestPluginSetupRequest,
+    difftest: DifftestSubsystem,
+    test_subsystem: TestSubsystem,
 ) -> PytestPluginSetup:
-    if not difftest.record:
+    # With --use-coverage, pytest-cov measures the run: coverage.py measures one way at a time,
+    # and the injected stub in the source root would be reported as a file without source.
+    # The plugin stays out of the sandbox; the targets' stored records stay as they were.
+    if not difftest.record or test_subsystem.use_coverage:
         return PytestPluginSetup(EMPTY_DIGEST)
     view, source_root = await MultiGet(
         Get(SandboxView, SandboxViewRequest(request.target.address)),

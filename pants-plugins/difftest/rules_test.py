@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 from pants.backend.python import register as python_backend
+from pants.backend.python.goals.pytest_runner import PytestPluginSetup
 from pants.core import register as core
 from pants.engine.addresses import Address
+from pants.engine.fs import EMPTY_DIGEST
 from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
@@ -22,6 +24,7 @@ from difftest.rules import (
     STUB_MODULE,
     DifftestPlan,
     DifftestPlanRequest,
+    DifftestPytestPluginSetupRequest,
     SandboxView,
     SandboxViewRequest,
     injected_files,
@@ -42,6 +45,7 @@ def rule_runner() -> RuleRunner:
             *register.rules(),
             QueryRule(DifftestPlan, [DifftestPlanRequest]),
             QueryRule(SandboxView, [SandboxViewRequest]),
+            QueryRule(PytestPluginSetup, [DifftestPytestPluginSetupRequest]),
         ],
         target_types=[*core.target_types(), *python_backend.target_types()],
     )
@@ -202,3 +206,16 @@ def test_sandbox_view_has_the_closure_ancestor_inits_and_pytest_config(
         SandboxView, [SandboxViewRequest(Address("tests", relative_file_path="test_mod.py"))]
     )
     assert view.files == ("lib/__init__.py", "lib/mod.py", "pytest.ini", "tests/test_mod.py")
+
+
+def test_runs_measured_with_use_coverage_get_nothing_injected(rule_runner: RuleRunner) -> None:
+    target = rule_runner.get_target(Address("tests", relative_file_path="test_mod.py"))
+    request = DifftestPytestPluginSetupRequest(target)
+    recorded = rule_runner.request(PytestPluginSetup, [request])
+    assert recorded.digest != EMPTY_DIGEST
+    rule_runner.set_options([*ARGS, "--test-use-coverage"])
+    try:
+        measured = rule_runner.request(PytestPluginSetup, [request])
+    finally:
+        rule_runner.set_options(ARGS)
+    assert measured.digest == EMPTY_DIGEST

@@ -10,9 +10,11 @@ hooks. No root ``conftest.py`` is injected, so a repository's own root conftest 
 any other. It runs on the tests' interpreter under Pants' pytest tool, and does two things:
 
 - records, per test, what it ran against (the engine's pytest recorder, started when pytest
-  loads its plugins, before any conftest is imported; coverage.py comes from Pants' pytest tool,
-  networkx is not needed), and writes one JSON file per test file to ``extra-output/difftest/``
-  (Pants returns it as the result's ``extra_output``, also on cache hits);
+  loads the initial conftests, before any is imported; coverage.py comes from Pants' pytest
+  tool, networkx is not needed), and writes one JSON file per test file to
+  ``extra-output/difftest/`` (Pants returns it as the result's ``extra_output``, also on cache
+  hits). A run that pytest-cov measures (``pants test --use-coverage``) records nothing:
+  coverage.py measures one way at a time, and the targets' stored records stay as they were;
 - when ``.difftest/pants/select.json`` is in the sandbox (``pants difftest`` puts it there),
   deselects the recorded tests it lists as unaffected; a run where everything was deselected
   exits 0, not pytest's 5.
@@ -37,6 +39,7 @@ import pytest
 __all__ = [
     "pytest_collection_modifyitems",
     "pytest_configure",
+    "pytest_load_initial_conftests",
     "pytest_report_collectionfinish",
     "pytest_sessionfinish",
 ]
@@ -68,6 +71,7 @@ def _load(name):
 
 
 _recorder_mod = _load("difftest.runners.pytest.recorder")
+_probes_mod = _load("difftest.runners.pytest.probes")
 _records_mod = _load("difftest.runners.pytest.records")
 _scan_mod = _load("difftest.changes.scan")
 _model_mod = _load("difftest.model")
@@ -163,8 +167,19 @@ class _PantsRecording:
             with open(_SELECT, encoding="utf-8") as fh:
                 raw = json.load(fh)
             self.deselect = {f: set(ids) for f, ids in raw.get("deselect", {}).items()}
-        # Started now, while pytest loads its plugins (before any conftest is imported): every
-        # conftest, the repository's root one included, is seen.
+        self.recorder = None
+        #: Why this run records nothing (another coverage.py measurement runs in it).
+        self.not_recording = None
+
+    def start(self, early_config):
+        """Start recording (before any conftest is imported: every conftest, the repository's
+        root one included, is seen), unless another coverage.py measurement runs in this
+        process (``pants test --use-coverage``): coverage.py measures one way at a time, so the
+        run then records nothing, and the targets' stored records stay as they were."""
+        why = _probes_mod.other_measurement(early_config.known_args_namespace)
+        if why is not None:
+            self.not_recording = why
+            return
         self.recorder = _recorder_mod.Recorder(self.root)
 
     def _sink(self, records, edges):
@@ -174,6 +189,8 @@ class _PantsRecording:
         config.addinivalue_line(
             "markers", "diff_always: difftest runs this test every time, whatever changed."
         )
+        if self.recorder is None:
+            return
         _env_mod.refresh()
         hasher = SandboxHasher(self.root, self.roots)
         env = {_plan_mod.PYTEST_CONFIG_KEY: _plan_mod.pytest_config_value(config)}
@@ -211,13 +228,20 @@ class _PantsRecording:
             items[:] = keep
 
     def status(self, items):
+        lines = []
         if self.deselect:
-            return [f"difftest: {len(items)} selected, {self.deselected} deselected as unaffected"]
-        return []
+            lines.append(
+                f"difftest: {len(items)} selected, {self.deselected} deselected as unaffected"
+            )
+        if self.not_recording is not None:
+            lines.append(f"difftest: not recording, {self.not_recording}")
+        return lines
 
     def finish(self, session):
         if session.exitstatus == 5 and self.deselected:
             session.exitstatus = 0
+        if self.recorder is None:
+            return
         try:
             self.recorder.finish()
         finally:
@@ -258,6 +282,11 @@ class _PantsRecording:
 
 
 _PLUGIN = _PantsRecording(_ROOT)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    _PLUGIN.start(early_config)
 
 
 def pytest_configure(config):

@@ -196,3 +196,23 @@ def test_records_then_runs_only_affected_targets_and_tests(repo: Path, pants_cac
     assert "tests/python/billing/test_invoice.py::test_label" in out
     assert "its BUILD-file definition changed" in out
     assert "dist/six" in out and "overrides.json was deleted" in out
+
+
+def test_pants_test_with_use_coverage_runs_every_target_measured_by_pytest_cov(
+    repo: Path, pants_cache: Path
+) -> None:
+    # coverage.py measures one way at a time: the plugin stays out of sandboxes that pytest-cov
+    # measures (its recorder there made every target fail, and its stub file broke the report).
+    code, out = pants(repo, pants_cache, "test", "--use-coverage", "::")
+    assert code == 0, out
+    assert set(ran(out)) == {
+        "tests/python/billing/test_invoice.py:tests",
+        "tests/python/billing/test_tax.py:tests",
+        "tests/python/catalog/test_items.py:tests",
+        "tests/python/shared/test_config.py:tests",
+        "tests/python/shared/test_mathutil.py:tests",
+        "tests/python/shared/test_text.py:tests",
+    }
+    assert "✕" not in out
+    assert re.search(r"^TOTAL\s+\d+\s+\d+\s+\d+%$", out, re.M), out
+    assert "_difftest_pants_recorder" not in out

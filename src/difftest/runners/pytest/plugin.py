@@ -63,7 +63,15 @@ def pytest_load_initial_conftests(
         and not _xdist_controller_args(namespace)
         and not getattr(namespace, "collectonly", False)
     ):
-        _start_recorder(early_config, static=bool(getattr(namespace, "diff_static", False)))
+        static = bool(getattr(namespace, "diff_static", False))
+        if static or _other_measurement(namespace) is None:
+            _start_recorder(early_config, static=static)
+
+
+def _other_measurement(namespace: argparse.Namespace, ours: Recorder | None = None) -> str | None:
+    from difftest.runners.pytest.probes import other_measurement
+
+    return other_measurement(namespace, getattr(ours and ours.coverage, "measurement", None))
 
 
 def _dry(config: pytest.Config) -> bool:
@@ -88,6 +96,16 @@ def pytest_configure(config: pytest.Config) -> None:
         if settings.enabled:
             if settings.record and _dry(config):
                 settings = dataclasses.replace(settings, record=False, force=False, upload=False)
+            if settings.record and not settings.static:
+                why = _other_measurement(config.known_args_namespace, early)
+                if why is not None:
+                    raise pytest.UsageError(
+                        "difftest: --diff-baseline measures what each test runs with "
+                        f"coverage.py, and {why}: coverage.py measures one way at a time, so "
+                        "one of the two would lose its data. Record the baseline in a run "
+                        "without it (with pytest-cov: add --no-cov); runs that only select "
+                        "(--diff, --diff-static) work alongside it."
+                    )
             early = _register(config, settings, early)
     finally:
         if early is not None:

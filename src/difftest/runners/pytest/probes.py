@@ -371,6 +371,22 @@ class RuntimeProbe:
         return scope
 
 
+def other_measurement(namespace: Any, ours: object = None) -> str | None:
+    """Why another coverage.py measurement than ``ours`` runs in this process (``namespace``:
+    pytest's parsed options), or None. coverage.py measures one way at a time: a second
+    measurement pauses the first, so one of the two would lose its lines (and stopping them out
+    of order fails)."""
+    if getattr(namespace, "cov_source", None) and not getattr(namespace, "no_cov", False):
+        return "pytest-cov measures this run (--cov)"
+    coverage = sys.modules.get("coverage")
+    current = getattr(getattr(coverage, "Coverage", None), "current", None)
+    if callable(current) and current() not in (None, ours):
+        return (
+            "coverage.py already measures this process (`coverage run`, or a plugin that starts it)"
+        )
+    return None
+
+
 def _library_dirs() -> list[str]:
     paths = sysconfig.get_paths()
     return sorted({paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths})
@@ -468,6 +484,11 @@ class CoverageProbe:
         self._code_at: dict[int, dict[int, CodeType | tuple[CodeType, ...]]] = {}
         #: How many of the monitor's code objects ``_code_at`` holds.
         self._indexed = 0
+
+    @property
+    def measurement(self) -> object:
+        """The coverage.py measurement this probe runs."""
+        return self._cov
 
     def start(self, context: str) -> None:
         if not self.running:

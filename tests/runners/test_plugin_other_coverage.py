@@ -1,0 +1,52 @@
+"""Another coverage.py measurement in the same process (pytest-cov's ``--cov``, ``coverage run``):
+coverage.py measures one way at a time, so recording stops with a message, and selecting works."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from pytester_project import Project
+
+FILES = {
+    "app.py": "def one():\n    return 1\n",
+    "tests/test_app.py": "from app import one\n\ndef test_one():\n    assert one() == 1\n",
+}
+
+
+def _refused(result: pytest.RunResult, why: str) -> None:
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: difftest: --diff-baseline *{why}*--no-cov*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_recording_in_a_run_pytest_cov_measures_stops_with_a_message_and_records_nothing(
+    project: Project,
+) -> None:
+    project.write(FILES)
+    _refused(project.subprocess("--cov=.", "--diff-baseline"), "pytest-cov measures this run")
+    assert not project.db.exists()
+
+
+def test_a_run_pytest_cov_measures_selects_and_reports_coverage(project: Project) -> None:
+    project.write(FILES)
+    assert project.subprocess("--diff-baseline").ret == 0
+    project.edit("app.py", "return 1", "return 2")
+    result = project.subprocess("--cov=.", "--cov-report=term", "--diff", "-v")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*test_one FAILED*", "TOTAL *"])
+
+
+def test_recording_with_no_cov_records_as_usual(project: Project) -> None:
+    project.write(FILES)
+    assert project.subprocess("--cov=.", "--no-cov", "--diff-baseline").ret == 0
+    assert "tests/test_app.py::test_one" in project.records()
+
+
+def test_recording_under_coverage_run_stops_with_a_message(project: Project) -> None:
+    project.write(FILES)
+    result = project.pytester.run(
+        sys.executable, "-m", "coverage", "run", "-m", "pytest", "-p", "no:cacheprovider",
+        "--diff-baseline",
+    )  # fmt: skip
+    _refused(result, "coverage.py already measures this process")
