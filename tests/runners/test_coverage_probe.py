@@ -112,13 +112,14 @@ def restarts(monkeypatch: pytest.MonkeyPatch) -> list[None]:
     return calls
 
 
-def _started(root: Path, restarts: list[None]) -> tuple[ModuleType, CoverageProbe]:
+def _started(root: Path, restarts: list[None] | None = None) -> tuple[ModuleType, CoverageProbe]:
     """probed.py loaded and a probe measuring it in scope "a", with the ``restarts`` of
     coverage.py's own start forgotten."""
     module = _load(root)
     probe = CoverageProbe(root)
     probe.start("a")
-    restarts.clear()
+    if restarts is not None:
+        restarts.clear()
     return module, probe
 
 
@@ -141,9 +142,7 @@ def test_a_switch_re_arms_only_the_code_that_reported_without_restarting_every_e
 def test_a_coverage_monitor_of_another_shape_still_gets_every_line_again(
     tmp_path: Path,
 ) -> None:
-    module = _load(tmp_path)
-    probe = CoverageProbe(tmp_path)
-    probe.start("a")
+    module, probe = _started(tmp_path)
     probe._monitor = None  # as if coverage.py's tracer had no code objects to re-arm
     module.f()
     probe.switch("b")
@@ -197,6 +196,26 @@ def test_a_re_arming_that_does_not_bring_lines_back_falls_back_to_restarting_eve
     assert _probed_lines(probe, tmp_path) == {"a": {2}, "b": {2}}
     assert not probe.use_contexts
     assert restarts, "lines were re-armed without restart_events, which this test broke"
+
+
+def test_a_scope_another_coverage_measurement_paused_is_noted_and_the_next_one_is_measured(
+    tmp_path: Path,
+) -> None:
+    import coverage
+
+    module, probe = _started(tmp_path)
+    module.f()
+    probe.switch("b")
+    other = coverage.Coverage(data_file=None, config_file=False)
+    other.start()  # pauses the probe's measurement: what "b" runs now is not seen
+    module.g()
+    other.stop()
+    probe.switch("c")
+    module.f()
+    module.g()
+    lines = _probed_lines(probe, tmp_path)
+    assert probe.unmeasured == {"b"}
+    assert lines["a"] == {2} and lines["c"] == {2, 5}
 
 
 def test_the_start_check_leaves_nothing_of_its_own_in_a_harvest(tmp_path: Path) -> None:

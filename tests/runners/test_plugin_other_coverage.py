@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from pytester_project import Project
+from pytester_project import Project, ran
 
 FILES = {
     "app.py": "def one():\n    return 1\n",
@@ -50,3 +50,34 @@ def test_recording_under_coverage_run_stops_with_a_message(project: Project) -> 
         "--diff-baseline",
     )  # fmt: skip
     _refused(result, "coverage.py already measures this process")
+
+
+def test_a_test_that_measures_coverage_itself_is_selected_by_any_change(project: Project) -> None:
+    # Its own coverage.py measurement pauses difftest's while it runs: what the test ran then is
+    # not known, so its record depends on every project file.
+    project.write(
+        {
+            "app.py": "def one():\n    return 1\n",
+            "tests/test_app.py": """
+                import coverage
+                from app import one
+
+                def test_measures_itself():
+                    cov = coverage.Coverage(data_file=None, config_file=False)
+                    cov.start()
+                    value = one()
+                    cov.stop()
+                    assert value == 1
+
+                def test_plain():
+                    assert one() == 1
+            """,
+        }
+    )
+    assert project.baseline().ret == 0
+    project.edit("app.py", "return 1", "return 2")
+    result = project.diff("-v")
+    assert sorted(ran(result)) == [
+        "tests/test_app.py::test_measures_itself",
+        "tests/test_app.py::test_plain",
+    ]

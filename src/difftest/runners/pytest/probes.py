@@ -484,6 +484,11 @@ class CoverageProbe:
         self._code_at: dict[int, dict[int, CodeType | tuple[CodeType, ...]]] = {}
         #: How many of the monitor's code objects ``_code_at`` holds.
         self._indexed = 0
+        #: Scopes during which another coverage.py measurement paused this one (it started
+        #: inside a test, say): what they ran is not all known.
+        self.unmeasured: set[str] = set()
+        self._paused_by_other = False
+        self._own_stop = False
 
     @property
     def measurement(self) -> object:
@@ -494,6 +499,7 @@ class CoverageProbe:
         if not self.running:
             _start_quietly(self._cov)
             self.running = True
+            self._watch_pauses()
             if self._table is None and not self.use_contexts:
                 self._find_table()
                 if not self.use_contexts:
@@ -502,6 +508,27 @@ class CoverageProbe:
                 # Each start makes a new tracer (which re-arms every event itself).
                 self._find_monitor(getattr(self._cov, "_collector", None))
         self.switch(context)
+
+    def _watch_pauses(self) -> None:
+        """Notice another coverage.py measurement pausing this one: coverage.py pauses the
+        running collector when another one starts, and resumes it when that one stops."""
+        collector: Any = getattr(self._cov, "_collector", None)
+        pause, resume = getattr(collector, "pause", None), getattr(collector, "resume", None)
+        if not callable(pause) or not callable(resume) or hasattr(pause, "difftest_watch"):
+            return
+
+        def paused() -> None:
+            if not self._own_stop:
+                self._paused_by_other = True
+                self.unmeasured.add(self.context)
+            pause()
+
+        def resumed() -> None:
+            self._paused_by_other = False
+            resume()
+
+        paused.difftest_watch = True  # type: ignore[attr-defined]
+        collector.pause, collector.resume = paused, resumed
 
     def _find_table(self) -> None:
         collector = getattr(self._cov, "_collector", None)
@@ -576,6 +603,8 @@ class CoverageProbe:
             else:
                 self._take()
         self.context = context
+        if self._paused_by_other:
+            self.unmeasured.add(context)
 
     def _take(self, *, rearm: bool = True) -> None:
         """Credit what the collector gathered since the last switch to the current scope, and
@@ -659,7 +688,11 @@ class CoverageProbe:
 
     def stop(self) -> None:
         if self.running:
-            self._cov.stop()
+            self._own_stop = True
+            try:
+                self._cov.stop()
+            finally:
+                self._own_stop = False
             self.running = False
             if not self.use_contexts:
                 self._take(rearm=False)  # coverage.py re-arms every event when it starts again
@@ -689,6 +722,7 @@ class NoCoverage:
     running = False
     sysmon = False
     context = SESSION_CONTEXT
+    unmeasured: frozenset[str] = frozenset()
 
     def start(self, context: str) -> None:
         self.context = context

@@ -335,7 +335,9 @@ class Recorder:
                         roots=c.scope.imports,
                         data=c.scope.data,
                         executed=collects.get(c.file + COLLECT_SUFFIX),
-                        spawned=c.scope.spawned or self.probe.spawned_outside,
+                        spawned=c.scope.spawned
+                        or self.probe.spawned_outside
+                        or self._unmeasured(c.file + COLLECT_SUFFIX),
                         whole_files=self.static,
                     )
                 )
@@ -351,6 +353,14 @@ class Recorder:
         finally:
             self.probe.paused = False
 
+    def _unmeasured(self, context: str) -> bool:
+        """Whether what a scope ran is not all known: another coverage.py measurement paused
+        this one during it, or during import-time code, a collection or a fixture setup (which
+        every test may depend on). Its record then depends on every project file, as if it had
+        started a process."""
+        lost = self.coverage.unmeasured
+        return context in lost or any(c.startswith("<") or c.endswith(COLLECT_SUFFIX) for c in lost)
+
     def _test_record(
         self, builder: RecordBuilder, t: _Running, tests: Mapping[str, dict[str, set[int]]]
     ) -> TestRecord:
@@ -360,7 +370,12 @@ class Recorder:
         roots = set(t.scope.imports)
         data = set(t.scope.data)
         names = set(t.fixturenames)
-        spawned = t.scope.spawned or t.file in self._spawning_files or self.probe.spawned_outside
+        spawned = (
+            t.scope.spawned
+            or t.file in self._spawning_files
+            or self.probe.spawned_outside
+            or self._unmeasured(t.nodeid)
+        )
         for fixture in self._fixtures.values():
             if fixture.argname in names and fixture.applies_to(t.nodeid):
                 _merge(executed, fixture.lines)
