@@ -76,8 +76,11 @@ def test_a_test_that_measures_coverage_itself_is_selected_by_any_change(project:
     )
     assert project.baseline().ret == 0
     project.edit("app.py", "return 1", "return 2")
-    result = project.diff("-v")
+    result = project.diff("-v", "--diff-v")
     assert sorted(ran(result)) == [
         "tests/test_app.py::test_measures_itself",
         "tests/test_app.py::test_plain",
     ]
+    result.stdout.fnmatch_lines(
+        ["*app.py changed (not all the test ran was measured: *another coverage.py measurement*"]
+    )

@@ -498,7 +498,8 @@ def test_code_run_only_in_a_subprocess_reselects_the_test_that_started_it(
     result = project.diff("--diff-v")
     assert ran(result) == ["tests/test_cli.py::test_cli"]
     assert (
-        "app.py changed (the test started a process, which may have used it)" in result.stdout.str()
+        "app.py changed (not all the test ran was measured: it started a process"
+        in result.stdout.str()
     )
     result.assert_outcomes(failed=1)
     project.edit("app.py", "return 41", "return 42")

@@ -127,7 +127,8 @@ def _print_test(info: dict[str, Any]) -> None:
             continue
         if list(names) == [SPAWN_BLOCK]:
             print(
-                f"    {path}  (any change: the test started a process {_short(entry['version'])})"
+                f"    {path}  (any change: not all the test ran was measured"
+                f" {_short(entry['version'])})"
             )
             continue
         print(f"    {path}")

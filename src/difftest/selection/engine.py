@@ -88,7 +88,8 @@ def _describe(key: str, name: str, now: str) -> str:
         return (
             f"file {key} "
             + ("was deleted" if now == ABSENT else "changed")
-            + " (the test started a process, which may have used it)"
+            + " (not all the test ran was measured: it started a process, or another"
+            " coverage.py measurement paused difftest's)"
         )
     if now == UNPARSEABLE:
         return f"{key} does not parse (every test that used it runs)"
