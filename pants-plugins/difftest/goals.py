@@ -134,6 +134,12 @@ async def run_difftest(
     plan = await Get(DifftestPlan, DifftestGoalPlanRequest("difftest"))
     for line in plan_lines(plan):
         console.print_stderr(line)
+    if difftest.record and test_subsystem.use_coverage:
+        console.print_stderr(
+            "difftest: nothing is recorded with --test-use-coverage (pytest-cov measures these "
+            "runs, and coverage.py measures one way at a time): targets run in full and keep "
+            "their stored records. Run `pants difftest` without it to record."
+        )
 
     selected = plan.selected()
     decision_of = {fs.address: d for fs, d in selected}

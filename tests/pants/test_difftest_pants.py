@@ -198,7 +198,7 @@ def test_records_then_runs_only_affected_targets_and_tests(repo: Path, pants_cac
     assert "dist/six" in out and "overrides.json was deleted" in out
 
 
-def test_pants_test_with_use_coverage_runs_every_target_measured_by_pytest_cov(
+def test_use_coverage_runs_are_measured_by_pytest_cov_and_record_nothing(
     repo: Path, pants_cache: Path
 ) -> None:
     # coverage.py measures one way at a time: the plugin stays out of sandboxes that pytest-cov
@@ -216,3 +216,8 @@ def test_pants_test_with_use_coverage_runs_every_target_measured_by_pytest_cov(
     assert "✕" not in out
     assert re.search(r"^TOTAL\s+\d+\s+\d+\s+\d+%$", out, re.M), out
     assert "_difftest_pants_recorder" not in out
+
+    code, out = pants(repo, pants_cache, "difftest", "--test-use-coverage", "::")
+    assert code == 0, out
+    assert "difftest: nothing is recorded with --test-use-coverage" in out
+    assert "(0 test records)" in out
