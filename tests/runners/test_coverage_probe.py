@@ -46,10 +46,21 @@ def _probed_lines(probe: CoverageProbe, root: Path) -> dict[str, set[int]]:
     return {ctx: files.get(filename, set()) for ctx, files in probe.harvest().items()}
 
 
-def _measure(root: Path, *, use_contexts: bool) -> tuple[bool, dict[str, set[int]]]:
+def _started(
+    root: Path, restarts: list[None] | None = None, *, use_contexts: bool = False
+) -> tuple[ModuleType, CoverageProbe]:
+    """probed.py loaded and a probe measuring it in scope "a", with the ``restarts`` of
+    coverage.py's own start forgotten."""
     module = _load(root)
     probe = CoverageProbe(root, use_contexts=use_contexts)
     probe.start("a")
+    if restarts is not None:
+        restarts.clear()
+    return module, probe
+
+
+def _measure(root: Path, *, use_contexts: bool) -> tuple[bool, dict[str, set[int]]]:
+    module, probe = _started(root, use_contexts=use_contexts)
     module.f()
     probe.switch("b")
     module.f()  # again, in another scope: a line reported once must report again
@@ -78,9 +89,7 @@ def test_reading_the_collector_gives_the_lines_dynamic_contexts_give(tmp_path: P
 
 
 def test_a_harvest_returns_each_line_once(tmp_path: Path) -> None:
-    module = _load(tmp_path)
-    probe = CoverageProbe(tmp_path)
-    probe.start("a")
+    module, probe = _started(tmp_path)
     module.f()
     first = probe.harvest()
     probe.switch("b")
@@ -110,17 +119,6 @@ def restarts(monkeypatch: pytest.MonkeyPatch) -> list[None]:
 
     monkeypatch.setattr(sys.monitoring, "restart_events", counted)
     return calls
-
-
-def _started(root: Path, restarts: list[None] | None = None) -> tuple[ModuleType, CoverageProbe]:
-    """probed.py loaded and a probe measuring it in scope "a", with the ``restarts`` of
-    coverage.py's own start forgotten."""
-    module = _load(root)
-    probe = CoverageProbe(root)
-    probe.start("a")
-    if restarts is not None:
-        restarts.clear()
-    return module, probe
 
 
 @needs_sysmon
@@ -236,9 +234,7 @@ def test_starting_does_not_read_the_call_stack_and_leaves_coverage_as_it_was(
         raise AssertionError("the call stack was read")
 
     monkeypatch.setattr("inspect.stack", refuse)
-    module = _load(tmp_path)
-    probe = CoverageProbe(tmp_path)
-    probe.start("a")
+    module, probe = _started(tmp_path)
     module.f()
     probe.stop()
     assert coverage.collector.short_stack is noted
