@@ -84,3 +84,38 @@ def test_a_test_that_measures_coverage_itself_is_selected_by_any_change(project:
     result.stdout.fnmatch_lines(
         ["*app.py changed (not all the test ran was measured: *another coverage.py measurement*"]
     )
+
+
+def test_a_measurement_a_test_leaves_running_ends_no_run_and_later_tests_run_on_any_change(
+    project: Project,
+) -> None:
+    # coverage.py stops only the measurement on top: difftest's stays paused under the leaked
+    # one, and every test from then on depends on every project file.
+    project.write(
+        {
+            "app.py": "def one():\n    return 1\n",
+            "tests/test_app.py": """
+                import coverage
+                from app import one
+
+                def test_leaks():
+                    coverage.Coverage(data_file=None, config_file=False).start()
+                    assert one() == 1
+
+                def test_after():
+                    assert one() == 1
+            """,
+        }
+    )
+    # In a process of its own: the leaked measurement must not outlive the run.
+    result = project.subprocess("--diff-baseline")
+    assert result.ret == 0, result.stdout.str()
+    assert set(project.records()) >= {
+        "tests/test_app.py::test_leaks",
+        "tests/test_app.py::test_after",
+    }
+    project.edit("app.py", "return 1", "return 2")
+    assert sorted(ran(project.subprocess("--diff", "-v"))) == [
+        "tests/test_app.py::test_after",
+        "tests/test_app.py::test_leaks",
+    ]

@@ -489,6 +489,10 @@ class CoverageProbe:
         self.unmeasured: set[str] = set()
         self._paused_by_other = False
         self._own_stop = False
+        #: Whether this measurement had to stop while another one still ran on top of it
+        #: (started in a test and never stopped): coverage.py stops only the measurement on
+        #: top, so this one is left paused under it, and every later scope is unmeasured.
+        self._abandoned = False
 
     @property
     def measurement(self) -> object:
@@ -496,7 +500,7 @@ class CoverageProbe:
         return self._cov
 
     def start(self, context: str) -> None:
-        if not self.running:
+        if not self.running and not self._abandoned:
             _start_quietly(self._cov)
             self.running = True
             self._watch_pauses()
@@ -603,7 +607,7 @@ class CoverageProbe:
             else:
                 self._take()
         self.context = context
-        if self._paused_by_other:
+        if self._paused_by_other or self._abandoned:
             self.unmeasured.add(context)
 
     def _take(self, *, rearm: bool = True) -> None:
@@ -613,7 +617,9 @@ class CoverageProbe:
         if not table:
             return
         into = self._taken.setdefault(self.context, {})
-        rearm = rearm and self.sysmon
+        # While another measurement has paused this one, its monitoring tool is released:
+        # nothing to re-arm (resuming arms every event again).
+        rearm = rearm and self.sysmon and not self._paused_by_other
         codes: dict[int, CodeType] | None = {} if rearm and self._monitor is not None else None
         for filename, lines in list(table.items()):
             if lines:
@@ -688,11 +694,14 @@ class CoverageProbe:
 
     def stop(self) -> None:
         if self.running:
-            self._own_stop = True
-            try:
-                self._cov.stop()
-            finally:
-                self._own_stop = False
+            if self._paused_by_other:
+                self._abandoned = True
+            else:
+                self._own_stop = True
+                try:
+                    self._cov.stop()
+                finally:
+                    self._own_stop = False
             self.running = False
             if not self.use_contexts:
                 self._take(rearm=False)  # coverage.py re-arms every event when it starts again
