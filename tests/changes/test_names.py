@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import json
 import textwrap
+
+import pytest
 
 from difftest.changes.blocks import parse_blocks
 from difftest.changes.names import (
@@ -149,6 +152,13 @@ def test_facts_survive_a_json_round_trip() -> None:
     assert NameFacts.from_json(original.to_json()) == original
 
 
+def test_facts_of_an_earlier_analysis_are_refused() -> None:
+    current = json.loads(facts("LIMIT = 1\n").to_json())
+    del current["v"]
+    with pytest.raises(ValueError, match="analysis version 1"):
+        NameFacts.from_json(json.dumps(current))
+
+
 def test_a_changed_constant_changes_only_its_name() -> None:
     assert changed_names(facts("A = 1\nB = 2\n"), facts("A = 1\nB = 3\n")) == {"B"}
 
@@ -214,6 +224,52 @@ def test_finding_objects_by_computed_module_name_or_frames_reaches_but_naming_a_
     assert level("return json.loads(data)") == 0
     assert level("stack = [name]\n    return stack.pop()") == 0
     assert level("return vars(name)") == READS
+
+
+def test_a_library_import_by_name_or_a_file_loaded_as_a_module_reaches_but_a_named_one_does_not() -> (
+    None
+):
+    def level(code: str) -> int:
+        return facts(f"def f(name, path):\n    {code}\n").functions["f"][0]
+
+    assert level("return pkgutil.resolve_name(name)") == REACHES
+    assert level("return pkgutil.resolve_name('app.plugins:Plugin')") == 0
+    assert level("return pydoc.locate(name)") == REACHES
+    assert level("from pydoc import locate\n    return locate(name)") == REACHES
+    assert level("return mi.locate(name)") == 0  # more-itertools' locate
+    assert level("return import_string(name)") == REACHES
+    assert level("return [e.load() for e in entry_points(group=name)]") == REACHES
+    assert level("return runpy.run_path(path)") == REACHES
+    assert level("spec = importlib.util.spec_from_file_location(name, path)") == REACHES
+
+
+def test_a_dynamic_reader_imported_under_another_name_or_bare_reads_dynamically_too() -> None:
+    def level(imports: str, code: str) -> int:
+        return facts(f"{imports}\ndef f(name, data):\n    {code}\n").functions["f"][0]
+
+    assert level("from importlib import import_module as load", "return load(name)") == REACHES
+    assert level("from sys import modules", "return modules[name]") == REACHES
+    assert level("from pydoc import locate as find", "return find(name)") == REACHES
+    assert level("from more_itertools import locate", "return locate(name)") == 0
+    assert level("from inspect import getmembers as members", "return members(name)") == READS
+    assert level("import pickle as pk", "return pk.loads(data)") == REACHES
+    assert level("import json as js", "return js.loads(data)") == 0
+    assert level("from os import path as modules", "return modules.join(name)") == 0
+    inside = "from importlib import import_module as load\n    return load(name)"
+    assert level("", inside) == REACHES
+
+
+def test_importing_a_dynamic_reader_at_import_time_leaves_the_module_narrowable() -> None:
+    found = facts(
+        """
+        try:
+            from importlib import import_module as load
+        except ImportError:
+            load = None
+        LIMIT = 1
+        """
+    )
+    assert found.dynamic == 0
 
 
 def test_doctest_docstrings_are_a_block_of_their_own_that_only_doctests_depend_on() -> None:

@@ -4,6 +4,7 @@ a module that no longer imports, reordered statements)."""
 
 from __future__ import annotations
 
+import pytest
 from pytester_project import Project, ran
 
 LIMITS = {
@@ -481,3 +482,86 @@ def test_a_class_attribute_of_a_subclass_whose_base_lives_in_another_module_runs
     result = project.diff()
     assert ran(result) == ["tests/test_kinds.py::test_lookup"]
     result.assert_outcomes(failed=1)
+
+
+#: A plugin class found by a name read from a data file, and a helper that lists the attributes
+#: of whatever it is handed: no code the test runs names the plugin.
+_FOUND_BY_NAME = {
+    "app/__init__.py": "from . import plugins\n",
+    "app/plugins.py": """
+        class Plugin:
+            options = {"a": 1}
+        """,
+    "spec.txt": "app.plugins:Plugin\n",
+    "tools.py": """
+        from pathlib import Path
+        {imports}
+
+        def load():
+            return {call}(Path(__file__).with_name("spec.txt").read_text().strip())
+
+        def dump(obj):
+            return dict(vars(obj))
+        """,
+    "tests/test_tools.py": """
+        from tools import dump, load
+
+        def test_dump():
+            assert {"a": 1} in dump(load()).values()
+
+        def test_other():
+            assert 1 + 1 == 2
+        """,
+}
+
+
+def _found_by_name(imports: str, call: str) -> dict[str, str]:
+    # Continuation lines take the template's indentation (it is dedented as a whole).
+    imports = imports.replace("\n", "\n        ")
+    tools = _FOUND_BY_NAME["tools.py"].replace("{imports}", imports).replace("{call}", call)
+    return {**_FOUND_BY_NAME, "tools.py": tools}
+
+
+@pytest.mark.parametrize(
+    ("imports", "call", "finder"),
+    [
+        pytest.param("import pkgutil", "pkgutil.resolve_name", "load", id="pkgutil.resolve_name"),
+        pytest.param(
+            "from importlib import import_module as by_name\n\n"
+            "def find(spec):\n"
+            "    module, _, attr = spec.partition(':')\n"
+            "    return getattr(by_name(module), attr)",
+            "find",
+            "find",
+            id="import_module-under-another-name",
+        ),
+    ],
+)
+def test_a_class_found_by_a_name_read_from_a_file_runs_the_tests_that_found_it(
+    project: Project, imports: str, call: str, finder: str
+) -> None:
+    project.write(_found_by_name(imports, call))
+    project.baseline()
+    project.edit("app/plugins.py", '"a": 1', '"a": 2')
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_tools.py::test_dump"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*tools.py::{finder} finds objects by itself*"])
+
+
+def test_facts_of_an_earlier_analysis_narrow_nothing_until_the_next_baseline_run_renews_them(
+    project: Project,
+) -> None:
+    project.write(LIMITS)
+    project.baseline()
+    # What a baseline written by an earlier difftest holds: facts without an analysis version.
+    project.sql("UPDATE names SET facts = replace(facts, ',\"v\":2}', '}')")
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
+    assert len(ran(project.diff())) == 4  # nothing narrowed: every importer runs
+    project.edit("limits.py", "LIMIT = 11", "LIMIT = 10")
+    project.baseline()  # no test runs, and the facts are computed again
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
+    assert ran(project.diff()) == [
+        "tests/test_limits.py::test_double",
+        "tests/test_limits.py::test_limit",
+    ]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from difftest.changes.names import READS, NameFacts
 from difftest.errors import BaselineCorruptError, BaselineVersionError, StorageError
 from difftest.model import TestRecord
 from difftest.storage.baseline import SCHEMA_VERSION, Baseline
@@ -265,13 +266,45 @@ def test_name_facts_given_with_a_write_are_not_computed_again(tmp_path: Path, ba
 
     def names_of(key: str, version: str) -> str | None:
         asked.append((key, version))
-        return "{}"
+        return NameFacts().to_json()
 
+    given = NameFacts(dynamic=READS).to_json()
     record = baselines.record("t.py::test_a", ("src/given.py", "<module>"), ("src/new.py", "f"))
     with Baseline.open(tmp_path / "b.db") as baseline:
         baseline.write(
-            [record], names=[("src/given.py", "v-src/given.py", '{"given": 1}')], names_of=names_of
+            [record], names=[("src/given.py", "v-src/given.py", given)], names_of=names_of
         )
         stored = {(k, h): f for k, h, f in baseline.names()}
     assert asked == [("src/new.py", "v-src/new.py")]
-    assert stored[("src/given.py", "v-src/given.py")] == '{"given": 1}'
+    assert stored[("src/given.py", "v-src/given.py")] == given
+
+
+def test_name_facts_of_an_earlier_analysis_are_computed_again_or_dropped_on_the_next_write(
+    tmp_path: Path, baselines
+) -> None:
+    old = '{"d":0,"f":{},"s":{}}'  # no analysis version: written before FACTS_VERSION 2
+    current = NameFacts(dynamic=READS).to_json()
+    records = [
+        baselines.record("t.py::test_a", ("src/same.py", "<module>")),
+        baselines.record("t.py::test_b", ("src/edited.py", "<module>")),
+    ]
+    with Baseline.open(tmp_path / "b.db") as baseline:
+        baseline.write(
+            records,
+            names=[
+                ("src/same.py", "v-src/same.py", old),
+                ("src/edited.py", "v-src/edited.py", old),
+            ],
+        )
+        assert baseline.names_keys() == set()  # not trusted: as if nothing were known
+        baseline.write(
+            [baselines.record("t.py::test_c", ("src/other.py", "<module>"))],
+            # The file is still that version for same.py, no longer for edited.py.
+            names_of=lambda key, version: current if key != "src/edited.py" else None,
+        )
+        stored = {k: f for k, _h, f in baseline.names()}
+        assert baseline.names_keys() == {
+            ("src/same.py", "v-src/same.py"),
+            ("src/other.py", "v-src/other.py"),
+        }
+    assert stored == {"src/same.py": current, "src/other.py": current}

@@ -31,7 +31,7 @@ import ast
 import builtins
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +106,8 @@ _CLASS_HOOKS = frozenset({"__init_subclass__", "__set_name__"})
 #: an object it was handed (``vars(obj)``, ``getattr(obj, name)``): it sees a changed name only
 #: if the object reached it, which takes code mentioning the object. REACHES: it finds objects
 #: by itself (``sys.modules``, ``globals()``, ``import_module(name)``, ``__subclasses__()``,
-#: reading source files, unpickling): it may see any changed name.
+#: a library's import by name (``pkgutil.resolve_name``, entry points), loading a file as a
+#: module, reading source files, unpickling): it may see any changed name.
 READS = 1
 REACHES = 2
 _READERS = frozenset(
@@ -116,10 +117,24 @@ _READERS = frozenset(
         "__dataclass_fields__", "__getattribute__",
     }
 )  # fmt: skip
-_REACHERS = frozenset(
+#: Import a module, or an object of one, named by a string (the standard library's, Django's
+#: and Werkzeug's ``import_string``, Tornado's ``import_object``).
+_BY_NAME = frozenset(
+    {"__import__", "import_module", "resolve_name", "import_string", "import_object"}
+)
+#: Names too common to read dynamically unless qualified by their module (``pydoc.locate``,
+#: ``from pydoc import locate``): more-itertools has a ``locate`` of its own.
+_QUALIFIED_REACHERS = {"pydoc": frozenset({"locate"})}
+#: With a constant first argument, these import what they name, like an import statement.
+_IMPORTERS = _BY_NAME | frozenset({"locate"})
+_REACHERS = _BY_NAME | frozenset(
     {
-        "globals", "locals", "eval", "exec", "get_type_hints", "get_annotations", "__import__",
-        "import_module",
+        "globals", "locals", "eval", "exec", "get_type_hints", "get_annotations",
+        # plugins found through installed metadata
+        "entry_points", "iter_entry_points", "load_entry_point",
+        # a file run or loaded as a module of its own
+        "spec_from_file_location", "module_from_spec", "run_path", "run_module", "load_source",
+        "SourceFileLoader",
     }
 )  # fmt: skip
 #: Reach only as an attribute (``sys.modules``, ``inspect.stack()``): as a bare name they are
@@ -133,11 +148,19 @@ _REACHING_ATTRS = frozenset(
 )  # fmt: skip
 #: Unpickling finds classes by their module and name.
 _PICKLERS = frozenset({"pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"})
-_IMPORTERS = frozenset({"__import__", "import_module"})
 #: Prefix of the dotted name of a statically imported module in an import's uses.
 IMPORT_MARK = "import:"
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 Statement = list[str]  # [identity, kind, fingerprint, uses]
+
+
+#: The version of the analysis that wrote a file's facts. Raised whenever the analysis changes
+#: what a function or statement counts as: facts of an earlier analysis are not trusted (the
+#: file is judged as if nothing were known of it) and are computed again on the next
+#: ``--diff-baseline`` run.
+FACTS_VERSION = 2
+#: How the JSON of facts of this version ends (keys are sorted: "v" comes last).
+FACTS_TAIL = f'"v":{FACTS_VERSION}}}'
 
 
 @dataclass
@@ -157,6 +180,7 @@ class NameFacts:
                 "s": self.scopes,
                 "f": {q: [d, " ".join(sorted(u))] for q, (d, u) in self.functions.items()},
                 "d": self.dynamic,
+                "v": FACTS_VERSION,
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -165,6 +189,8 @@ class NameFacts:
     @classmethod
     def from_json(cls, text: str) -> NameFacts:
         raw: Any = json.loads(text)
+        if raw.get("v") != FACTS_VERSION:
+            raise ValueError(f"facts of analysis version {raw.get('v', 1)}, not {FACTS_VERSION}")
         return cls(
             scopes={str(k): [list(map(str, s)) for s in v] for k, v in raw["s"].items()},
             functions={
@@ -179,16 +205,27 @@ _NAME_ARG_CALLS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
 
 
 _LEVELS = {**{n: READS for n in _READERS}, **{n: REACHES for n in _REACHERS}}
+#: What a name imported from a module gives away under another name, or bare (``from sys
+#: import modules``, ``from importlib import import_module as load``).
+_IMPORTED_LEVELS = {**{n: REACHES for n in _REACHING_ATTRS}, **_LEVELS}
 
 
 _Name, _Attribute, _Constant, _Call = ast.Name, ast.Attribute, ast.Constant, ast.Call
 _Load, _keyword, _arg, _alias = ast.Load, ast.keyword, ast.arg, ast.alias
 
 
-def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], int]:
+def _scan(
+    node: ast.AST,
+    *,
+    cut: bool = False,
+    levels: Mapping[str, int] = _LEVELS,
+    picklers: Collection[str] = _PICKLERS,
+) -> tuple[set[str], int]:
     """The identifiers ``node`` mentions and how it reads names it does not mention (0,
     READS or REACHES). With ``cut``, the bodies of functions and classes in it are left out
-    (they are blocks of their own); their decorators, signatures and bases are not."""
+    (they are blocks of their own); their decorators, signatures and bases are not.
+    ``levels`` and ``picklers``: the names that read dynamically in this file (see
+    :func:`_file_levels`)."""
     # Dispatch on the exact type and walk by hand: this runs over every file a baseline records.
     found: set[str] = set()
     dynamic = 0
@@ -199,8 +236,8 @@ def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], int]:
         kind = type(sub)
         if kind is _Name:
             found.add(sub.id)  # type: ignore[attr-defined]
-            if type(sub.ctx) is _Load and sub.id in _LEVELS:  # type: ignore[attr-defined]
-                dynamic = max(dynamic, _LEVELS[sub.id])  # type: ignore[attr-defined]
+            if type(sub.ctx) is _Load and sub.id in levels:  # type: ignore[attr-defined]
+                dynamic = max(dynamic, levels[sub.id])  # type: ignore[attr-defined]
             continue
         if kind is _Attribute:
             attr = sub.attr  # type: ignore[attr-defined]
@@ -208,7 +245,10 @@ def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], int]:
             value = sub.value  # type: ignore[attr-defined]
             if attr in _LEVELS:
                 dynamic = max(dynamic, _LEVELS[attr])
-            if attr in _REACHING_ATTRS or (type(value) is _Name and value.id in _PICKLERS):
+            if attr in _REACHING_ATTRS or (
+                type(value) is _Name
+                and (value.id in picklers or attr in _QUALIFIED_REACHERS.get(value.id, ()))
+            ):
                 dynamic = REACHES
             push(value)
             continue
@@ -236,9 +276,20 @@ def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], int]:
             found.update(sub.name.split("."))  # type: ignore[attr-defined]
             if sub.asname:  # type: ignore[attr-defined]
                 found.add(sub.asname)  # type: ignore[attr-defined]
+            if not cut:
+                # Imported inside a function, under whatever name: it is there to be used.
+                name = sub.name  # type: ignore[attr-defined]
+                pickler = name in _PICKLERS and sub.asname  # type: ignore[attr-defined]
+                level = REACHES if pickler else _IMPORTED_LEVELS.get(name, 0)
+                dynamic = max(dynamic, level)
         elif kind is ast.ImportFrom:
-            if sub.module:  # type: ignore[attr-defined]
-                found.update(sub.module.split("."))  # type: ignore[attr-defined]
+            module = sub.module  # type: ignore[attr-defined]
+            if module:
+                found.update(module.split("."))
+                if not cut and module in _QUALIFIED_REACHERS:
+                    wanted = _QUALIFIED_REACHERS[module]
+                    if any(a.name in wanted for a in sub.names):  # type: ignore[attr-defined]
+                        dynamic = REACHES
         elif kind is ast.Subscript and _namespace_write(sub):
             # `globals()[name] = value` writes a name (state, see blocks.py) but reads none.
             assert isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Call)
@@ -260,6 +311,30 @@ def _scan(node: ast.AST, *, cut: bool = False) -> tuple[set[str], int]:
                 continue
         push_children(stack, sub)
     return found, dynamic
+
+
+def _file_levels(tree: ast.Module) -> tuple[Mapping[str, int], Collection[str]]:
+    """The names that read dynamically in a file: the usual ones, and what its import-time
+    imports bind to one under another name or bare (``from importlib import import_module as
+    load``, ``from sys import modules``, ``import pickle as pk``)."""
+    levels: dict[str, int] = {}
+    picklers: set[str] = set()
+    for node in _import_time_nodes(tree):
+        if isinstance(node, ast.ImportFrom):
+            qualified = _QUALIFIED_REACHERS.get(node.module or "", frozenset())
+            for alias in node.names:
+                level = REACHES if alias.name in qualified else _IMPORTED_LEVELS.get(alias.name, 0)
+                bound = alias.asname or alias.name
+                if level and _LEVELS.get(bound, 0) < level:
+                    levels[bound] = level
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname and alias.name in _PICKLERS:
+                    picklers.add(alias.asname)
+    return (
+        {**_LEVELS, **levels} if levels else _LEVELS,
+        _PICKLERS | picklers if picklers else _PICKLERS,
+    )
 
 
 def _namespace_write(node: ast.AST) -> bool:
@@ -554,13 +629,14 @@ def name_facts(
     # pytest calls a plugin's hooks by name, unseen: such a module is never narrowed.
     hooks = any(n.startswith("pytest_") for names in module_binds.values() for n in names)
     facts = NameFacts(dynamic=REACHES if hooks else 0)
+    levels, picklers = _file_levels(tree)
     scopes: list[tuple[str, list[ast.stmt], bool]] = [("", tree.body, True)]
     for qualname, node in block_defs(tree):
         if isinstance(node, ast.ClassDef):
             scopes.append((qualname, node.body, purity.class_header(node)))
         else:
             assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            uses, dynamic = _scan(node)
+            uses, dynamic = _scan(node, levels=levels, picklers=picklers)
             facts.functions[qualname] = (dynamic, frozenset(uses))
     examples = doctest_docstrings(tree)
     if examples:
@@ -574,7 +650,7 @@ def name_facts(
                 # of `a` on to `a` alone.
                 statements.extend(_import_statements(stmt, path))
                 continue
-            uses, dynamic = _scan(stmt, cut=True)
+            uses, dynamic = _scan(stmt, cut=True, levels=levels, picklers=picklers)
             if id(stmt) in stateful:
                 # Its body runs when called and can leave state behind: the body counts too
                 # (when it runs, it is a function block with its own facts).

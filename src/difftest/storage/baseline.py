@@ -43,6 +43,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from difftest.changes.names import FACTS_TAIL
 from difftest.errors import BaselineCorruptError, BaselineVersionError, StorageError
 from difftest.model import Dependency, TestRecord
 
@@ -51,6 +52,8 @@ from difftest.model import Dependency, TestRecord
 ALWAYS_RUN_META = "always_run"
 
 SCHEMA_VERSION = 2
+#: A LIKE pattern for name facts written by the current analysis.
+_CURRENT = "%" + FACTS_TAIL
 APPLICATION_ID = 0x44494654
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -317,8 +320,11 @@ class Baseline:
         return found
 
     def names_keys(self) -> set[tuple[str, str]]:
-        """The (key, hash) versions whose name facts are stored."""
-        return {(str(k), str(h)) for k, h in self._query("SELECT key, hash FROM names")}
+        """The (key, hash) versions whose name facts are stored, by the current analysis."""
+        return {
+            (str(k), str(h))
+            for k, h in self._query("SELECT key, hash FROM names WHERE facts LIKE ?", (_CURRENT,))
+        }
 
     def names(self) -> list[tuple[str, str, str]]:
         """Every stored (key, hash, name facts) row."""
@@ -520,6 +526,8 @@ class Baseline:
                     "DELETE FROM names WHERE NOT EXISTS "
                     "(SELECT 1 FROM version v WHERE v.key = names.key AND v.hash = names.hash)"
                 )
+                if names_of is not None:
+                    self._refresh_names(names_of)
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             conn.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -559,7 +567,8 @@ class Baseline:
             have.update(
                 (str(k), str(h))
                 for k, h in conn.execute(
-                    f"SELECT key, hash FROM names WHERE key IN ({marks})", chunk
+                    f"SELECT key, hash FROM names WHERE key IN ({marks}) AND facts LIKE ?",
+                    [*chunk, _CURRENT],
                 )
             )
         rows = []
@@ -568,7 +577,23 @@ class Baseline:
                 facts = names_of(key, hash_)
                 if facts is not None:
                     rows.append((key, hash_, facts))
-        conn.executemany("INSERT OR IGNORE INTO names (key, hash, facts) VALUES (?, ?, ?)", rows)
+        conn.executemany("INSERT OR REPLACE INTO names (key, hash, facts) VALUES (?, ?, ?)", rows)
+
+    def _refresh_names(self, names_of: Callable[[str, str], str | None]) -> None:
+        """Facts written by an earlier analysis: computed again where the file is still that
+        version, else dropped (either way, never trusted: see ``FACTS_VERSION``)."""
+        conn = self._conn
+        stale = conn.execute(
+            "SELECT key, hash FROM names WHERE facts NOT LIKE ?", (_CURRENT,)
+        ).fetchall()
+        for key, hash_ in stale:
+            facts = names_of(str(key), str(hash_))
+            if facts is None:
+                conn.execute("DELETE FROM names WHERE key = ? AND hash = ?", (key, hash_))
+            else:
+                conn.execute(
+                    "UPDATE names SET facts = ? WHERE key = ? AND hash = ?", (facts, key, hash_)
+                )
 
     def _intern_versions(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Ids of these (key, hash) versions, inserting the missing ones: a few statements per
