@@ -150,6 +150,40 @@ def test_editing_a_data_file_read_by_code_reselects_the_tests_that_read_it(
     result.stdout.fnmatch_lines(["*changed: file data/greeting.txt changed"])
 
 
+def test_editing_package_data_read_through_pkgutil_get_data_reselects_the_tests_that_read_it(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "app/__init__.py": "",
+            "app/rates.json": '{"rate": 1}\n',
+            "app/rates.py": """
+                import json
+                import pkgutil
+
+                def rate():
+                    return json.loads(pkgutil.get_data("app", "rates.json"))["rate"]
+                """,
+            "tests/test_rates.py": """
+                from app.rates import rate
+
+                def test_rate():
+                    assert rate() == 1
+
+                def test_nothing_read():
+                    assert True
+                """,
+        }
+    )
+    project.baseline()
+    (project.path / "app" / "rates.json").write_text('{"rate": 2}\n')
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_rates.py::test_rate"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*changed: file app/rates.json changed"])
+
+
 def test_creating_a_file_a_test_looked_for_reselects_it(project: Project) -> None:
     project.write(
         {

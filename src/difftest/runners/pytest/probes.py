@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import functools
 import importlib
+import importlib.machinery
 import io
 import os
 import sys
@@ -128,7 +129,8 @@ def _read_mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
 
 
 class RuntimeProbe:
-    """Patches ``open`` and ``importlib.import_module`` to see data reads and dynamic imports.
+    """Patches ``open``, the import system's ``get_data`` and ``importlib.import_module`` to see
+    data reads and dynamic imports.
 
     Events are credited, in order of preference, to: the project module being imported when it
     happened (the innermost ``<module>`` frame of a project file: an edge of the import graph),
@@ -156,7 +158,7 @@ class RuntimeProbe:
         self._scandir = self._make_listing(self._orig_scandir)
         #: Project code started a process outside any scope (at import or configuration time).
         self.spawned_outside = False
-        self._spawn_patches: list[tuple[Any, str, Any, Any]] = []
+        self._patches: list[tuple[Any, str, Any, Any]] = []
         self.installed = False
 
     # ------------------------------------------------------------------ patching
@@ -167,7 +169,33 @@ class RuntimeProbe:
         os.listdir = self._listdir
         os.scandir = self._scandir
         self._install_spawn_patches()
+        self._install_loader_patch()
         self.installed = True
+
+    def _install_loader_patch(self) -> None:
+        """Package data read through the import system's loaders (``pkgutil.get_data``) goes
+        through ``io.open_code`` or ``io.FileIO``, not ``open``."""
+        owner: Any = next(
+            (c for c in importlib.machinery.SourceFileLoader.__mro__ if "get_data" in vars(c)),
+            None,
+        )
+        if owner is None:
+            return
+        orig: Callable[..., Any] = owner.get_data
+        probe = self
+
+        @functools.wraps(orig)
+        def get_data(loader: Any, path: Any) -> Any:
+            # Every import reads its source through here: those reads return at once.
+            if not probe.paused and not str(path).endswith((".py", ".pyc")):
+                try:
+                    probe.on_read(path, sys._getframe(1))
+                except Exception:
+                    pass
+            return orig(loader, path)
+
+        owner.get_data = get_data
+        self._patches.append((owner, "get_data", orig, get_data))
 
     def _install_spawn_patches(self) -> None:
         import subprocess
@@ -184,7 +212,7 @@ class RuntimeProbe:
                 continue
             patched = self._make_spawn(orig)
             setattr(owner, attr, patched)
-            self._spawn_patches.append((owner, attr, orig, patched))
+            self._patches.append((owner, attr, orig, patched))
 
     def uninstall(self) -> None:
         """Restore the originals (unless someone patched over us: then we only go quiet)."""
@@ -199,10 +227,10 @@ class RuntimeProbe:
             os.listdir = self._orig_listdir
         if os.scandir is self._scandir:
             os.scandir = self._orig_scandir
-        for owner, attr, orig, patched in reversed(self._spawn_patches):
+        for owner, attr, orig, patched in reversed(self._patches):
             if getattr(owner, attr, None) is patched:
                 setattr(owner, attr, orig)
-        self._spawn_patches.clear()
+        self._patches.clear()
         self.installed = False
 
     def _make_open(self, orig: Callable[..., Any]) -> Callable[..., Any]:
