@@ -184,6 +184,50 @@ def test_editing_package_data_read_through_pkgutil_get_data_reselects_the_tests_
     result.stdout.fnmatch_lines(["*changed: file app/rates.json changed"])
 
 
+def test_editing_a_python_file_that_code_reads_as_text_reselects_the_tests_that_read_it(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "settings_file.py": "# Rates, read by conf.load\nRATE = 1\n",
+            "conf.py": """
+                def load():
+                    namespace = {}
+                    with open("settings_file.py") as fh:
+                        exec(fh.read(), namespace)
+                    return namespace["RATE"]
+
+                def header():
+                    with open("settings_file.py") as fh:
+                        return fh.readline()
+                """,
+            "tests/test_conf.py": """
+                from conf import header, load
+
+                def test_rate():
+                    assert load() == 1
+
+                def test_header():
+                    assert header().startswith("# Rates")
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("settings_file.py", "RATE = 1", "RATE = 2")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_conf.py::test_header", "tests/test_conf.py::test_rate"]
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*changed: file settings_file.py changed"])
+    project.edit("settings_file.py", "RATE = 2", "RATE = 1")
+    project.baseline()
+    # A comment is no code, but a test that reads the file sees it.
+    project.edit("settings_file.py", "# Rates", "# Prices")
+    result = project.diff()
+    assert "tests/test_conf.py::test_header" in ran(result)
+    result.assert_outcomes(failed=1, passed=len(ran(result)) - 1)
+
+
 def test_creating_a_file_a_test_looked_for_reselects_it(project: Project) -> None:
     project.write(
         {

@@ -318,9 +318,12 @@ class RuntimeProbe:
     def on_read(self, file: Any, frame: FrameType | None) -> None:
         path = os.fsdecode(os.fspath(file))
         rel = self.paths.rel(path)
-        if rel is None or rel.endswith((".py", ".pyc", ".pyo")):
+        if rel is None or rel.endswith((".pyc", ".pyo")):
             return
-        self._credit_data(rel, frame)
+        # Source read as text (run with exec, parsed, checked for a header) is data like any
+        # other file, but only when project code reads it: pytest reads each test module to
+        # rewrite its asserts.
+        self._credit_data(rel, frame, project_only=rel.endswith(".py"))
 
     def on_list(self, directory: Any, frame: FrameType | None) -> None:
         """A directory listed from project code (pytest's own collection does not count)."""
