@@ -42,6 +42,7 @@ ARTIFACT_META = {
 PYTHON_KEY = ENV_PREFIX + "python"
 PYTEST_CONFIG_KEY = ENV_PREFIX + "pytest-config"
 DIST_PREFIX = ENV_PREFIX + "dist/"
+MODULE_PREFIX = ENV_PREFIX + "module/"
 
 
 def normalize(name: str) -> str:
@@ -108,6 +109,9 @@ class EnvSnapshot:
                     return pinned
             if name in self.tool_dists:
                 return self.tool
+            return self.transitive
+        if key.startswith(MODULE_PREFIX):
+            # A module a test could not import: any requirement or lockfile change may bring it.
             return self.transitive
         return "unknown:" + key
 

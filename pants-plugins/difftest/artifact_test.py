@@ -146,6 +146,11 @@ def test_requirement_bump_selects_only_tests_reaching_the_distribution() -> None
     assert "six" in " ".join(decision.reasons)
 
 
+def test_a_module_a_test_could_not_import_is_valued_by_every_requirement_and_lockfile() -> None:
+    # Which requirement would bring it is unknown: any change of them may.
+    assert ENV.value("<env>/module/yaml") == ENV.transitive
+
+
 def test_graph_round_trip_is_deterministic_and_drops_vanished_tests() -> None:
     graph, warnings = artifact.load("", "a")
     assert warnings == []

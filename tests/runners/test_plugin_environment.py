@@ -77,6 +77,37 @@ def test_installing_a_missing_optional_distribution_reselects_the_tests_that_tri
     assert ran(project.diff()) == ["tests/test_optional.py::test_works_either_way"]
 
 
+def test_installing_a_module_a_skipped_test_missed_reselects_it_whatever_distribution_brings_it(
+    project: Project, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path_factory.mktemp("later-site-packages")
+    monkeypatch.syspath_prepend(str(site))
+    project.write(
+        {
+            "tests/test_backends.py": """
+                import pytest
+
+                @pytest.mark.parametrize("backend", ["json", "fancy"])
+                def test_backend(backend):
+                    lib = pytest.importorskip(backend)
+                    assert lib.loads("[1]") == [1]
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=2, skipped=1)
+    # Module `fancy`, from a distribution of another name, whose loads is broken.
+    (site / "fancy.py").write_text("def loads(text):\n    return text\n")
+    info = site / "Fancy_Lib-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: Fancy-Lib\nVersion: 1.0\n")
+    (info / "top_level.txt").write_text("fancy\n")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_backends.py::test_backend[fancy]"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["difftest: changed: module/fancy is now importable"])
+
+
 def test_a_different_python_reselects_everything(project: Project) -> None:
     project.write(
         tests__test_a="def test_a():\n    pass\n", tests__test_b="def test_b():\n    pass\n"

@@ -18,6 +18,9 @@ from difftest.model import ENV_PREFIX
 
 PYTHON_KEY = ENV_PREFIX + "python"
 DIST_PREFIX = ENV_PREFIX + "dist/"
+#: A top-level module a test tried to import and could not: "absent" until it can be imported
+#: (its distribution's name may differ: ``yaml`` comes with PyYAML).
+MODULE_PREFIX = ENV_PREFIX + "module/"
 
 
 def python_fingerprint() -> str:
@@ -30,6 +33,10 @@ def normalize(name: str) -> str:
 
 def dist_key(name: str) -> str:
     return DIST_PREFIX + normalize(name)
+
+
+def module_key(name: str) -> str:
+    return MODULE_PREFIX + name
 
 
 #: A line of a header block, as the email parser (policy compat32) tells one: a field, a
@@ -155,9 +162,9 @@ def distributions_for_modules(top_level: Iterable[str]) -> set[str]:
 def missing_modules(top_level: Iterable[str]) -> set[str]:
     """The top-level names no installed distribution provides and that cannot be imported now.
 
-    A test that tried such an import (``try: import numpy``) depends on it staying absent:
-    recording ``<env>/dist/<name>`` as "absent" re-selects it when a distribution of that name
-    is installed.
+    A test that tried such an import (``try: import yaml``, ``pytest.importorskip("yaml")``)
+    depends on it staying absent: recording ``<env>/module/<name>`` as "absent" re-selects it
+    once the module can be imported, whatever distribution brings it.
     """
     import importlib.util
 
@@ -187,4 +194,6 @@ def current_value(key: str) -> str:
         return python_fingerprint()
     if key.startswith(DIST_PREFIX):
         return installed().get(key[len(DIST_PREFIX) :], "absent")
+    if key.startswith(MODULE_PREFIX):
+        return "absent" if missing_modules([key[len(MODULE_PREFIX) :]]) else "importable"
     return "unknown"

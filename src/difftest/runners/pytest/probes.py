@@ -128,6 +128,22 @@ def _read_mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return isinstance(mode, str) and ("r" in mode or "+" in mode)
 
 
+class _Unfound:
+    """The last finder on ``sys.meta_path``: the import system asks it only about modules no
+    other finder found, that is, about an import that is about to fail."""
+
+    def __init__(self, probe: RuntimeProbe) -> None:
+        self.probe = probe
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if path is None and not self.probe.paused:
+            try:
+                self.probe.on_missing(fullname, sys._getframe(1))
+            except Exception:  # never let bookkeeping break the code under test
+                pass
+        return None
+
+
 class RuntimeProbe:
     """Patches ``open``, the import system's ``get_data`` and ``importlib.import_module`` to see
     data reads and dynamic imports.
@@ -159,6 +175,7 @@ class RuntimeProbe:
         #: Project code started a process outside any scope (at import or configuration time).
         self.spawned_outside = False
         self._patches: list[tuple[Any, str, Any, Any]] = []
+        self._unfound = _Unfound(self)
         self.installed = False
 
     # ------------------------------------------------------------------ patching
@@ -170,6 +187,7 @@ class RuntimeProbe:
         os.scandir = self._scandir
         self._install_spawn_patches()
         self._install_loader_patch()
+        sys.meta_path.append(self._unfound)
         self.installed = True
 
     def _install_loader_patch(self) -> None:
@@ -227,6 +245,8 @@ class RuntimeProbe:
             os.listdir = self._orig_listdir
         if os.scandir is self._scandir:
             os.scandir = self._orig_scandir
+        if self._unfound in sys.meta_path:
+            sys.meta_path.remove(self._unfound)
         for owner, attr, orig, patched in reversed(self._patches):
             if getattr(owner, attr, None) is patched:
                 setattr(owner, attr, orig)
@@ -379,6 +399,21 @@ class RuntimeProbe:
             self.scopes[-1].imports.add(node)
         if caller is not None and caller != node:
             self.edges.add((caller, node, "import"))
+
+    def on_missing(self, name: str, frame: FrameType | None) -> None:
+        """Project code tried to import top-level module ``name``, which cannot be imported
+        (``try: import yaml``, ``pytest.importorskip("yaml")``): what ran depends on it staying
+        absent. Credited like a data read."""
+        node = EXTERNAL_PREFIX + name
+        importing, innermost = self._frames(frame)
+        if innermost is None:
+            return  # pytest's or a plugin's own optional import
+        if importing is not None:
+            self.edges.add((importing, node, "import"))
+        elif self.scopes:
+            self.scopes[-1].imports.add(node)
+        else:
+            self.edges.add((innermost, node, "import"))
 
     # ------------------------------------------------------------------ scopes
     def push(self, key: str, file: str | None = None) -> Scope:

@@ -23,6 +23,7 @@ from difftest.changes.environment import (
     distributions_for_modules,
     installed,
     missing_modules,
+    module_key,
     python_fingerprint,
 )
 from difftest.changes.names import blocks_and_names, names_reader
@@ -371,7 +372,7 @@ class RecordBuilder:
                     for d in sorted(distributions_for_modules([name]))
                 ]
                 if not deps and missing_modules([name]):
-                    deps.append(Dependency(dist_key(name), ABSENT, ENV_BLOCK, ABSENT))
+                    deps.append(Dependency(module_key(name), ABSENT, ENV_BLOCK, ABSENT))
                 found = tuple(deps)
             self._dist_cache[name] = found
         return found
