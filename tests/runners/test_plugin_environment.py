@@ -34,6 +34,14 @@ def site(
     return path
 
 
+@pytest.fixture
+def empty_site(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A site directory on ``sys.path`` where nothing is installed yet."""
+    path = tmp_path_factory.mktemp("later-site-packages")
+    monkeypatch.syspath_prepend(str(path))
+    return path
+
+
 def test_upgrading_a_distribution_reselects_the_tests_that_import_it(
     project: Project, site: Path
 ) -> None:
@@ -54,10 +62,9 @@ def test_upgrading_a_distribution_reselects_the_tests_that_import_it(
 
 
 def test_installing_a_missing_optional_distribution_reselects_the_tests_that_tried_it(
-    project: Project, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    project: Project, empty_site: Path
 ) -> None:
-    site = tmp_path_factory.mktemp("later-site-packages")
-    monkeypatch.syspath_prepend(str(site))
+    site = empty_site
     project.write(
         {
             "tests/test_optional.py": """
@@ -78,10 +85,9 @@ def test_installing_a_missing_optional_distribution_reselects_the_tests_that_tri
 
 
 def test_installing_a_module_a_skipped_test_missed_reselects_it_whatever_distribution_brings_it(
-    project: Project, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    project: Project, empty_site: Path
 ) -> None:
-    site = tmp_path_factory.mktemp("later-site-packages")
-    monkeypatch.syspath_prepend(str(site))
+    site = empty_site
     project.write(
         {
             "tests/test_backends.py": """
