@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,46 @@ def test_installing_a_module_a_skipped_test_missed_reselects_it_whatever_distrib
     assert ran(result) == ["tests/test_backends.py::test_backend[fancy]"]
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["difftest: changed: module/fancy is now importable"])
+
+
+def test_reinstalling_a_local_build_under_the_same_version_reselects_the_tests_that_import_it(
+    project: Project, empty_site: Path
+) -> None:
+    """``pip install .`` of the project into the test environment (as tox does): the tests run
+    the installed copy, which a rebuild changes without changing its version."""
+
+    def install(answer: int) -> None:
+        package = empty_site / "localpkg"
+        package.mkdir(exist_ok=True)
+        code = f"def answer():\n    return {answer}\n"
+        (package / "__init__.py").write_text(code)
+        info = empty_site / "localpkg-0.1.0.dist-info"
+        info.mkdir(exist_ok=True)
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: localpkg\nVersion: 0.1.0\n")
+        (info / "top_level.txt").write_text("localpkg\n")
+        (info / "direct_url.json").write_text('{"url": "file:///src/localpkg", "dir_info": {}}')
+        digest = hashlib.sha256(code.encode()).hexdigest()
+        (info / "RECORD").write_text(f"localpkg/__init__.py,sha256={digest},{len(code)}\n")
+
+    install(42)
+    project.write(
+        {
+            "tests/test_local.py": """
+                import localpkg
+
+                def test_answer():
+                    assert localpkg.answer() == 42
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline()
+    assert ran(project.diff()) == []
+    install(43)
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_local.py::test_answer"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["difftest: changed: dist/localpkg is now 0.1.0 (files *)"])
 
 
 def test_a_different_python_reselects_everything(project: Project) -> None:

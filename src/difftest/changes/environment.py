@@ -7,6 +7,7 @@ distributions it requires); a Python change re-selects everything.
 from __future__ import annotations
 
 import csv
+import hashlib
 import platform
 import re
 import sys
@@ -88,7 +89,13 @@ def _distributions() -> tuple[dict[str, str], dict[str, frozenset[str]], tuple[A
         if key in versions:  # the first on sys.path wins, as for imports
             continue
         found.append((key, dist))
-        versions[key] = next(iter(fields["version"]), None) or dist.version
+        version = next(iter(fields["version"]), None) or dist.version
+        if dist.read_text("direct_url.json") is not None:
+            # Installed from a local directory or file (often the project itself, with `pip
+            # install .`): a new build keeps its version, so the files it installed count too.
+            record = dist.read_text("RECORD") or ""
+            version += " (files " + hashlib.sha256(record.encode()).hexdigest()[:12] + ")"
+        versions[key] = version
         listed = fields["requires-dist"]
         if not listed and dist.read_text("requires.txt") is not None:
             listed = dist.requires or []  # an egg-info's requirements
