@@ -228,6 +228,34 @@ def test_editing_a_python_file_that_code_reads_as_text_reselects_the_tests_that_
     result.assert_outcomes(failed=1, passed=len(ran(result)) - 1)
 
 
+def test_a_test_that_replaces_the_trace_function_depends_on_every_file(project: Project) -> None:
+    """Before Python 3.12 coverage.py measures through the trace function, which a test of a
+    tracing tool may replace: what it runs afterwards is not measured."""
+    project.write(
+        {
+            **UNRELATED,
+            "app.py": "def f():\n    return 1\n\n\ndef g():\n    return 2\n",
+            "tests/test_app.py": """
+                import sys
+
+                from app import f, g
+
+                def test_tracing_tool():
+                    sys.settrace(None)
+                    assert f() == 1
+
+                def test_later():
+                    assert g() == 2
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("app.py", "return 1", "return 11")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_app.py::test_tracing_tool"]
+    result.assert_outcomes(failed=1)
+
+
 def test_creating_a_file_a_test_looked_for_reselects_it(project: Project) -> None:
     project.write(
         {

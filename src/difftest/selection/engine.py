@@ -89,7 +89,7 @@ def _describe(key: str, name: str, now: str) -> str:
             f"file {key} "
             + ("was deleted" if now == ABSENT else "changed")
             + " (not all the test ran was measured: it started a process, or another"
-            " coverage.py measurement paused difftest's)"
+            " coverage.py measurement or trace function held difftest's off)"
         )
     if now == UNPARSEABLE:
         return f"{key} does not parse (every test that used it runs)"

@@ -664,8 +664,22 @@ class CoverageProbe:
             seen.append(any(2 in v for k, v in files.items() if k.endswith(_CANARY_FILE)))
         return all(seen)
 
+    def _check_tracer(self) -> None:
+        """Without sys.monitoring, coverage.py measures through the thread's trace function: a
+        test that replaces it (``sys.settrace``, a tracing tool under test) runs unmeasured from
+        then until the next start, so the scope counts as unmeasured."""
+        if self.sysmon or self._paused_by_other:
+            return
+        tracers = getattr(getattr(self._cov, "_collector", None), "tracers", None)
+        if not tracers:
+            return
+        current = sys.gettrace()
+        if not any(current is t or getattr(current, "__self__", None) is t for t in tracers):
+            self.unmeasured.add(self.context)
+
     def switch(self, context: str) -> None:
         if self.running:
+            self._check_tracer()
             if self.use_contexts:
                 self._cov.switch_context(context)
                 if self.sysmon:
@@ -760,6 +774,7 @@ class CoverageProbe:
 
     def stop(self) -> None:
         if self.running:
+            self._check_tracer()
             if self._paused_by_other:
                 self._abandoned = True
             else:
