@@ -671,7 +671,7 @@ class CoverageProbe:
         if self.sysmon or self._paused_by_other:
             return
         tracers = getattr(getattr(self._cov, "_collector", None), "tracers", None)
-        if not tracers:
+        if not tracers or any(type(t).__name__ == "SysMonitor" for t in tracers):
             return
         current = sys.gettrace()
         if not any(current is t or getattr(current, "__self__", None) is t for t in tracers):
