@@ -402,6 +402,45 @@ def test_editing_a_conftest_fixture_reselects_only_the_tests_using_it(project: P
     assert ran(result) == ["tests/test_fixtures.py::test_number"]
 
 
+def test_a_new_conftest_overriding_a_fixture_reselects_the_tests_below_it(project: Project) -> None:
+    project.write(
+        {
+            "tests/conftest.py": """
+                import pytest
+
+                @pytest.fixture
+                def number():
+                    return 1
+                """,
+            "tests/sub/test_below.py": "def test_below(number):\n    assert number == 1\n",
+            "tests/test_beside.py": "def test_beside(number):\n    assert number == 1\n",
+        }
+    )
+    project.baseline()
+    project.write(
+        {
+            "tests/sub/conftest.py": """
+                import pytest
+
+                @pytest.fixture
+                def number():
+                    return 2
+                """
+        }
+    )
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/sub/test_below.py::test_below"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*changed: file tests/sub/conftest.py was created"])
+    project.edit("tests/sub/conftest.py", "return 2", "return 1")
+    project.baseline().assert_outcomes(passed=1)
+    # A new __init__.py changes the name the tests below it are imported under.
+    project.write({"tests/sub/__init__.py": ""})
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/sub/test_below.py::test_below"]
+    result.stdout.fnmatch_lines(["*changed: file tests/sub/__init__.py was created"])
+
+
 def test_editing_a_session_fixture_reselects_every_test_using_it_not_only_the_first(
     project: Project,
 ) -> None:

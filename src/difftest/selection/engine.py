@@ -75,7 +75,7 @@ class Selection:
         return "; ".join(parts)
 
 
-def _describe(key: str, name: str, now: str) -> str:
+def _describe(key: str, name: str, now: str, was: str = "") -> str:
     if key.startswith(ENV_PREFIX) or name == ENV_BLOCK:
         return f"{key[len(ENV_PREFIX) :]} is now {now}"
     if name == DATA_BLOCK:
@@ -83,6 +83,8 @@ def _describe(key: str, name: str, now: str) -> str:
         if directory is not None:
             where = f"directory {directory or '.'}"
             return f"{where} " + ("was deleted" if now == ABSENT else "gained or lost files")
+        if was == ABSENT:
+            return f"file {key} was created"
         return f"file {key} " + ("was deleted" if now == ABSENT else "changed")
     if name == SPAWN_BLOCK:
         return (
@@ -148,7 +150,7 @@ def select(
             now = state.fingerprint(key, name)
             if now == fingerprint:
                 continue
-            text = _describe(key, name, now)
+            text = _describe(key, name, now, fingerprint)
             if (key, name) not in seen_changes:
                 seen_changes.add((key, name))
                 selection.changed.append((key, name, text))
@@ -209,7 +211,7 @@ def select(
 def explain_key_change(state: CurrentState, key: str, recorded: Mapping[str, str]) -> list[str]:
     """Human lines for each block of ``key`` whose fingerprint differs from ``recorded``."""
     return [
-        _describe(key, name, now)
+        _describe(key, name, now, fp)
         for name, fp in sorted(recorded.items())
         if (now := state.fingerprint(key, name)) != fp
     ]

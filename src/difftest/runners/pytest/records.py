@@ -244,6 +244,7 @@ class RecordBuilder:
         self._graph: ImportGraph | None = None
         self._closures: dict[str, Closure] = {}
         self._conftests: dict[str, tuple[str, ...]] = {}
+        self._missing_conftests: dict[str, tuple[Dependency, ...]] = {}
         self._dist_cache: dict[str, tuple[Dependency, ...]] = {}
         self._import_deps_cache: dict[tuple[str, int, bool], tuple[Dependency, ...]] = {}
         self._spawn_deps: tuple[Dependency, ...] | None = None
@@ -339,6 +340,24 @@ class RecordBuilder:
             parts = directory.split("/") if directory else []
             candidates = ["/".join([*parts[:i], "conftest.py"]) for i in range(len(parts) + 1)]
             found = self._conftests[directory] = tuple(c for c in candidates if c in files)
+        return found
+
+    def missing_conftests(self, file: str) -> tuple[Dependency, ...]:
+        """A test file's dependency on the ``conftest.py`` and ``__init__.py`` files that do not
+        exist between the root and it: a new conftest can override its fixtures or hooks, a
+        new ``__init__.py`` changes the name it is imported under."""
+        directory = file.rpartition("/")[0]
+        found = self._missing_conftests.get(directory)
+        if found is None:
+            files = self.graph.index.files
+            parts = directory.split("/") if directory else []
+            candidates = ["/".join([*parts[:i], "conftest.py"]) for i in range(len(parts) + 1)]
+            candidates += ["/".join([*parts[:i], "__init__.py"]) for i in range(1, len(parts) + 1)]
+            found = self._missing_conftests[directory] = tuple(
+                Dependency(path, ABSENT, DATA_BLOCK, ABSENT)
+                for path in candidates
+                if path not in files and self.hasher.hash(path) is None
+            )
         return found
 
     def runtime_gaps(self, file: str, nodes: Iterable[str]) -> list[str]:
@@ -454,6 +473,7 @@ class RecordBuilder:
             deps.append(Dependency(path, version, DATA_BLOCK, version))
         for name in sorted(closure.external):
             deps.extend(self._dist_deps(name))
+        deps.extend(self.missing_conftests(file))
         if spawned:
             deps.extend(self.spawn_deps())
         return TestRecord(nodeid, file, outcome, duration, tuple(dict.fromkeys(deps)))
