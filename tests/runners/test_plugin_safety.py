@@ -403,31 +403,16 @@ def test_editing_a_conftest_fixture_reselects_only_the_tests_using_it(project: P
 
 
 def test_a_new_conftest_overriding_a_fixture_reselects_the_tests_below_it(project: Project) -> None:
+    number = "import pytest\n\n@pytest.fixture\ndef number():\n    return {}\n"
     project.write(
         {
-            "tests/conftest.py": """
-                import pytest
-
-                @pytest.fixture
-                def number():
-                    return 1
-                """,
+            "tests/conftest.py": number.format(1),
             "tests/sub/test_below.py": "def test_below(number):\n    assert number == 1\n",
             "tests/test_beside.py": "def test_beside(number):\n    assert number == 1\n",
         }
     )
     project.baseline()
-    project.write(
-        {
-            "tests/sub/conftest.py": """
-                import pytest
-
-                @pytest.fixture
-                def number():
-                    return 2
-                """
-        }
-    )
+    project.write({"tests/sub/conftest.py": number.format(2)})
     result = project.diff("--diff-v")
     assert ran(result) == ["tests/sub/test_below.py::test_below"]
     result.assert_outcomes(failed=1)

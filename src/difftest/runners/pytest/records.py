@@ -178,6 +178,12 @@ class FactsCache:
         return self._read_names(path, version)
 
 
+def _on_the_way(directory: str, name: str) -> list[str]:
+    """``name`` in the root and in every directory down to ``directory``."""
+    parts = directory.split("/") if directory else []
+    return ["/".join([*parts[:i], name]) for i in range(len(parts) + 1)]
+
+
 def _import_deps(path: str, version: str, blocks: FileBlocks) -> tuple[Dependency, ...]:
     return tuple(Dependency(path, version, b.name, b.checksum) for b in blocks.import_blocks)
 
@@ -337,8 +343,7 @@ class RecordBuilder:
         found = self._conftests.get(directory)
         if found is None:
             files = self.graph.index.files
-            parts = directory.split("/") if directory else []
-            candidates = ["/".join([*parts[:i], "conftest.py"]) for i in range(len(parts) + 1)]
+            candidates = _on_the_way(directory, "conftest.py")
             found = self._conftests[directory] = tuple(c for c in candidates if c in files)
         return found
 
@@ -350,9 +355,8 @@ class RecordBuilder:
         found = self._missing_conftests.get(directory)
         if found is None:
             files = self.graph.index.files
-            parts = directory.split("/") if directory else []
-            candidates = ["/".join([*parts[:i], "conftest.py"]) for i in range(len(parts) + 1)]
-            candidates += ["/".join([*parts[:i], "__init__.py"]) for i in range(1, len(parts) + 1)]
+            candidates = _on_the_way(directory, "conftest.py")
+            candidates += _on_the_way(directory, "__init__.py")[1:]
             found = self._missing_conftests[directory] = tuple(
                 Dependency(path, ABSENT, DATA_BLOCK, ABSENT)
                 for path in candidates
