@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pytester_project import Project, ran
 
 UNRELATED = {"tests/test_unrelated.py": "def test_unrelated():\n    assert 1 + 1 == 2\n"}
@@ -705,6 +706,37 @@ def test_adding_a_plugin_file_to_a_directory_scanned_at_import_reselects_its_use
     assert ran(result) == ["tests/test_registry.py::test_only_alpha"]
     result.stdout.fnmatch_lines(["*directory plugins gained or lost files*"])
     result.assert_outcomes(failed=1)
+
+
+def test_adding_a_file_to_a_data_directory_a_plugins_fixture_copies_reselects_its_users(
+    project: Project, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fixture of an installed plugin (as pytest-datadir's) lists a test's data directory: no
+    project code is on the stack, but a test is being set up."""
+    site = tmp_path_factory.mktemp("site-packages")
+    (site / "datadir_plugin.py").write_text(
+        "import shutil\n\nimport pytest\n\n\n@pytest.fixture\n"
+        "def datadir(request, tmp_path):\n"
+        "    shutil.copytree(request.path.parent / 'data', tmp_path / 'data')\n"
+        "    return tmp_path / 'data'\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    project.write(
+        {
+            **UNRELATED,
+            "tests/data/a.txt": "a\n",
+            "tests/test_data.py": """
+                def test_files(datadir):
+                    assert sorted(p.name for p in datadir.iterdir()) == ["a.txt"]
+                """,
+        }
+    )
+    project.baseline("-p", "datadir_plugin")
+    project.write({"tests/data/b.txt": "b\n"})
+    result = project.diff("-p", "datadir_plugin", "--diff-v")
+    assert ran(result) == ["tests/test_data.py::test_files"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*changed: directory tests/data gained or lost files"])
 
 
 def test_removing_a_file_from_a_directory_a_test_globs_reselects_it(project: Project) -> None:

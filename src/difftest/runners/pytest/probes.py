@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from difftest.changes.scan import is_project_path, listing_key
 from difftest.graph.modules import EXTERNAL_PREFIX
+from difftest.model import COLLECT_SUFFIX
 
 #: Coverage context of everything outside tests, collection and fixture setups.
 SESSION_CONTEXT = "<session>"
@@ -346,20 +347,30 @@ class RuntimeProbe:
         self._credit_data(rel, frame, project_only=rel.endswith(".py"))
 
     def on_list(self, directory: Any, frame: FrameType | None) -> None:
-        """A directory listed from project code (pytest's own collection does not count)."""
+        """A directory listed from project code, or by a plugin's fixture while a test or a
+        fixture is set up (pytest-datadir copying a test's data directory); pytest's own
+        collection does not count."""
         path = os.path.abspath(os.fsdecode(os.fspath(directory)))
         rel = "" if path in self.paths.roots else self.paths.rel(path)
         if rel is not None and os.path.isdir(path):
-            self._credit_data(listing_key(rel), frame, project_only=True)
+            self._credit_data(listing_key(rel), frame, project_only=True, in_tests=True)
 
     def _credit_data(
-        self, node: str, frame: FrameType | None, *, project_only: bool = False
+        self,
+        node: str,
+        frame: FrameType | None,
+        *,
+        project_only: bool = False,
+        in_tests: bool = False,
     ) -> None:
         """Credit a data read (a file, a listing) to the module being imported, else the
-        innermost scope, else the innermost project file (an edge)."""
+        innermost scope, else the innermost project file (an edge). ``project_only``: only
+        when project code is on the stack, or (``in_tests``) a test or fixture scope is open."""
         importing, innermost = self._frames(frame)
         if project_only and innermost is None:
-            return
+            testing = self.scopes and not self.scopes[-1].key.endswith(COLLECT_SUFFIX)
+            if not (in_tests and testing):
+                return
         if importing is not None:
             self.edges.add((importing, node, "data"))
         elif self.scopes:
