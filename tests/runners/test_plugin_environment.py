@@ -155,6 +155,54 @@ def test_reinstalling_a_local_build_under_the_same_version_reselects_the_tests_t
     result.stdout.fnmatch_lines(["difftest: changed: dist/localpkg is now 0.1.0 (files *)"])
 
 
+def test_an_environment_variable_project_code_reads_reselects_its_tests_when_it_changes(
+    project: Project, empty_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("APP_DATABASE_URL", raising=False)
+    monkeypatch.delenv("APP_LIBRARY_FLAG", raising=False)
+    # A library reading a variable on its own behalf: it counts as installed, like its code.
+    (empty_site / "somelib.py").write_text(
+        "import os\n\ndef flag():\n    return os.environ.get('APP_LIBRARY_FLAG', 'off')\n"
+    )
+    project.write(
+        {
+            "tests/test_db.py": """
+                import os
+
+                import pytest
+
+                @pytest.mark.skipif(not os.getenv("APP_DATABASE_URL"), reason="no database")
+                def test_db():
+                    assert os.environ["APP_DATABASE_URL"].startswith("postgres:")
+                """,
+            "tests/test_other.py": """
+                import os
+
+                import somelib
+
+                def test_own_variable(monkeypatch):
+                    monkeypatch.setenv("APP_MODE", "test")
+                    assert os.environ["APP_MODE"] == "test"
+
+                def test_library():
+                    assert somelib.flag() in ("off", "on")
+                """,
+        }
+    )
+    project.baseline().assert_outcomes(passed=2, skipped=1)
+    assert ran(project.diff()) == []  # what a test sets itself is no dependency
+    monkeypatch.setenv("APP_LIBRARY_FLAG", "on")
+    assert ran(project.diff()) == []
+    monkeypatch.setenv("APP_DATABASE_URL", "sqlite://secret-host-42")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_db.py::test_db"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["difftest: changed: environment variable APP_DATABASE_URL is now set"]
+    )
+    assert b"secret-host-42" not in project.db.read_bytes()  # only a digest is kept
+
+
 def test_a_different_python_reselects_everything(project: Project) -> None:
     project.write(
         tests__test_a="def test_a():\n    pass\n", tests__test_b="def test_b():\n    pass\n"

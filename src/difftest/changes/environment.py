@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import platform
 import re
 import sys
@@ -19,6 +20,13 @@ from difftest.model import ENV_PREFIX
 
 PYTHON_KEY = ENV_PREFIX + "python"
 DIST_PREFIX = ENV_PREFIX + "dist/"
+#: An environment variable project code read: a digest of its value (never the value: the
+#: baseline is shared), or "unset".
+VAR_PREFIX = ENV_PREFIX + "var/"
+#: Set by pytest and its plugins for one run or one worker: never what a test depends on.
+_RUN_VARS = ("PYTEST_", "COV_CORE_", "DIFFTEST_")
+#: The process environment when the run started (before any conftest could change it).
+_environ_at_start: dict[str, str] | None = None
 #: A top-level module a test tried to import and could not: "absent" until it can be imported
 #: (its distribution's name may differ: ``yaml`` comes with PyYAML).
 MODULE_PREFIX = ENV_PREFIX + "module/"
@@ -38,6 +46,33 @@ def dist_key(name: str) -> str:
 
 def module_key(name: str) -> str:
     return MODULE_PREFIX + name
+
+
+def remember_environ() -> None:
+    """Take the environment as it is at the start of a run: a variable counts with the value it
+    had then (what a conftest or a test sets later is the project's doing, the same each run)."""
+    global _environ_at_start
+    _environ_at_start = dict(os.environ)
+
+
+def var_key(name: str) -> str:
+    return VAR_PREFIX + name
+
+
+def tracked_var(name: str, now: str | None) -> bool:
+    """Whether a read of variable ``name`` (value ``now``) is a dependency: it is no run's own,
+    and still has the value it had when the run started."""
+    if name.startswith(_RUN_VARS) or _environ_at_start is None:
+        return False
+    return now == _environ_at_start.get(name)
+
+
+def var_value(name: str) -> str:
+    start = _environ_at_start if _environ_at_start is not None else os.environ
+    value = start.get(name)
+    if value is None:
+        return "unset"
+    return "set:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 #: A line of a header block, as the email parser (policy compat32) tells one: a field, a
@@ -201,6 +236,8 @@ def current_value(key: str) -> str:
         return python_fingerprint()
     if key.startswith(DIST_PREFIX):
         return installed().get(key[len(DIST_PREFIX) :], "absent")
+    if key.startswith(VAR_PREFIX):
+        return var_value(key[len(VAR_PREFIX) :])
     if key.startswith(MODULE_PREFIX):
         return "absent" if missing_modules([key[len(MODULE_PREFIX) :]]) else "importable"
     return "unknown"

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from difftest.changes.environment import VAR_PREFIX
 from difftest.changes.names import NameFacts
 from difftest.changes.scan import listed_dir
 from difftest.changes.state import UNPARSEABLE, CurrentState
@@ -76,6 +77,11 @@ class Selection:
 
 
 def _describe(key: str, name: str, now: str, was: str = "") -> str:
+    if key.startswith(VAR_PREFIX):
+        variable = key[len(VAR_PREFIX) :]
+        if now == "unset" or was == "unset":
+            return f"environment variable {variable} is now {'unset' if now == 'unset' else 'set'}"
+        return f"environment variable {variable} changed"
     if key.startswith(ENV_PREFIX) or name == ENV_BLOCK:
         return f"{key[len(ENV_PREFIX) :]} is now {now}"
     if name == DATA_BLOCK:

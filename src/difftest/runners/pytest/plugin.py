@@ -57,6 +57,9 @@ def pytest_load_initial_conftests(
 ) -> None:
     # Recording starts before the initial conftests are imported, so what they run and read at
     # import time is seen. The xdist controller runs no tests and records nothing.
+    from difftest.changes.environment import remember_environ
+
+    remember_environ()  # variables count with their values from before any conftest ran
     namespace = early_config.known_args_namespace
     if (
         wants_recording(namespace)

@@ -19,6 +19,7 @@ Three probes, all active only while recording:
 from __future__ import annotations
 
 import builtins
+import collections.abc
 import functools
 import importlib
 import importlib.machinery
@@ -32,6 +33,7 @@ from pathlib import Path
 from types import CodeType, FrameType, ModuleType
 from typing import Any, Callable
 
+from difftest.changes.environment import remember_environ, tracked_var, var_key
 from difftest.changes.scan import is_project_path, listing_key
 from difftest.graph.modules import EXTERNAL_PREFIX
 from difftest.model import COLLECT_SUFFIX
@@ -129,6 +131,12 @@ def _read_mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return isinstance(mode, str) and ("r" in mode or "+" in mode)
 
 
+#: The files of the standard library's ways to read ``os.environ[name]``.
+_ENVIRON_READERS = frozenset(
+    {os.getenv.__code__.co_filename, collections.abc.Mapping.get.__code__.co_filename}
+)
+
+
 class _Unfound:
     """The last finder on ``sys.meta_path``: the import system asks it only about modules no
     other finder found, that is, about an import that is about to fail."""
@@ -181,6 +189,7 @@ class RuntimeProbe:
 
     # ------------------------------------------------------------------ patching
     def install(self) -> None:
+        remember_environ()
         builtins.open = self._open
         io.open = self._io_open
         importlib.import_module = self._import_module
@@ -188,6 +197,7 @@ class RuntimeProbe:
         os.scandir = self._scandir
         self._install_spawn_patches()
         self._install_loader_patch()
+        self._install_environ_patch()
         sys.meta_path.append(self._unfound)
         self.installed = True
 
@@ -215,6 +225,29 @@ class RuntimeProbe:
 
         owner.get_data = get_data
         self._patches.append((owner, "get_data", orig, get_data))
+
+    def _install_environ_patch(self) -> None:
+        """``os.environ[name]``, which ``os.environ.get``, ``in`` and ``os.getenv`` go through."""
+        environ = os.environ
+        owner: Any = type(environ)
+        orig: Callable[..., Any] = owner.__getitem__
+        probe = self
+
+        @functools.wraps(orig)
+        def __getitem__(mapping: Any, key: Any) -> Any:
+            now = None
+            try:
+                now = orig(mapping, key)
+                return now
+            finally:
+                if mapping is environ and not probe.paused and isinstance(key, str):
+                    try:
+                        probe.on_env(key, now, sys._getframe(1))
+                    except Exception:
+                        pass
+
+        owner.__getitem__ = __getitem__
+        self._patches.append((owner, "__getitem__", orig, __getitem__))
 
     def _install_spawn_patches(self) -> None:
         import subprocess
@@ -410,6 +443,17 @@ class RuntimeProbe:
             self.scopes[-1].imports.add(node)
         if caller is not None and caller != node:
             self.edges.add((caller, node, "import"))
+
+    def on_env(self, name: str, now: str | None, frame: FrameType | None) -> None:
+        """Environment variable ``name`` was read (``now``: its value, None if unset): when
+        project code read it itself (not a library on its behalf: those are as installed),
+        what ran depends on it, as on a data file."""
+        while frame is not None and frame.f_code.co_filename in _ENVIRON_READERS:
+            frame = frame.f_back  # os.getenv, os.environ.get
+        if frame is None or self._code_file(frame.f_code.co_filename) is None:
+            return
+        if tracked_var(name, now):
+            self._credit_data(var_key(name), frame, project_only=True)
 
     def on_missing(self, name: str, frame: FrameType | None) -> None:
         """Project code tried to import top-level module ``name``, which cannot be imported

@@ -19,6 +19,7 @@ from pathlib import Path
 from difftest.changes.blocks import FileBlocks, parse_tree
 from difftest.changes.environment import (
     PYTHON_KEY,
+    current_value,
     dist_key,
     distributions_for_modules,
     installed,
@@ -35,6 +36,7 @@ from difftest.model import (
     ABSENT,
     DATA_BLOCK,
     ENV_BLOCK,
+    ENV_PREFIX,
     MODULE_BLOCK,
     SPAWN_BLOCK,
     Dependency,
@@ -473,6 +475,10 @@ class RecordBuilder:
         if docstrings_of is not None:
             deps.extend(self.facts.get(docstrings_of).doctest_deps())
         for path in sorted(closure.data | set(data)):
+            if path.startswith(ENV_PREFIX):  # an environment variable read like a file
+                value = current_value(path)
+                deps.append(Dependency(path, value, ENV_BLOCK, value))
+                continue
             version = self.hasher.hash(path) or ABSENT
             deps.append(Dependency(path, version, DATA_BLOCK, version))
         for name in sorted(closure.external):
