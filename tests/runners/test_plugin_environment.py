@@ -186,10 +186,14 @@ def test_an_environment_variable_project_code_reads_reselects_its_tests_when_it_
 
                 def test_library():
                     assert somelib.flag() in ("off", "on")
+
+                def test_copies_the_environment():
+                    # Every variable, none by name: CI runs differ in variables it does not use.
+                    assert len(dict(os.environ.items())) == len(os.environ.copy())
                 """,
         }
     )
-    project.baseline().assert_outcomes(passed=2, skipped=1)
+    project.baseline().assert_outcomes(passed=3, skipped=1)
     assert ran(project.diff()) == []  # what a test sets itself is no dependency
     monkeypatch.setenv("APP_LIBRARY_FLAG", "on")
     assert ran(project.diff()) == []

@@ -131,9 +131,16 @@ def _read_mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return isinstance(mode, str) and ("r" in mode or "+" in mode)
 
 
-#: The files of the standard library's ways to read ``os.environ[name]``.
-_ENVIRON_READERS = frozenset(
-    {os.getenv.__code__.co_filename, collections.abc.Mapping.get.__code__.co_filename}
+#: The standard library's ways to read one variable by name (``os.environ[name]`` aside).
+#: Reading them all (``os.environ.items()``, ``.copy()``, comparing) is no such read: CI runs
+#: differ in variables (a run id, a commit) that code copying the environment does not use.
+_BY_NAME = frozenset(
+    {
+        os.getenv.__code__,
+        collections.abc.Mapping.get.__code__,
+        collections.abc.Mapping.__contains__.__code__,
+        collections.abc.MutableMapping.setdefault.__code__,
+    }
 )
 
 
@@ -448,7 +455,7 @@ class RuntimeProbe:
         """Environment variable ``name`` was read (``now``: its value, None if unset): when
         project code read it itself (not a library on its behalf: those are as installed),
         what ran depends on it, as on a data file."""
-        while frame is not None and frame.f_code.co_filename in _ENVIRON_READERS:
+        while frame is not None and frame.f_code in _BY_NAME:
             frame = frame.f_back  # os.getenv, os.environ.get
         if frame is None or self._code_file(frame.f_code.co_filename) is None:
             return
