@@ -739,6 +739,29 @@ def test_adding_a_file_to_a_data_directory_a_plugins_fixture_copies_reselects_it
     result.stdout.fnmatch_lines(["*changed: directory tests/data gained or lost files"])
 
 
+def test_a_test_walking_the_project_is_not_reselected_by_caches_and_difftests_own_files(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "tests/test_walk.py": """
+                import os
+
+                def test_walk():
+                    assert any("__init__.py" in files for _, _, files in os.walk("."))
+                """,
+        }
+    )
+    project.baseline()
+    for rel in (".difftest/spool-1", ".pytest_cache/v/x", "pkg/__pycache__/mod.cpython-312.pyc"):
+        (project.path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project.path / rel).write_text("x")
+    assert ran(project.diff()) == []
+    project.write({"pkg/new.py": ""})
+    assert ran(project.diff()) == ["tests/test_walk.py::test_walk"]
+
+
 def test_removing_a_file_from_a_directory_a_test_globs_reselects_it(project: Project) -> None:
     project.write(
         {

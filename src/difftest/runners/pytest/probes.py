@@ -392,6 +392,10 @@ class RuntimeProbe:
         collection does not count."""
         path = os.path.abspath(os.fsdecode(os.fspath(directory)))
         rel = "" if path in self.paths.roots else self.paths.rel(path)
+        # Caches and tool state (.difftest, __pycache__, .pytest_cache) come and go with runs:
+        # walking into them is no dependency, as their names are none in a listing.
+        if rel and not is_project_path(rel + "/"):
+            return
         if rel is not None and os.path.isdir(path):
             self._credit_data(listing_key(rel), frame, project_only=True, in_tests=True)
 
