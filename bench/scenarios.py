@@ -25,6 +25,7 @@ class Scenario:
     what: str
     files: dict[str, str]
     edit_path: str
+    #: Replaced by ``new`` in ``edit_path``; empty: ``edit_path`` is created with ``new``.
     old: str
     new: str
 
@@ -151,6 +152,79 @@ SCENARIOS: tuple[Scenario, ...] = (
         old="7\n",
         new="8\n",
     ),
+    Scenario(
+        name="class-found-by-name-in-a-data-file",
+        what="a helper finds a class with pkgutil.resolve_name from a name in a data file, another "
+        "lists its attributes; the class attribute edited (no code the test runs names it)",
+        files={
+            "pkg/__init__.py": "from . import plugins\n",
+            "pkg/plugins.py": "class Plugin:\n    options = {'a': 1}\n",
+            "pkg/spec.txt": "pkg.plugins:Plugin\n",
+            "pkg/tools.py": "import pkgutil\nfrom pathlib import Path\n\n\ndef load():\n"
+            "    return pkgutil.resolve_name((Path(__file__).parent / 'spec.txt').read_text().strip())\n"
+            "\n\ndef dump(obj):\n    return dict(vars(obj))\n",
+            "tests/test_tools.py": "from pkg.tools import dump, load\n\n\ndef test_dump():\n"
+            "    assert {'a': 1} in dump(load()).values()\n",
+        },
+        edit_path="pkg/plugins.py",
+        old="{'a': 1}",
+        new="{'a': 2}",
+    ),
+    Scenario(
+        name="package-data-read-with-get-data",
+        what="a package data file read with pkgutil.get_data (through the import system's loader, "
+        "not open); the data file edited",
+        files={
+            "pkg/__init__.py": "",
+            "pkg/rates.json": '{"rate": 1}\n',
+            "pkg/rates.py": "import json\nimport pkgutil\n\n\ndef rate():\n"
+            "    return json.loads(pkgutil.get_data('pkg', 'rates.json'))['rate']\n",
+            "tests/test_rates.py": "from pkg.rates import rate\n\n\ndef test_rate():\n"
+            "    assert rate() == 1\n",
+        },
+        edit_path="pkg/rates.json",
+        old='"rate": 1',
+        new='"rate": 2',
+    ),
+    Scenario(
+        name="python-file-run-with-exec",
+        what="a Python file read as text and run with exec (never imported); the file edited",
+        files={
+            "pkg/__init__.py": "",
+            "pkg/defaults.py": "LEVEL = 1\n",
+            "pkg/conf.py": "from pathlib import Path\n\n\ndef level():\n    namespace = {}\n"
+            "    exec((Path(__file__).parent / 'defaults.py').read_text(), namespace)\n"
+            "    return namespace['LEVEL']\n",
+            "tests/test_conf.py": "from pkg.conf import level\n\n\ndef test_level():\n"
+            "    assert level() == 1\n",
+        },
+        edit_path="pkg/defaults.py",
+        old="LEVEL = 1",
+        new="LEVEL = 2",
+    ),
+    Scenario(
+        name="new-conftest-overrides-a-fixture",
+        what="a conftest.py created in a test sub-directory overrides a fixture of the parent "
+        "conftest",
+        files={
+            "tests/conftest.py": "import pytest\n\n\n@pytest.fixture\ndef number():\n    return 1\n",
+            "tests/sub/test_number.py": "def test_number(number):\n    assert number == 1\n",
+        },
+        edit_path="tests/sub/conftest.py",
+        old="",
+        new="import pytest\n\n\n@pytest.fixture\ndef number():\n    return 2\n",
+    ),
+    Scenario(
+        name="skipped-module-becomes-importable",
+        what="a test skipped by pytest.importorskip for a missing module; the module created",
+        files={
+            "tests/test_optional.py": "import pytest\n\n\n@pytest.mark.parametrize('name', ['json', 'fancyjson'])\n"
+            "def test_loads(name):\n    lib = pytest.importorskip(name)\n    assert lib.loads('[1]') == [1]\n",
+        },
+        edit_path="fancyjson.py",
+        old="",
+        new="def loads(text):\n    return text\n",
+    ),
 )
 
 
@@ -181,6 +255,12 @@ def run_scenario(venv: Venv, scenario: Scenario) -> dict[str, Any]:
             )
     for tree in trees.values():
         path = tree / scenario.edit_path
+        if not scenario.old:
+            if path.exists():
+                raise BenchError(f"scenario {scenario.name}: {scenario.edit_path} exists")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(scenario.new)
+            continue
         text = path.read_text()
         if scenario.old not in text:
             raise BenchError(
@@ -195,7 +275,9 @@ def run_scenario(venv: Venv, scenario: Scenario) -> dict[str, Any]:
     record: dict[str, Any] = {
         "name": scenario.name,
         "what": scenario.what,
-        "edit": f"{scenario.edit_path}: {scenario.old.strip()!r} -> {scenario.new.strip()!r}",
+        "edit": f"{scenario.edit_path}: {scenario.old.strip()!r} -> {scenario.new.strip()!r}"
+        if scenario.old
+        else f"{scenario.edit_path} created",
         "failing": sorted(truth.failed),
         "tests": len(truth.tests),
     }
