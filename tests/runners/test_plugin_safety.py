@@ -257,6 +257,40 @@ def test_a_test_that_replaces_the_trace_function_depends_on_every_file(project: 
     result.assert_outcomes(failed=1)
 
 
+def test_creating_an_optional_file_that_code_checks_for_first_reselects_the_tests_that_checked(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "app.py": """
+                import json
+                import os
+
+                def settings():
+                    found = {"level": 1}
+                    if os.path.exists("local.json"):  # only a stat while it is absent
+                        with open("local.json") as fh:
+                            found.update(json.load(fh))
+                    return found
+                """,
+            "tests/test_app.py": """
+                from app import settings
+
+                def test_level():
+                    assert settings()["level"] == 1
+                """,
+        }
+    )
+    project.baseline()
+    assert ran(project.diff()) == []
+    project.write({"local.json": '{"level": 2}'})
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_app.py::test_level"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*changed: file local.json was created"])
+
+
 def test_creating_a_file_a_test_looked_for_reselects_it(project: Project) -> None:
     project.write(
         {

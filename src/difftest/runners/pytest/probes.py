@@ -25,6 +25,7 @@ import importlib
 import importlib.machinery
 import io
 import os
+import stat
 import sys
 import sysconfig
 from collections.abc import Iterable
@@ -187,6 +188,8 @@ class RuntimeProbe:
         self._orig_listdir: Callable[..., Any] = os.listdir
         self._orig_scandir: Callable[..., Any] = os.scandir
         self._listdir = self._make_listing(self._orig_listdir)
+        self._orig_stat: Callable[..., Any] = os.stat
+        self._stat = self._make_stat(self._orig_stat)
         self._scandir = self._make_listing(self._orig_scandir)
         #: Project code started a process outside any scope (at import or configuration time).
         self.spawned_outside = False
@@ -201,6 +204,7 @@ class RuntimeProbe:
         io.open = self._io_open
         importlib.import_module = self._import_module
         os.listdir = self._listdir
+        os.stat = self._stat
         os.scandir = self._scandir
         self._install_spawn_patches()
         self._install_loader_patch()
@@ -284,6 +288,8 @@ class RuntimeProbe:
             importlib.import_module = self._orig_import_module
         if os.listdir is self._listdir:
             os.listdir = self._orig_listdir
+        if os.stat is self._stat:
+            os.stat = self._orig_stat
         if os.scandir is self._scandir:
             os.scandir = self._orig_scandir
         if self._unfound in sys.meta_path:
@@ -341,6 +347,24 @@ class RuntimeProbe:
 
         return listing
 
+    def _make_stat(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        probe = self
+
+        @functools.wraps(orig)
+        def patched_stat(path: Any, *args: Any, **kwargs: Any) -> Any:
+            found = None
+            try:
+                found = orig(path, *args, **kwargs)
+                return found
+            finally:
+                if not probe.paused and isinstance(path, (str, bytes, os.PathLike)):
+                    try:
+                        probe.on_stat(path, found, sys._getframe(1))
+                    except Exception:
+                        pass
+
+        return patched_stat
+
     def _make_spawn(self, orig: Callable[..., Any]) -> Callable[..., Any]:
         probe = self
 
@@ -385,6 +409,16 @@ class RuntimeProbe:
         # other file, but only when project code reads it: pytest reads each test module to
         # rewrite its asserts.
         self._credit_data(rel, frame, project_only=rel.endswith(".py"))
+
+    def on_stat(self, file: Any, found: os.stat_result | None, frame: FrameType | None) -> None:
+        """Whether a file exists, or its size or time, was asked (``os.path.exists``,
+        ``Path.is_file``): code that reads an optional file only when it is there depends on it
+        too, absent or not. Directories and Python files count otherwise (listings, imports)."""
+        if found is not None and stat.S_ISDIR(found.st_mode):
+            return
+        rel = self.paths.rel(os.fsdecode(os.fspath(file)))
+        if rel and not rel.endswith((".py", ".pyc", ".pyo")):
+            self._credit_data(rel, frame)
 
     def on_list(self, directory: Any, frame: FrameType | None) -> None:
         """A directory listed from project code, or by a plugin's fixture while a test or a
