@@ -207,6 +207,47 @@ def test_an_environment_variable_project_code_reads_reselects_its_tests_when_it_
     assert b"secret-host-42" not in project.db.read_bytes()  # only a digest is kept
 
 
+def test_a_test_option_the_projects_conftest_reads_reselects_what_it_can_change(
+    project: Project,
+) -> None:
+    """pytest's documented ``--runslow``: tests skipped without the option run with it."""
+    project.write(
+        {
+            "tests/conftest.py": """
+                import pytest
+
+                def pytest_addoption(parser):
+                    parser.addoption("--runslow", action="store_true", default=False)
+
+                def pytest_configure(config):
+                    config.addinivalue_line("markers", "slow: needs --runslow")
+
+                def pytest_collection_modifyitems(config, items):
+                    if not config.getoption("--runslow"):
+                        for item in items:
+                            if "slow" in item.keywords:
+                                item.add_marker(pytest.mark.skip(reason="needs --runslow"))
+                """,
+            "tests/test_speed.py": """
+                import pytest
+
+                @pytest.mark.slow
+                def test_slow():
+                    assert 1 + 1 == 3
+
+                def test_fast():
+                    pass
+                """,
+        }
+    )
+    project.baseline().assert_outcomes(passed=1, skipped=1)
+    assert ran(project.diff("-v")) == []  # an option no project code reads
+    result = project.diff("--runslow", "--diff-v")
+    assert ran(result) == ["tests/test_speed.py::test_fast", "tests/test_speed.py::test_slow"]
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["difftest: changed: pytest option runslow changed"])
+
+
 def test_a_different_python_reselects_everything(project: Project) -> None:
     project.write(
         tests__test_a="def test_a():\n    pass\n", tests__test_b="def test_b():\n    pass\n"

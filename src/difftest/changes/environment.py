@@ -27,6 +27,11 @@ VAR_PREFIX = ENV_PREFIX + "var/"
 _RUN_VARS = ("PYTEST_", "COV_CORE_", "DIFFTEST_")
 #: The process environment when the run started (before any conftest could change it).
 _environ_at_start: dict[str, str] | None = None
+#: A pytest option project code read (``config.getoption("--runslow")``): a digest of its
+#: value, "absent" if no such option is registered now.
+OPTION_PREFIX = ENV_PREFIX + "option/"
+#: The parsed options of this run (pytest's ``config.option``), once the front end tells them.
+_options: Any = None
 #: A top-level module a test tried to import and could not: "absent" until it can be imported
 #: (its distribution's name may differ: ``yaml`` comes with PyYAML).
 MODULE_PREFIX = ENV_PREFIX + "module/"
@@ -53,6 +58,28 @@ def remember_environ() -> None:
     had then (what a conftest or a test sets later is the project's doing, the same each run)."""
     global _environ_at_start
     _environ_at_start = dict(os.environ)
+
+
+def option_key(name: str) -> str:
+    return OPTION_PREFIX + name
+
+
+def remember_options(namespace: Any) -> None:
+    """The options of this run (read when an ``<env>/option/`` key is valued)."""
+    global _options
+    _options = namespace
+
+
+def option_value(name: str) -> str:
+    if _options is None:
+        return "unknown"
+    found = vars(_options).get(name, _ABSENT_OPTION)
+    if found is _ABSENT_OPTION:
+        return "absent"
+    return "value:" + hashlib.sha256(repr(found).encode("utf-8", "replace")).hexdigest()[:16]
+
+
+_ABSENT_OPTION = object()
 
 
 def var_key(name: str) -> str:
@@ -238,6 +265,8 @@ def current_value(key: str) -> str:
         return installed().get(key[len(DIST_PREFIX) :], "absent")
     if key.startswith(VAR_PREFIX):
         return var_value(key[len(VAR_PREFIX) :])
+    if key.startswith(OPTION_PREFIX):
+        return option_value(key[len(OPTION_PREFIX) :])
     if key.startswith(MODULE_PREFIX):
         return "absent" if missing_modules([key[len(MODULE_PREFIX) :]]) else "importable"
     return "unknown"

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from difftest.changes.environment import VAR_PREFIX
+from difftest.changes.environment import OPTION_PREFIX, VAR_PREFIX
 from difftest.changes.names import NameFacts
 from difftest.changes.scan import listed_dir
 from difftest.changes.state import UNPARSEABLE, CurrentState
@@ -82,6 +82,11 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
         if now == "unset" or was == "unset":
             return f"environment variable {variable} is now {'unset' if now == 'unset' else 'set'}"
         return f"environment variable {variable} changed"
+    if key.startswith(OPTION_PREFIX):
+        option = key[len(OPTION_PREFIX) :]
+        if now == "absent":
+            return f"pytest option {option} is no longer registered"
+        return f"pytest option {option} changed"
     if key.startswith(ENV_PREFIX) or name == ENV_BLOCK:
         return f"{key[len(ENV_PREFIX) :]} is now {now}"
     if name == DATA_BLOCK:

@@ -46,6 +46,7 @@ def _start_recorder(config: pytest.Config, *, static: bool) -> Recorder:
     from difftest.runners.pytest.recorder import Recorder
 
     recorder = Recorder(config.rootpath, static=static)
+    recorder.probe.watch_options(config.option)
     config.stash[RECORDER] = recorder
     config.add_cleanup(recorder.close)
     return recorder
@@ -57,9 +58,10 @@ def pytest_load_initial_conftests(
 ) -> None:
     # Recording starts before the initial conftests are imported, so what they run and read at
     # import time is seen. The xdist controller runs no tests and records nothing.
-    from difftest.changes.environment import remember_environ
+    from difftest.changes.environment import remember_environ, remember_options
 
     remember_environ()  # variables count with their values from before any conftest ran
+    remember_options(early_config.option)  # filled in as pytest parses the options
     namespace = early_config.known_args_namespace
     if (
         wants_recording(namespace)

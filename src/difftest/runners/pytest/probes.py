@@ -18,6 +18,7 @@ Three probes, all active only while recording:
 
 from __future__ import annotations
 
+import argparse
 import builtins
 import collections.abc
 import functools
@@ -34,7 +35,9 @@ from pathlib import Path
 from types import CodeType, FrameType, ModuleType
 from typing import Any, Callable
 
-from difftest.changes.environment import remember_environ, tracked_var, var_key
+import pytest
+
+from difftest.changes.environment import option_key, remember_environ, tracked_var, var_key
 from difftest.changes.scan import is_project_path, listing_key
 from difftest.graph.modules import EXTERNAL_PREFIX
 from difftest.model import COLLECT_SUFFIX
@@ -145,6 +148,10 @@ _BY_NAME = frozenset(
 )
 
 
+#: How pytest reads an option for who asks (the asker is the reader).
+_OPTION_READERS = frozenset({pytest.Config.getoption.__code__})
+
+
 class _Unfound:
     """The last finder on ``sys.meta_path``: the import system asks it only about modules no
     other finder found, that is, about an import that is about to fail."""
@@ -195,6 +202,7 @@ class RuntimeProbe:
         self.spawned_outside = False
         self._patches: list[tuple[Any, str, Any, Any]] = []
         self._unfound = _Unfound(self)
+        self._watched_options: Any = None
         self.installed = False
 
     # ------------------------------------------------------------------ patching
@@ -294,6 +302,9 @@ class RuntimeProbe:
             os.scandir = self._orig_scandir
         if self._unfound in sys.meta_path:
             sys.meta_path.remove(self._unfound)
+        if self._watched_options is not None:
+            self._watched_options.__class__ = argparse.Namespace
+            self._watched_options = None
         for owner, attr, orig, patched in reversed(self._patches):
             if getattr(owner, attr, None) is patched:
                 setattr(owner, attr, orig)
@@ -499,6 +510,34 @@ class RuntimeProbe:
             return
         if tracked_var(name, now):
             self._credit_data(var_key(name), frame, project_only=True)
+
+    def watch_options(self, namespace: Any) -> None:
+        """Notice project code reading a pytest option (``config.getoption("--runslow")``,
+        ``config.option.runslow``): what ran depends on its value, as on a variable's."""
+        if type(namespace) is not argparse.Namespace:
+            return
+        probe = self
+
+        class WatchedOptions(argparse.Namespace):
+            def __getattribute__(self, name: str) -> Any:
+                value = super().__getattribute__(name)
+                if not name.startswith("_") and not probe.paused:
+                    try:
+                        probe.on_option(name, sys._getframe(1))
+                    except Exception:
+                        pass
+                return value
+
+        namespace.__class__ = WatchedOptions
+        self._watched_options = namespace
+
+    def on_option(self, name: str, frame: FrameType | None) -> None:
+        while frame is not None and frame.f_code in _OPTION_READERS:
+            frame = frame.f_back  # Config.getoption
+        if frame is None or self._code_file(frame.f_code.co_filename) is None:
+            return  # pytest's or a plugin's own reading
+        if not name.startswith("diff"):
+            self._credit_data(option_key(name), frame, project_only=True)
 
     def on_missing(self, name: str, frame: FrameType | None) -> None:
         """Project code tried to import top-level module ``name``, which cannot be imported
