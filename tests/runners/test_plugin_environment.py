@@ -277,6 +277,19 @@ def test_editing_the_pytest_configuration_reselects_everything(project: Project)
     result.stdout.fnmatch_lines(["*environment changed: pytest-config*"])
 
 
+def test_a_command_line_option_that_changes_outcomes_reselects_everything(project: Project) -> None:
+    project.write(
+        tests__test_warns="import warnings\n\ndef test_warns():\n    warnings.warn('old')\n",
+        tests__test_b="def test_b():\n    pass\n",
+    )
+    project.baseline()
+    assert ran(project.diff("--tb=short", "-x")) == []  # reporting and stopping change nothing
+    result = project.diff("-W", "error::UserWarning")
+    assert ran(result) == ["tests/test_b.py::test_b", "tests/test_warns.py::test_warns"]
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*environment changed: pytest-config*"])
+
+
 def test_difftest_options_in_the_ini_file_do_not_count_as_a_configuration_change(
     project: Project,
 ) -> None:

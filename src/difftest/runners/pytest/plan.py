@@ -32,6 +32,20 @@ PYTEST_CONFIG_KEY = ENV_PREFIX + "pytest-config"
 ALWAYS_META = ALWAYS_RUN_META
 #: Ini keys that cannot change a test's outcome (difftest's own, marker descriptions).
 _NEUTRAL_INI = ("markers",)
+#: Command-line options pytest applies itself that can change outcomes (``-W error`` fails
+#: tests that warn, ``--runxfail`` runs xfail tests, ``-p`` adds or blocks plugins).
+_OUTCOME_OPTIONS = (
+    "pythonwarnings",
+    "runxfail",
+    "importmode",
+    "strict_markers",
+    "strict_config",
+    "strict",
+    "plugins",
+    "assertmode",
+    "confcutdir",
+    "noconftest",
+)
 
 
 def _stable(value: Any, root: Path) -> str:
@@ -47,8 +61,9 @@ def _stable(value: Any, root: Path) -> str:
 
 
 def pytest_config_value(config: pytest.Config) -> str:
-    """The ``<env>/pytest-config`` value: the ini values (difftest's own left out), the pytest
-    version and the installed plugins with their versions."""
+    """The ``<env>/pytest-config`` value: the ini values (difftest's own left out), the
+    command-line options pytest applies that can change outcomes, the pytest version and the
+    installed plugins with their versions."""
     lines = [f"pytest=={pytest.__version__}"]
     inidict = getattr(getattr(config, "_parser", None), "_inidict", {})
     for name in sorted(inidict):
@@ -59,6 +74,10 @@ def pytest_config_value(config: pytest.Config) -> str:
         except (ValueError, TypeError, pytest.UsageError):
             continue
         lines.append(f"{name}={_stable(value, config.rootpath)}")
+    for name in _OUTCOME_OPTIONS:
+        value = getattr(config.option, name, None)
+        if value not in (None, False, []):
+            lines.append(f"option {name}={_stable(value, config.rootpath)}")
     plugins = set()
     for _plugin, dist in config.pluginmanager.list_plugin_distinfo():
         name = getattr(dist, "project_name", None) or dist.metadata["name"]

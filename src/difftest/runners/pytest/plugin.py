@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -42,11 +43,25 @@ def _xdist_controller_args(namespace: argparse.Namespace) -> bool:
     ) not in ("no", None)
 
 
-def _start_recorder(config: pytest.Config, *, static: bool) -> Recorder:
+def registered_options(config: pytest.Config) -> set[str]:
+    """The destinations of the options registered so far (by pytest and installed plugins)."""
+    parser: Any = getattr(config, "_parser", None)
+    groups = [getattr(parser, "_anonymous", None), *getattr(parser, "_groups", [])]
+    return {
+        str(getattr(option, "dest", ""))
+        for group in groups
+        for option in getattr(group, "options", ())
+    }
+
+
+def _start_recorder(
+    config: pytest.Config, *, static: bool, registered: Iterable[str] = ()
+) -> Recorder:
+    """``registered``: options whose reads are not watched (see ``watch_options``)."""
     from difftest.runners.pytest.recorder import Recorder
 
     recorder = Recorder(config.rootpath, static=static)
-    recorder.probe.watch_options(config.option)
+    recorder.probe.watch_options(config.option, registered)
     config.stash[RECORDER] = recorder
     config.add_cleanup(recorder.close)
     return recorder
@@ -70,7 +85,10 @@ def pytest_load_initial_conftests(
     ):
         static = bool(getattr(namespace, "diff_static", False))
         if static or _other_measurement(namespace) is None:
-            _start_recorder(early_config, static=static)
+            # Before the conftests: what is registered now is pytest's and installed plugins'.
+            _start_recorder(
+                early_config, static=static, registered=registered_options(early_config)
+            )
 
 
 def _other_measurement(namespace: argparse.Namespace, ours: Recorder | None = None) -> str | None:

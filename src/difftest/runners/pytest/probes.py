@@ -26,12 +26,12 @@ import importlib
 import importlib.machinery
 import io
 import os
-import stat
 import sys
 import sysconfig
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISDIR
 from types import CodeType, FrameType, ModuleType
 from typing import Any, Callable
 
@@ -368,9 +368,13 @@ class RuntimeProbe:
                 found = orig(path, *args, **kwargs)
                 return found
             finally:
-                if not probe.paused and isinstance(path, (str, bytes, os.PathLike)):
+                if (
+                    not probe.paused
+                    and isinstance(path, (str, bytes, os.PathLike))
+                    and (found is None or not S_ISDIR(found.st_mode))
+                ):
                     try:
-                        probe.on_stat(path, found, sys._getframe(1))
+                        probe.on_stat(path, sys._getframe(1))
                     except Exception:
                         pass
 
@@ -421,12 +425,11 @@ class RuntimeProbe:
         # rewrite its asserts.
         self._credit_data(rel, frame, project_only=rel.endswith(".py"))
 
-    def on_stat(self, file: Any, found: os.stat_result | None, frame: FrameType | None) -> None:
+    def on_stat(self, file: Any, frame: FrameType | None) -> None:
         """Whether a file exists, or its size or time, was asked (``os.path.exists``,
         ``Path.is_file``): code that reads an optional file only when it is there depends on it
-        too, absent or not. Directories and Python files count otherwise (listings, imports)."""
-        if found is not None and stat.S_ISDIR(found.st_mode):
-            return
+        too, absent or not. Directories (left out by the caller) and Python files count
+        otherwise (listings, imports)."""
         rel = self.paths.rel(os.fsdecode(os.fspath(file)))
         if rel and not rel.endswith((".py", ".pyc", ".pyo")):
             self._credit_data(rel, frame)
@@ -511,29 +514,38 @@ class RuntimeProbe:
         if tracked_var(name, now):
             self._credit_data(var_key(name), frame, project_only=True)
 
-    def watch_options(self, namespace: Any) -> None:
+    def watch_options(self, namespace: Any, registered: Iterable[str] = ()) -> None:
         """Notice project code reading a pytest option (``config.getoption("--runslow")``,
-        ``config.option.runslow``): what ran depends on its value, as on a variable's."""
+        ``config.option.runslow``): what ran depends on its value, as on a variable's.
+        ``registered``: the options pytest and installed plugins registered before the project's
+        conftests could (pytest applies those itself; see ``pytest_config_value``)."""
         if type(namespace) is not argparse.Namespace:
             return
         probe = self
+        known = self._code_files  # file name -> project file, None when it is no project's
+        skipped = frozenset(registered)
 
         class WatchedOptions(argparse.Namespace):
+            # pytest and its plugins read options tens of times per test: those reads return
+            # after a frame and a dict lookup.
             def __getattribute__(self, name: str) -> Any:
-                value = super().__getattribute__(name)
-                if not name.startswith("_") and not probe.paused:
-                    try:
-                        probe.on_option(name, sys._getframe(1))
-                    except Exception:
-                        pass
+                value = object.__getattribute__(self, name)
+                if name[0] != "_" and name not in skipped and not probe.paused:
+                    frame: FrameType | None = sys._getframe(1)
+                    if frame is not None and frame.f_code in _OPTION_READERS:
+                        frame = frame.f_back
+                    if frame is not None and known.get(frame.f_code.co_filename, "") is not None:
+                        try:
+                            probe.on_option(name, frame)
+                        except Exception:
+                            pass
                 return value
 
         namespace.__class__ = WatchedOptions
         self._watched_options = namespace
 
     def on_option(self, name: str, frame: FrameType | None) -> None:
-        while frame is not None and frame.f_code in _OPTION_READERS:
-            frame = frame.f_back  # Config.getoption
+        """``frame`` read option ``name`` (``Config.getoption`` already skipped)."""
         if frame is None or self._code_file(frame.f_code.co_filename) is None:
             return  # pytest's or a plugin's own reading
         if not name.startswith("diff"):
