@@ -180,6 +180,7 @@ class _PantsRecording:
         if why is not None:
             self.not_recording = why
             return
+        _env_mod.remember_environ()  # variables count with their values before any conftest
         self.recorder = _recorder_mod.Recorder(self.root)
 
     def _sink(self, records, edges):

@@ -7,7 +7,6 @@ distributions it requires); a Python change re-selects everything.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import platform
 import re
@@ -16,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from difftest.changes.blocks import digest
 from difftest.model import ENV_PREFIX
 
 PYTHON_KEY = ENV_PREFIX + "python"
@@ -76,7 +76,7 @@ def option_value(name: str) -> str:
     found = vars(_options).get(name, _ABSENT_OPTION)
     if found is _ABSENT_OPTION:
         return "absent"
-    return "value:" + hashlib.sha256(repr(found).encode("utf-8", "replace")).hexdigest()[:16]
+    return "value:" + digest(repr(found).encode("utf-8", "replace"))
 
 
 _ABSENT_OPTION = object()
@@ -99,7 +99,7 @@ def var_value(name: str) -> str:
     value = start.get(name)
     if value is None:
         return "unset"
-    return "set:" + hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return "set:" + digest(value.encode("utf-8", "surrogateescape"))
 
 
 #: A line of a header block, as the email parser (policy compat32) tells one: a field, a
@@ -156,7 +156,7 @@ def _distributions() -> tuple[dict[str, str], dict[str, frozenset[str]], tuple[A
             # Installed from a local directory or file (often the project itself, with `pip
             # install .`): a new build keeps its version, so the files it installed count too.
             record = dist.read_text("RECORD") or ""
-            version += " (files " + hashlib.sha256(record.encode()).hexdigest()[:12] + ")"
+            version += " (files " + digest(record.encode()) + ")"
         versions[key] = version
         listed = fields["requires-dist"]
         if not listed and dist.read_text("requires.txt") is not None:

@@ -286,10 +286,9 @@ def _scan(
             module = sub.module  # type: ignore[attr-defined]
             if module:
                 found.update(module.split("."))
-                if not cut and module in _QUALIFIED_REACHERS:
-                    wanted = _QUALIFIED_REACHERS[module]
-                    if any(a.name in wanted for a in sub.names):  # type: ignore[attr-defined]
-                        dynamic = REACHES
+                if not cut:
+                    for alias in sub.names:  # type: ignore[attr-defined]
+                        dynamic = max(dynamic, _from_import_level(module, alias.name))
         elif kind is ast.Subscript and _namespace_write(sub):
             # `globals()[name] = value` writes a name (state, see blocks.py) but reads none.
             assert isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Call)
@@ -313,6 +312,13 @@ def _scan(
     return found, dynamic
 
 
+def _from_import_level(module: str | None, name: str) -> int:
+    """How ``from module import name`` reads names it does not mention, under any name."""
+    if name in _QUALIFIED_REACHERS.get(module or "", ()):
+        return REACHES
+    return _IMPORTED_LEVELS.get(name, 0)
+
+
 def _file_levels(tree: ast.Module) -> tuple[Mapping[str, int], Collection[str]]:
     """The names that read dynamically in a file: the usual ones, and what its import-time
     imports bind to one under another name or bare (``from importlib import import_module as
@@ -321,9 +327,8 @@ def _file_levels(tree: ast.Module) -> tuple[Mapping[str, int], Collection[str]]:
     picklers: set[str] = set()
     for node in _import_time_nodes(tree):
         if isinstance(node, ast.ImportFrom):
-            qualified = _QUALIFIED_REACHERS.get(node.module or "", frozenset())
             for alias in node.names:
-                level = REACHES if alias.name in qualified else _IMPORTED_LEVELS.get(alias.name, 0)
+                level = _from_import_level(node.module, alias.name)
                 bound = alias.asname or alias.name
                 if level and _LEVELS.get(bound, 0) < level:
                     levels[bound] = level

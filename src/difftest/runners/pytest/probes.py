@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import pytest
 
-from difftest.changes.environment import option_key, remember_environ, tracked_var, var_key
+from difftest.changes.environment import option_key, tracked_var, var_key
 from difftest.changes.scan import is_project_path, listing_key
 from difftest.graph.modules import EXTERNAL_PREFIX
 from difftest.model import COLLECT_SUFFIX
@@ -207,7 +207,6 @@ class RuntimeProbe:
 
     # ------------------------------------------------------------------ patching
     def install(self) -> None:
-        remember_environ()
         builtins.open = self._open
         io.open = self._io_open
         importlib.import_module = self._import_module
@@ -423,7 +422,7 @@ class RuntimeProbe:
         # Source read as text (run with exec, parsed, checked for a header) is data like any
         # other file, but only when project code reads it: pytest reads each test module to
         # rewrite its asserts.
-        self._credit_data(rel, frame, project_only=rel.endswith(".py"))
+        self._credit(rel, frame, project_only=rel.endswith(".py"))
 
     def on_stat(self, file: Any, frame: FrameType | None) -> None:
         """Whether a file exists, or its size or time, was asked (``os.path.exists``,
@@ -432,7 +431,7 @@ class RuntimeProbe:
         otherwise (listings, imports)."""
         rel = self.paths.rel(os.fsdecode(os.fspath(file)))
         if rel and not rel.endswith((".py", ".pyc", ".pyo")):
-            self._credit_data(rel, frame)
+            self._credit(rel, frame)
 
     def on_list(self, directory: Any, frame: FrameType | None) -> None:
         """A directory listed from project code, or by a plugin's fixture while a test or a
@@ -445,30 +444,33 @@ class RuntimeProbe:
         if rel and not is_project_path(rel + "/"):
             return
         if rel is not None and os.path.isdir(path):
-            self._credit_data(listing_key(rel), frame, project_only=True, in_tests=True)
+            self._credit(listing_key(rel), frame, project_only=True, in_tests=True)
 
-    def _credit_data(
+    def _credit(
         self,
         node: str,
         frame: FrameType | None,
         *,
+        kind: str = "data",
         project_only: bool = False,
         in_tests: bool = False,
     ) -> None:
-        """Credit a data read (a file, a listing) to the module being imported, else the
-        innermost scope, else the innermost project file (an edge). ``project_only``: only
-        when project code is on the stack, or (``in_tests``) a test or fixture scope is open."""
+        """Credit a data read (a file, a listing; ``kind`` "import": a module looked for) to the
+        module being imported, else the innermost scope, else the innermost project file (an
+        edge). ``project_only``: only when project code is on the stack, or (``in_tests``) a
+        test or fixture scope is open."""
         importing, innermost = self._frames(frame)
         if project_only and innermost is None:
             testing = self.scopes and not self.scopes[-1].key.endswith(COLLECT_SUFFIX)
             if not (in_tests and testing):
                 return
         if importing is not None:
-            self.edges.add((importing, node, "data"))
+            self.edges.add((importing, node, kind))
         elif self.scopes:
-            self.scopes[-1].data.add(node)
+            scope = self.scopes[-1]
+            (scope.imports if kind == "import" else scope.data).add(node)
         elif innermost is not None:
-            self.edges.add((innermost, node, "data"))
+            self.edges.add((innermost, node, kind))
 
     def on_spawn(self, frame: FrameType | None) -> None:
         """A process is being started: it counts when project code started it (pytest's and
@@ -512,7 +514,7 @@ class RuntimeProbe:
         if frame is None or self._code_file(frame.f_code.co_filename) is None:
             return
         if tracked_var(name, now):
-            self._credit_data(var_key(name), frame, project_only=True)
+            self._credit(var_key(name), frame, project_only=True)
 
     def watch_options(self, namespace: Any, registered: Iterable[str] = ()) -> None:
         """Notice project code reading a pytest option (``config.getoption("--runslow")``,
@@ -549,22 +551,13 @@ class RuntimeProbe:
         if frame is None or self._code_file(frame.f_code.co_filename) is None:
             return  # pytest's or a plugin's own reading
         if not name.startswith("diff"):
-            self._credit_data(option_key(name), frame, project_only=True)
+            self._credit(option_key(name), frame, project_only=True)
 
     def on_missing(self, name: str, frame: FrameType | None) -> None:
         """Project code tried to import top-level module ``name``, which cannot be imported
         (``try: import yaml``, ``pytest.importorskip("yaml")``): what ran depends on it staying
-        absent. Credited like a data read."""
-        node = EXTERNAL_PREFIX + name
-        importing, innermost = self._frames(frame)
-        if innermost is None:
-            return  # pytest's or a plugin's own optional import
-        if importing is not None:
-            self.edges.add((importing, node, "import"))
-        elif self.scopes:
-            self.scopes[-1].imports.add(node)
-        else:
-            self.edges.add((innermost, node, "import"))
+        absent (pytest's or a plugin's own optional imports do not count)."""
+        self._credit(EXTERNAL_PREFIX + name, frame, kind="import", project_only=True)
 
     # ------------------------------------------------------------------ scopes
     def push(self, key: str, file: str | None = None) -> Scope:
