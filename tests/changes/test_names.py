@@ -89,6 +89,75 @@ def test_a_call_that_shares_a_builtin_name_but_is_imported_from_elsewhere_is_imp
     assert (found["A"], found["B"]) == (PURE, IMPURE)
 
 
+def test_a_name_a_star_import_from_elsewhere_may_have_brought_is_not_taken_for_a_builtin() -> None:
+    project_star = kinds("from mylib import *\n\nA = partial(print)\nB = len('x')\n")
+    assert (project_star["A"], project_star["B"]) == (IMPURE, IMPURE)
+    stdlib_star = kinds("from functools import *\n\nA = partial(print)\n")
+    assert stdlib_star["A"] == PURE
+
+
+def test_a_function_memoized_by_the_standard_library_only_binds_its_name() -> None:
+    found = kinds(
+        """
+        from functools import cache, lru_cache
+
+        @lru_cache(maxsize=None)
+        def table():
+            return [1, 2]
+
+        @cache
+        def total():
+            return helper() + 1
+
+        def helper():
+            return 2
+
+        @lru_cache
+        def noted():
+            _seen.append(1)
+
+        @memoize
+        def mine():
+            return 3
+
+        _seen = []
+        """
+    )
+    assert found["table"] == PURE
+    # helper's result is what total's memo keeps: readers of the memo never mention helper.
+    assert (found["total"], found["helper"]) == (PURE, IMPURE)
+    assert found["noted"] == IMPURE  # writes module state besides its memo
+    assert found["mine"] == IMPURE  # a project decorator runs project code
+    in_class = kinds(
+        "from functools import cached_property\n\n"
+        "class Box:\n    @cached_property\n    def area(self):\n        return 9\n",
+        "Box",
+    )
+    assert in_class == {"area": PURE}
+
+
+def test_a_docstring_mentions_nothing_but_its_doctest_examples_do() -> None:
+    found = facts(
+        '''
+        class Tests:
+            """Tests for limit()."""
+
+            def check(self):
+                """Calls other() in the end."""
+                return 1
+
+        def shown():
+            """
+            >>> other()
+            1
+            """
+        '''
+    )
+    assert found.scopes["Tests"][0][3] == ""
+    assert "other" not in found.functions["Tests.check"][1]
+    assert "other" in found.functions["shown"][1]
+
+
 def test_a_function_that_writes_module_state_is_impure() -> None:
     found = kinds(
         """

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from pytester_project import Project, ran
 
+from difftest.changes.names import FACTS_VERSION
+
 LIMITS = {
     "limits.py": """
         LIMIT = 10
@@ -128,6 +130,88 @@ def test_a_removed_property_decorator_runs_the_tests_using_that_class_only(
     result = project.diff()
     assert ran(result) == ["tests/test_shapes.py::test_area"]
     result.assert_outcomes(failed=1, deselected=1)
+
+
+def test_a_test_class_docstring_naming_a_changed_function_does_not_run_the_whole_test_file(
+    project: Project,
+) -> None:
+    # unittest's TestCase may run code when subclassed, so every statement of these class
+    # bodies counts as more than binding; a docstring still runs nothing.
+    project.write(
+        {
+            **LIMITS,
+            "tests/test_cases.py": """
+                from unittest import TestCase
+
+                import limits
+
+                class OtherTests(TestCase):
+                    \"\"\"Tests for other().\"\"\"
+
+                    def test_other(self):
+                        assert limits.other() == 5
+
+                class PlainTests(TestCase):
+                    def test_plain(self):
+                        assert limits.plain() == 1
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("limits.py", "def other(x=OTHER):", "def other(x=OTHER + 1):")
+    assert ran(project.diff()) == [
+        "tests/test_cases.py::OtherTests::test_other",
+        "tests/test_limits.py::test_other",
+    ]
+
+
+def test_an_edited_cached_property_runs_the_tests_of_its_class_even_those_reading_the_memo(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "shapes.py": """
+                from functools import cached_property
+
+                class Box:
+                    side = 3
+
+                    @cached_property
+                    def area(self):
+                        return self.side * self.side
+
+                def unit():
+                    return 1
+                """,
+            "tests/test_shapes.py": """
+                import pytest
+
+                from shapes import Box, unit
+
+                @pytest.fixture(scope="module")
+                def box():
+                    return Box()
+
+                def test_computes_the_area(box):
+                    assert box.area == 9
+
+                def test_reads_the_memo(box):
+                    assert box.area == 9
+
+                def test_unit():
+                    assert unit() == 1
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("shapes.py", "return self.side * self.side", "return self.side * 2")
+    result = project.diff()
+    # The second test read what the first left in the memo, never running the body.
+    assert ran(result) == [
+        "tests/test_shapes.py::test_computes_the_area",
+        "tests/test_shapes.py::test_reads_the_memo",
+    ]
+    result.assert_outcomes(failed=2, deselected=1)
 
 
 def test_a_class_attribute_read_by_an_init_subclass_registry_runs_every_importer(
@@ -555,7 +639,7 @@ def test_facts_of_an_earlier_analysis_narrow_nothing_until_the_next_baseline_run
     project.write(LIMITS)
     project.baseline()
     # What a baseline written by an earlier difftest holds: facts without an analysis version.
-    project.sql("UPDATE names SET facts = replace(facts, ',\"v\":2}', '}')")
+    project.sql(f"UPDATE names SET facts = replace(facts, ',\"v\":{FACTS_VERSION}}}', '}}')")
     project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
     assert len(ran(project.diff())) == 4  # nothing narrowed: every importer runs
     project.edit("limits.py", "LIMIT = 11", "LIMIT = 10")

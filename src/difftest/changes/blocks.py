@@ -226,11 +226,19 @@ def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str
     """Whether calling ``func`` can leave state that a later test reads without running ``func``:
     a memoizing decorator, or a write to module-level (or class-level) state. Such a body is
     kept in the import-time block, so every test that imported the module depends on it."""
+    return _memoized(func) or _writes_state(func, shared)
+
+
+def _memoized(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     for dec in func.decorator_list:
         target = dec.func if isinstance(dec, ast.Call) else dec
         name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
         if "cache" in name.lower() or "memo" in name.lower():
             return True
+    return False
+
+
+def _writes_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str]) -> bool:
     # A local bound only to objects the function builds (`result = [0] * n`) is not module
     # state, even when it shares a module-level name: `result[i] = x` writes nothing shared.
     # The locals take another walk of the function: only done once a write to such a name is seen.
@@ -288,14 +296,40 @@ def stateful_functions(tree: ast.Module) -> set[int]:
         if id(func) in stateful:
             continue
         stateful.add(id(func))
-        for node in walk(func):
-            if isinstance(node, ast.Call):
-                callee = node.func
-                name = callee.id if isinstance(callee, ast.Name) else None
-                if isinstance(callee, ast.Attribute) and _root_name(callee) in ("self", "cls"):
-                    name = callee.attr
-                todo.extend(by_name.get(name or "", ()))
+        for name in _local_calls(func):
+            todo.extend(by_name.get(name, ()))
     return stateful
+
+
+def _local_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[str]:
+    """The names of what ``func`` calls that may be functions of its own file (``f()``,
+    ``self.f()``, ``cls.f()``)."""
+    for node in walk(func):
+        if isinstance(node, ast.Call):
+            callee = node.func
+            if isinstance(callee, ast.Name):
+                yield callee.id
+            elif isinstance(callee, ast.Attribute) and _root_name(callee) in ("self", "cls"):
+                yield callee.attr
+
+
+def memo_only(tree: ast.Module, stateful: set[int]) -> set[int]:
+    """The functions of ``stateful`` whose only state is their own decorator's memo (``@cache``,
+    ``@cached_property``) and that no other function of ``stateful`` calls: what they keep is
+    reached only through their own name (a function whose result another memo keeps is not
+    one of them: that memo's readers never mention it)."""
+    shared = _module_names(tree)
+    funcs = [
+        node
+        for _, node in _walk_defs(tree.body, "")
+        if id(node) in stateful and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
+    called = {name for func in funcs for name in _local_calls(func) if name != func.name}
+    return {
+        id(f)
+        for f in funcs
+        if f.name not in called and _memoized(f) and not _writes_state(f, shared)
+    }
 
 
 def _cut(

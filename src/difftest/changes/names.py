@@ -42,6 +42,7 @@ from difftest.changes.blocks import (
     blocks_from_tree,
     digest,
     doctest_docstrings,
+    memo_only,
     push_children,
     stateful_functions,
 )
@@ -67,6 +68,8 @@ _PURE_CALLS = frozenset(
         "partial", "partialmethod", "namedtuple", "TypeVar", "ParamSpec", "TypeVarTuple",
         "NewType", "cast", "compile", "Struct", "Decimal", "Fraction", "deque", "defaultdict",
         "OrderedDict", "Counter", "ChainMap", "itemgetter", "cached_property", "wraps",
+        # memoizers: their memo is reached only through the name they bind (blocks.memo_only)
+        "lru_cache", "cache",
         "update_wrapper", "total_ordering", "abstractmethod", "dataclass", "field", "unique",
         "auto", "final", "runtime_checkable", "count", "repeat", "getLogger", "intern",
         "MappingProxyType", "SimpleNamespace",
@@ -158,7 +161,7 @@ Statement = list[str]  # [identity, kind, fingerprint, uses]
 #: what a function or statement counts as: facts of an earlier analysis are not trusted (the
 #: file is judged as if nothing were known of it) and are computed again on the next
 #: ``--diff-baseline`` run.
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 #: How the JSON of facts of this version ends (keys are sorted: "v" comes last).
 FACTS_TAIL = f'"v":{FACTS_VERSION}}}'
 
@@ -289,6 +292,8 @@ def _scan(
                 if not cut:
                     for alias in sub.names:  # type: ignore[attr-defined]
                         dynamic = max(dynamic, _from_import_level(module, alias.name))
+        elif kind is ast.Expr and _prose(sub):
+            continue
         elif kind is ast.Subscript and _namespace_write(sub):
             # `globals()[name] = value` writes a name (state, see blocks.py) but reads none.
             assert isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Call)
@@ -310,6 +315,13 @@ def _scan(
                 continue
         push_children(stack, sub)
     return found, dynamic
+
+
+def _prose(stmt: ast.AST) -> bool:
+    """A string standing alone as a statement (a docstring) without doctest examples: it runs
+    nothing, so the words in it refer to nothing (examples are code: a doctest runs them)."""
+    value = stmt.value  # type: ignore[attr-defined]
+    return type(value) is _Constant and type(value.value) is str and ">>>" not in value.value
 
 
 def _from_import_level(module: str | None, name: str) -> int:
@@ -395,9 +407,11 @@ class _Purity:
 
     def __init__(self, tree: ast.Module, stateful: set[int], assigned: set[str]) -> None:
         """``assigned``: the names the module's own statements bind (imports aside)."""
-        self.stateful = stateful
+        self.stateful = stateful - memo_only(tree, stateful)
         #: name -> top-level module it was imported from ("" for a relative import)
         self.imported: dict[str, str] = {}
+        #: modules star-imported from ("" for a relative import): they may bind any name
+        self.stars: set[str] = set()
         self.classes: dict[str, ast.ClassDef] = {}
         # Names the file defines or assigns itself: `partial = my_partial` is not functools'.
         self.local_defs: set[str] = set()
@@ -411,6 +425,8 @@ class _Purity:
                 top = (node.module or "").split(".")[0] if not node.level else ""
                 for alias in node.names:
                     self.imported[alias.asname or alias.name] = top
+                    if alias.name == "*":
+                        self.stars.add(top)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.local_defs.add(node.name)
                 self.hooks = self.hooks or node.name in _CLASS_HOOKS
@@ -434,7 +450,10 @@ class _Purity:
             return False
         if root is node:
             origin = self.imported.get(name)
-            return origin is None or origin in _STDLIB_MODULES
+            if origin is None:
+                # A builtin, unless a star import from elsewhere may have brought the name.
+                return self.stars <= _STDLIB_MODULES
+            return origin in _STDLIB_MODULES
         return self.imported.get(root.id) in _STDLIB_MODULES
 
     def call(self, node: ast.Call) -> bool:
