@@ -17,6 +17,10 @@ MODULE_BLOCK = "<module>"
 #: doctest examples: the code of the doctests of the module and its classes, which only those
 #: doctests depend on (a function's docstring is part of the function's block).
 DOCSTRINGS_BLOCK = "<docstrings>"
+#: Prefix of a function's name in a dependency on it that only code run at import or
+#: collection time gave (``@register``): the test did not run the function itself, it imported
+#: a module whose import ran it. Its fingerprint is the function block's.
+AT_IMPORT = "@"
 #: Name of the pseudo-block standing for a whole non-Python file (its content hash).
 DATA_BLOCK = "<data>"
 #: Name of the pseudo-block standing for a whole project file (its content hash) that a test
@@ -96,3 +100,8 @@ class Reason:
 
 
 Dependencies = tuple[Dependency, ...]
+
+
+def block_of(name: str) -> str:
+    """The block a dependency's name stands for (:data:`AT_IMPORT` dropped)."""
+    return name[len(AT_IMPORT) :] if name.startswith(AT_IMPORT) else name

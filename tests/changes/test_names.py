@@ -10,6 +10,7 @@ import pytest
 
 from difftest.changes.blocks import parse_blocks
 from difftest.changes.names import (
+    FINDS_MODULES,
     IMPORTS,
     IMPURE,
     PURE,
@@ -286,7 +287,9 @@ def test_finding_objects_by_computed_module_name_or_frames_reaches_but_naming_a_
         return facts(f"def f(name, data):\n    {code}\n").functions["f"][0]
 
     assert level("return importlib.import_module('json')") == 0
-    assert level("return importlib.import_module(name)") == REACHES
+    assert level("return importlib.import_module(name)") == FINDS_MODULES
+    assert level("return __import__(name)") == FINDS_MODULES
+    assert level("m = import_module(name)\n    return sys.modules[name]") == REACHES
     assert level("return sys.modules[name]") == REACHES
     assert level("return inspect.stack()") == REACHES
     assert level("return pickle.loads(data)") == REACHES
@@ -316,7 +319,8 @@ def test_a_dynamic_reader_imported_under_another_name_or_bare_reads_dynamically_
     def level(imports: str, code: str) -> int:
         return facts(f"{imports}\ndef f(name, data):\n    {code}\n").functions["f"][0]
 
-    assert level("from importlib import import_module as load", "return load(name)") == REACHES
+    load = level("from importlib import import_module as load", "return load(name)")
+    assert load == FINDS_MODULES
     assert level("from sys import modules", "return modules[name]") == REACHES
     assert level("from pydoc import locate as find", "return find(name)") == REACHES
     assert level("from more_itertools import locate", "return locate(name)") == 0
@@ -325,7 +329,29 @@ def test_a_dynamic_reader_imported_under_another_name_or_bare_reads_dynamically_
     assert level("import json as js", "return js.loads(data)") == 0
     assert level("from os import path as modules", "return modules.join(name)") == 0
     inside = "from importlib import import_module as load\n    return load(name)"
-    assert level("", inside) == REACHES
+    assert level("", inside) == FINDS_MODULES
+
+
+def test_updating_the_module_namespace_writes_names_but_reads_none() -> None:
+    assert facts("globals().update(A=1)\n").dynamic == 0
+    assert facts("locals().update({'B': 2})\n").dynamic == 0
+    assert facts("X = globals()['A']\n").dynamic == REACHES
+    assert facts("import limits\nglobals().update(vars(limits))\n").dynamic == READS
+
+
+def test_listing_a_standard_library_module_that_holds_nothing_of_the_projects_reads_nothing() -> (
+    None
+):
+    # toolz.curried.operator: every operator, curried
+    assert (
+        facts("import operator\nNAMES = {n: f for n, f in vars(operator).items()}\n").dynamic == 0
+    )
+    assert facts("import operator\ndel operator\n").dynamic == 0
+    assert facts("import operator\noperator = mine\nX = vars(operator)\n").dynamic == READS
+    assert facts("import sys\nX = vars(sys)\n").dynamic == READS  # sys holds every module
+    assert facts("import limits\nX = dir(limits)\n").dynamic == READS
+    inside = facts("import operator\n\ndef f():\n    return vars(operator)\n")
+    assert inside.functions["f"][0] == READS  # a function may see `operator` rebound
 
 
 def test_importing_a_dynamic_reader_at_import_time_leaves_the_module_narrowable() -> None:

@@ -609,14 +609,19 @@ def _found_by_name(imports: str, call: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("imports", "call", "finder"),
     [
-        pytest.param("import pkgutil", "pkgutil.resolve_name", "load", id="pkgutil.resolve_name"),
+        pytest.param(
+            "import pkgutil",
+            "pkgutil.resolve_name",
+            "load finds objects by itself",
+            id="pkgutil.resolve_name",
+        ),
         pytest.param(
             "from importlib import import_module as by_name\n\n"
             "def find(spec):\n"
             "    module, _, attr = spec.partition(':')\n"
             "    return getattr(by_name(module), attr)",
             "find",
-            "find",
+            "find imports modules by name",
             id="import_module-under-another-name",
         ),
     ],
@@ -630,7 +635,7 @@ def test_a_class_found_by_a_name_read_from_a_file_runs_the_tests_that_found_it(
     result = project.diff("--diff-v")
     assert ran(result) == ["tests/test_tools.py::test_dump"]
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([f"*tools.py::{finder} finds objects by itself*"])
+    result.stdout.fnmatch_lines([f"*tools.py::{finder}*"])
 
 
 def test_facts_of_an_earlier_analysis_narrow_nothing_until_the_next_baseline_run_renews_them(
@@ -649,3 +654,204 @@ def test_facts_of_an_earlier_analysis_narrow_nothing_until_the_next_baseline_run
         "tests/test_limits.py::test_double",
         "tests/test_limits.py::test_limit",
     ]
+
+
+# A registry built at import time from modules imported by name (toolz builds its signature
+# registry this way): every test imports the package, so every test ran `build`.
+_REGISTRY = {
+    **LIMITS,
+    "shapes.py": """
+        def area(side=3):
+            return side * side
+
+        def perimeter(side=3):
+            return 4 * side
+        """,
+    "registry.py": """
+        from importlib import import_module
+
+        SPECS = {"shapes": ["area"]}
+        TABLE = {}
+
+        def build(specs=SPECS):
+            for module_name, names in specs.items():
+                module = import_module(module_name)
+                for name in names:
+                    TABLE[name] = getattr(module, name)
+        """,
+    "pkg.py": """
+        import limits
+        import registry
+        import shapes
+
+        registry.build()
+        """,
+    "tests/test_limits.py": """
+        from pkg import limits
+
+        def test_limit():
+            assert limits.limit() == 10
+
+        def test_other():
+            assert limits.other() == 5
+        """,
+    "tests/test_shapes.py": """
+        from pkg import registry, shapes
+
+        def test_area():
+            assert registry.TABLE["area"]() == 9
+
+        def test_perimeter():
+            assert shapes.perimeter() == 12
+        """,
+}
+
+
+def test_a_function_importing_modules_by_name_at_import_time_is_watched_to_see_what_it_read(
+    project: Project,
+) -> None:
+    project.write(_REGISTRY)
+    project.baseline()
+    # `build` read shapes.area only: a change elsewhere reaches the tests that use it.
+    project.edit("limits.py", "def other(x=OTHER):", "def other(x=OTHER + 1):")
+    assert ran(project.diff()) == ["tests/test_limits.py::test_other"]
+    project.edit("limits.py", "def other(x=OTHER + 1):", "def other(x=OTHER):")
+    project.edit("shapes.py", "def perimeter(side=3):", "def perimeter(side=4):")
+    assert ran(project.diff()) == ["tests/test_shapes.py::test_perimeter"]
+    # What it reads changed (the name is in SPECS too, and `build` writes TABLE at import).
+    project.edit("shapes.py", "def perimeter(side=4):", "def perimeter(side=3):")
+    project.edit("shapes.py", "def area(side=3):", "def area(side=4):")
+    assert len(ran(project.diff())) == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        pytest.param("KEPT.append(module)", "it kept hold of module shapes", id="keeps-the-module"),
+        pytest.param(
+            "TABLE.update({n: getattr(module, n) for n in dir(module)})",
+            "it listed the names of shapes.py",
+            id="lists-its-names",
+        ),
+        pytest.param(
+            "setattr(module, 'registered', True)",
+            "it set registered on shapes.py",
+            id="sets-an-attribute",
+        ),
+    ],
+)
+def test_a_function_importing_modules_by_name_that_does_more_than_read_named_attributes_runs_every_importer(
+    project: Project, body: str, why: str
+) -> None:
+    registry = (
+        _REGISTRY["registry.py"]
+        .replace(
+            "TABLE[name] = getattr(module, name)",
+            f"TABLE[name] = getattr(module, name)\n                {body}",
+        )
+        .replace("TABLE = {}", "TABLE = {}\n        KEPT = []")
+    )
+    project.write({**_REGISTRY, "registry.py": registry})
+    project.baseline()
+    project.edit("limits.py", "def other(x=OTHER):", "def other(x=OTHER + 1):")
+    result = project.diff("--diff-v")
+    assert len(ran(result)) == 4
+    result.stdout.fnmatch_lines(
+        [f"*registry.py::build imports modules by name at import time, and {why}"]
+    )
+
+
+def test_a_test_that_itself_calls_a_function_importing_modules_by_name_runs_for_any_import_time_edit(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **_REGISTRY,
+            "tests/test_build.py": """
+                from pkg import registry
+
+                def test_build_again():
+                    registry.build({"limits": ["limit"]})
+                    assert registry.TABLE["limit"]() == 10
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
+    assert ran(project.diff()) == [
+        "tests/test_build.py::test_build_again",
+        "tests/test_limits.py::test_limit",
+    ]
+
+
+def test_a_module_copying_another_modules_names_under_new_ones_at_import_runs_its_importers(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **LIMITS,
+            "lower.py": """
+                globals().update(
+                    {k.lower(): v for k, v in vars(__import__("limits")).items() if k.isupper()}
+                )
+                """,
+            "tests/test_lower.py": """
+                from lower import limit
+
+                def test_lowered():
+                    assert limit == 10
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
+    assert ran(project.diff()) == [
+        "tests/test_limits.py::test_double",
+        "tests/test_limits.py::test_limit",
+        "tests/test_lower.py::test_lowered",
+    ]
+
+
+def test_code_nested_in_a_watched_function_is_watched_when_it_runs_later(project: Project) -> None:
+    project.write(
+        {
+            **_REGISTRY,
+            "registry.py": """
+                from importlib import import_module
+
+                TABLE = {}
+
+                def make_loader():
+                    def load(module_name, name):
+                        TABLE[name] = getattr(import_module(module_name), name)
+
+                    return load
+                """,
+            "pkg.py": """
+                import limits
+                import registry
+                import shapes
+
+                load = registry.make_loader()
+                load("lim" + "its", "LIM" + "IT")
+                """,
+            "tests/test_shapes.py": """
+                from pkg import shapes
+
+                def test_area():
+                    assert shapes.area() == 9
+
+                def test_perimeter():
+                    assert shapes.perimeter() == 12
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
+    result = project.diff("--diff-v")
+    assert len(ran(result)) == 4
+    result.stdout.fnmatch_lines(
+        [
+            "*registry.py::make_loader imports modules by name at import time, and it read LIMIT of limits.py"
+        ]
+    )

@@ -22,7 +22,7 @@ statements in order, each as ``[identity, kind, fingerprint, uses]``:
 And for each function block (the qualified names of :mod:`difftest.changes.blocks`; the module's
 and classes' docstrings with doctest examples under the ``<docstrings>`` block),
 the identifiers it mentions and how it reads names it does not mention (:data:`READS`,
-:data:`REACHES`; the file's import-time code gets a level too).
+:data:`FINDS_MODULES`, :data:`REACHES`; the file's import-time code gets a level too).
 """
 
 from __future__ import annotations
@@ -107,12 +107,17 @@ _STDLIB_MODULES = frozenset(
 _CLASS_HOOKS = frozenset({"__init_subclass__", "__set_name__"})
 #: How a function reads names it does not mention. READS: it lists or looks up the names of
 #: an object it was handed (``vars(obj)``, ``getattr(obj, name)``): it sees a changed name only
-#: if the object reached it, which takes code mentioning the object. REACHES: it finds objects
-#: by itself (``sys.modules``, ``globals()``, ``import_module(name)``, ``__subclasses__()``,
-#: a library's import by name (``pkgutil.resolve_name``, entry points), loading a file as a
-#: module, reading source files, unpickling): it may see any changed name.
+#: if the object reached it, which takes code mentioning the object. FINDS_MODULES: it imports
+#: modules by computed names (``import_module(name)``, ``__import__(name)``) and finds nothing
+#: by other means: what it then reads goes through the modules' attributes, which can be watched
+#: (:mod:`difftest.selection.audit`). REACHES: it finds objects by itself (``sys.modules``,
+#: ``globals()``, ``__subclasses__()``, a library's import by name (``pkgutil.resolve_name``,
+#: entry points), loading a file as a module, reading source files, unpickling): it may see any
+#: changed name. Every level from FINDS_MODULES up counts as reaching unless a watch shows
+#: otherwise.
 READS = 1
-REACHES = 2
+FINDS_MODULES = 2
+REACHES = 3
 _READERS = frozenset(
     {
         "vars", "dir", "getmembers", "getmembers_static", "fields", "asdict", "astuple",
@@ -130,7 +135,9 @@ _BY_NAME = frozenset(
 _QUALIFIED_REACHERS = {"pydoc": frozenset({"locate"})}
 #: With a constant first argument, these import what they name, like an import statement.
 _IMPORTERS = _BY_NAME | frozenset({"locate"})
-_REACHERS = _BY_NAME | frozenset(
+#: Import a module named by a string, and nothing else.
+_MODULE_FINDERS = frozenset({"__import__", "import_module"})
+_REACHERS = (_BY_NAME - _MODULE_FINDERS) | frozenset(
     {
         "globals", "locals", "eval", "exec", "get_type_hints", "get_annotations",
         # plugins found through installed metadata
@@ -146,7 +153,7 @@ _REACHING_ATTRS = frozenset(
     {
         "modules", "get_objects", "get_referrers", "getmodule", "currentframe", "_getframe",
         "stack", "f_globals", "f_locals", "__globals__", "__subclasses__", "walk_packages",
-        "iter_modules", "getsource", "getsourcelines", "getfile", "findsource", "import_module",
+        "iter_modules", "getsource", "getsourcelines", "getfile", "findsource",
     }
 )  # fmt: skip
 #: Unpickling finds classes by their module and name.
@@ -161,7 +168,7 @@ Statement = list[str]  # [identity, kind, fingerprint, uses]
 #: what a function or statement counts as: facts of an earlier analysis are not trusted (the
 #: file is judged as if nothing were known of it) and are computed again on the next
 #: ``--diff-baseline`` run.
-FACTS_VERSION = 3
+FACTS_VERSION = 4
 #: How the JSON of facts of this version ends (keys are sorted: "v" comes last).
 FACTS_TAIL = f'"v":{FACTS_VERSION}}}'
 
@@ -207,7 +214,11 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _NAME_ARG_CALLS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
 
 
-_LEVELS = {**{n: READS for n in _READERS}, **{n: REACHES for n in _REACHERS}}
+_LEVELS = {
+    **{n: READS for n in _READERS},
+    **{n: FINDS_MODULES for n in _MODULE_FINDERS},
+    **{n: REACHES for n in _REACHERS},
+}
 #: What a name imported from a module gives away under another name, or bare (``from sys
 #: import modules``, ``from importlib import import_module as load``).
 _IMPORTED_LEVELS = {**{n: REACHES for n in _REACHING_ATTRS}, **_LEVELS}
@@ -223,6 +234,7 @@ def _scan(
     cut: bool = False,
     levels: Mapping[str, int] = _LEVELS,
     picklers: Collection[str] = _PICKLERS,
+    inert: Collection[str] = (),
 ) -> tuple[set[str], int]:
     """The identifiers ``node`` mentions and how it reads names it does not mention (0,
     READS or REACHES). With ``cut``, the bodies of functions and classes in it are left out
@@ -265,6 +277,15 @@ def _scan(
                 # A module named in the code: an import like any other (its name is a word).
                 if isinstance(sub.func, ast.Attribute):
                     push(sub.func.value)
+                stack.extend(sub.args)
+                stack.extend(sub.keywords)
+                continue
+            if inert and _reads_inert(sub, inert):
+                # The names of a standard-library module that holds nothing of the project's.
+                found.update((sub.func.id, sub.args[0].id))  # type: ignore[attr-defined]
+                continue
+            if _namespace_update(sub):
+                # Writes names (state, see blocks.py) but reads none: only the arguments count.
                 stack.extend(sub.args)
                 stack.extend(sub.keywords)
                 continue
@@ -361,6 +382,60 @@ def _namespace_write(node: ast.AST) -> bool:
         and isinstance(node.value, ast.Call)
         and isinstance(node.value.func, ast.Name)
         and node.value.func.id in ("globals", "vars")
+    )
+
+
+#: Standard-library modules whose namespaces hold only their own objects (``sys`` holds every
+#: module, ``os`` the environment: not these).
+_INERT_MODULES = frozenset(
+    {
+        "operator", "itertools", "functools", "math", "cmath", "string", "builtins",
+        "collections", "abc", "numbers", "types", "typing", "re", "enum", "dataclasses",
+        "decimal", "fractions", "struct", "statistics", "heapq", "bisect",
+    }
+)  # fmt: skip
+
+
+def _reads_inert(call: ast.Call, inert: Collection[str]) -> bool:
+    """``vars(operator)``, ``dir(math)``: a reader handed a standard-library module named in
+    :data:`_INERT_MODULES`, imported by the file at import time and bound nowhere else."""
+    return (
+        type(call.func) is _Name
+        and call.func.id in _READERS
+        and len(call.args) == 1
+        and not call.keywords
+        and type(call.args[0]) is _Name
+        and call.args[0].id in inert
+    )
+
+
+def _inert_modules(tree: ast.Module) -> set[str]:
+    """The names :func:`_reads_inert` trusts in module-level code of ``tree``."""
+    names: set[str] = set()
+    bound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in _INERT_MODULES:
+                    names.add(alias.asname or alias.name)
+                else:
+                    bound.add(alias.asname or alias.name.split(".")[0])
+        elif not isinstance(node, ast.Delete):  # unbinding it leaves nothing else there
+            bound |= _binds(node)
+    return names - bound
+
+
+def _namespace_update(call: ast.Call) -> bool:
+    """``globals().update(...)`` (``locals()`` at module level is the same namespace): writes
+    names, reads none."""
+    func = call.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "update"
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id in ("globals", "locals")
+        and not func.value.args
     )
 
 
@@ -654,6 +729,7 @@ def name_facts(
     hooks = any(n.startswith("pytest_") for names in module_binds.values() for n in names)
     facts = NameFacts(dynamic=REACHES if hooks else 0)
     levels, picklers = _file_levels(tree)
+    inert = _inert_modules(tree)
     scopes: list[tuple[str, list[ast.stmt], bool]] = [("", tree.body, True)]
     for qualname, node in block_defs(tree):
         if isinstance(node, ast.ClassDef):
@@ -674,7 +750,13 @@ def name_facts(
                 # of `a` on to `a` alone.
                 statements.extend(_import_statements(stmt, path))
                 continue
-            uses, dynamic = _scan(stmt, cut=True, levels=levels, picklers=picklers)
+            uses, dynamic = _scan(
+                stmt,
+                cut=True,
+                levels=levels,
+                picklers=picklers,
+                inert=inert if scope == "" else (),
+            )
             if id(stmt) in stateful:
                 # Its body runs when called and can leave state behind: the body counts too
                 # (when it runs, it is a function block with its own facts).

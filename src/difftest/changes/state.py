@@ -9,7 +9,7 @@ from difftest.changes.environment import current_value
 from difftest.changes.names import NameFacts, blocks_and_names
 from difftest.changes.scan import FileHasher
 from difftest.errors import SourceError
-from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, SPAWN_BLOCK
+from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, SPAWN_BLOCK, block_of
 
 #: Fingerprint of every block of a file that does not parse: never equal to a recorded one.
 UNPARSEABLE = "<unparseable>"
@@ -67,5 +67,5 @@ class CurrentState:
         blocks = self.blocks(key)
         if blocks is None:
             return UNPARSEABLE
-        block = blocks.by_name().get(name)
+        block = blocks.by_name().get(block_of(name))
         return block.checksum if block is not None else ABSENT

@@ -61,7 +61,13 @@ def explain_command(nodeid: str, db: Path, root: Path) -> int:
         assumed = _front_end_values(baseline, record)
         state = CurrentState(FileHasher(root, baseline.stat_cache()), env=assumed)
         check = SubprocessImportCheck(root, baseline.import_roots())
-        selection = select(baseline, state, reason_limit=len(record.deps) + 1, importable=check)
+        selection = select(
+            baseline,
+            state,
+            reason_limit=len(record.deps) + 1,
+            importable=check,
+            watch=check.watch,
+        )
     count = f"{len(record.deps)} dependenc{'y' if len(record.deps) == 1 else 'ies'}"
     if nodeid.endswith(COLLECT_SUFFIX):
         changes = _collection_changes(state, record)

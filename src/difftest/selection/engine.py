@@ -24,8 +24,9 @@ from difftest.model import (
     MODULE_BLOCK,
     SPAWN_BLOCK,
     Reason,
+    block_of,
 )
-from difftest.selection.narrowing import ImportCheck, narrow
+from difftest.selection.narrowing import ImportCheck, WatchCheck, narrow
 
 
 class RecordIndex(Protocol):
@@ -106,6 +107,7 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
         )
     if now == UNPARSEABLE:
         return f"{key} does not parse (every test that used it runs)"
+    name = block_of(name)
     if now == ABSENT:
         return f"{key}::{name} was removed" + (" (file deleted)" if name == "<module>" else "")
     return f"{key}::{name} changed"
@@ -128,11 +130,14 @@ def select(
     *,
     reason_limit: int = 5,
     importable: ImportCheck | None = None,
+    watch: WatchCheck | None = None,
 ) -> Selection:
     """Compare what each recorded test ran against with ``state``.
 
     With ``importable`` (see :mod:`difftest.selection.narrowing`), a change to import-time code
-    selects only the importers that can see it; without it, every importer."""
+    selects only the importers that can see it; without it, every importer. ``watch`` tells
+    what functions that import modules by name did at import time; without it, they count as
+    seeing every change."""
     selection = Selection()
     if index.is_empty():
         selection.run_all = Reason("no-baseline", "no recorded tests yet: everything runs")
@@ -189,6 +194,7 @@ def select(
             set(stale.values()),
             index.deps_of_versions,
             importable,
+            watch,
         )
         state.warnings.extend(narrowed.warnings)
         for (vid, _name), (text, depsets) in deferred.items():

@@ -7,13 +7,19 @@ into what the session records)."""
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+from difftest.changes.blocks import block_defs, parse_tree
+from difftest.errors import SourceError
 from difftest.graph.modules import ModuleIndex
+from difftest.selection import watch_imports
+from difftest.selection.narrowing import Watched
 
 _SCRIPT = """
 import importlib, sys
@@ -24,6 +30,9 @@ for name in sys.argv[1:]:
         print(f"{name} does not import ({type(exc).__name__}: {exc})", file=sys.stderr)
         sys.exit(3)
 """
+#: Runs the watch script as a file: its directory is not put on sys.path (where it would hide
+#: project modules named like difftest's own).
+_WATCH = "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
 #: Seconds an import check may take before the change is taken as not narrowable.
 TIMEOUT = 120.0
 
@@ -59,6 +68,59 @@ class SubprocessImportCheck:
             modules.append(name)
         if not modules:
             return None
+        done = self._run(["-c", _SCRIPT, *modules])
+        if isinstance(done, str):
+            return f"importing the changed modules could not be checked ({done})"
+        if done.returncode != 0:
+            return _last_line(done)
+        return None
+
+    def watch(
+        self, paths: Collection[str], functions: Collection[tuple[str, str]]
+    ) -> Watched | str:
+        """Import the modules of ``paths`` (root-relative files; those that are no module under
+        the import roots are left out), watching ``functions`` ((file, qualified name))
+        whenever import-time code calls them (:mod:`difftest.selection.watch_imports`)."""
+        modules = sorted({m for p in paths if (m := self.index.module_of(p)) is not None})
+        spec = json.dumps({"modules": modules, "watched": self._lines_of(functions)})
+        done = self._run(["-c", _WATCH, str(watch_imports.__file__), str(self.root), spec])
+        if isinstance(done, str):
+            return f"the project's modules could not be imported to watch it ({done})"
+        if done.returncode != 0:
+            return f"the project's modules could not be imported to watch it: {_last_line(done)}"
+        try:
+            raw = json.loads(done.stdout.strip().splitlines()[-1])
+            return Watched(
+                ran=frozenset((str(f), str(q)) for f, q in raw["ran"]),
+                read=frozenset((str(f), str(n)) for f, n in raw["read"]),
+                wrote=frozenset((str(f), str(n)) for f, n in raw["wrote"]),
+                listed=frozenset(map(str, raw["listed"])),
+                kept=frozenset(map(str, raw["kept"])),
+                unwatched=frozenset(map(str, raw["unwatched"])),
+            )
+        except (ValueError, KeyError, TypeError, IndexError):
+            return "the watch of the project's modules printed something unexpected"
+
+    def _lines_of(self, functions: Collection[tuple[str, str]]) -> list[tuple[str, str, int, int]]:
+        """(file, qualified name, first line, last line) of each function block: the watch
+        knows a function's code, and the code of what is nested in it, by where it lies (a
+        function that is gone or does not parse now is left out, so it does not run there)."""
+        wanted: dict[str, set[str]] = {}
+        for file, qualname in functions:
+            wanted.setdefault(file, set()).add(qualname)
+        found = []
+        for file, names in sorted(wanted.items()):
+            try:
+                tree = parse_tree((self.root / file).read_bytes(), file)
+            except (OSError, SourceError):
+                continue
+            for qualname, node in block_defs(tree):
+                if qualname in names and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                    found.append((file, qualname, first, node.end_lineno or node.lineno))
+        return found
+
+    def _run(self, args: Sequence[str]) -> subprocess.CompletedProcess[str] | str:
         env = dict(os.environ)
         roots = [str(self.root / r) if r else str(self.root) for r in self.import_roots]
         # The session's own path too: pytest's `pythonpath`, rootdir and conftest insertions.
@@ -66,8 +128,8 @@ class SubprocessImportCheck:
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*roots, *here]))
         env.pop("COVERAGE_PROCESS_START", None)
         try:
-            done = subprocess.run(
-                [self.python, "-c", _SCRIPT, *modules],
+            return subprocess.run(
+                [self.python, *args],
                 cwd=self.root,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -76,8 +138,9 @@ class SubprocessImportCheck:
                 timeout=TIMEOUT,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"importing the changed modules could not be checked ({exc})"
-        if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
-            return lines[-1] if lines else f"importing them exited with {done.returncode}"
-        return None
+            return str(exc)
+
+
+def _last_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else f"importing them exited with {done.returncode}"

@@ -20,7 +20,10 @@ changes, the engine asks this module which of those tests can see the change:
    also ran code that mentions a *referring* name (the changed names, the changed module's name,
    and whatever any import-time statement binds from them, with the name of a module whose
    namespace now holds one), since that object has to reach the reader through such code; or
-   imported a marked module.
+   imported a marked module. A function that only imports modules by name and that the test
+   ran only at import time (``@name`` in its record) is watched while the project's modules are
+   imported now (:mod:`difftest.selection.watch_imports`): it counts only if it read a changed
+   name or did anything the watch cannot follow.
 """
 
 from __future__ import annotations
@@ -29,8 +32,17 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from difftest.changes.names import IMPORT_MARK, IMPURE, PURE, REACHES, READS, NameFacts, Statement
-from difftest.model import ABSENT, MODULE_BLOCK
+from difftest.changes.names import (
+    FINDS_MODULES,
+    IMPORT_MARK,
+    IMPURE,
+    PURE,
+    REACHES,
+    READS,
+    NameFacts,
+    Statement,
+)
+from difftest.model import ABSENT, MODULE_BLOCK, block_of
 
 #: Module names that frameworks read by convention (Django's settings, a Flask config): their
 #: names are read by code that is not the project's.
@@ -38,8 +50,30 @@ _CONFIG = r"settings|config|conf$"
 #: pytest finds tests, fixtures, hooks and setup methods in these by name, unseen.
 _TESTS = r"^conftest$|^test_|_test$"
 _UNNARROWED = re.compile(f"{_CONFIG}|{_TESTS}", re.IGNORECASE)
+_TESTS_RE = re.compile(_TESTS)
 #: ``(files) -> None`` when every file imports now, else why not.
 ImportCheck = Callable[[Collection[str]], "str | None"]
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What functions that import modules by computed names did while the project's modules
+    were imported (:mod:`difftest.selection.watch_imports`): files are root-relative."""
+
+    #: (file, qualified name) of each watched function that ran
+    ran: frozenset[tuple[str, str]]
+    #: (module file, attribute) read, written or listed (``__dict__``, ``dir()``)
+    read: frozenset[tuple[str, str]]
+    wrote: frozenset[tuple[str, str]]
+    listed: frozenset[str]
+    #: project modules they got hold of that something other than a module namespace keeps
+    kept: frozenset[str]
+    #: project modules they got hold of whose attributes could not be watched
+    unwatched: frozenset[str]
+
+
+#: ``(module files, [(file, qualname)]) -> Watched``, or why the watch could not be kept.
+WatchCheck = Callable[[Collection[str], Collection[tuple[str, str]]], "Watched | str"]
 
 
 @dataclass
@@ -142,7 +176,7 @@ class _Project:
         imported by an import statement of the project (not only by a framework, a plugin
         loader or ``importlib``), and it is no pytest plugin or configuration module."""
         stem = key.rsplit("/", 1)[-1][:-3]
-        if self.dynamic.get(key) == REACHES or _UNNARROWED.search(stem):
+        if self.dynamic.get(key, 0) >= FINDS_MODULES or _UNNARROWED.search(stem):
             return False
         dotted = key[:-3].replace("/", ".").removesuffix(".__init__")
         for name in self.imported:
@@ -187,11 +221,27 @@ class _Project:
     def spread(self, seeds: set[str], changed_files: Collection[str]) -> _Spread:
         """Propagate changed names through import-time statements (see the module docstring)."""
         names, touched, marked = self._follow(seeds, only_binding=True)
-        marked |= {k for k, level in self.dynamic.items() if level == REACHES}
+        marked |= {k for k, level in self.dynamic.items() if level >= FINDS_MODULES}
         referring, _, _ = self._follow(
             names | {module_name(k) for k in changed_files}, only_binding=False
         )
         return _Spread(names, marked, touched, referring)
+
+
+@dataclass
+class _Hits:
+    #: Blocks whose dependents can see the change, each with why (block "*": every block of a
+    #: version nothing is known of).
+    found: dict[tuple[int, str], str] = field(default_factory=dict)
+    #: Blocks that read names handed to them: such a dependent sees the change if it also ran a
+    #: block of ``mentions``, which mentions a referring name.
+    readers: dict[tuple[int, str], str] = field(default_factory=dict)
+    mentions: set[tuple[int, str]] = field(default_factory=set)
+    #: Functions that import modules by computed names: their dependents see the change, unless
+    #: they only ran them at import time and a watch shows they read nothing changed.
+    finders: dict[tuple[int, str], str] = field(default_factory=dict)
+    #: What the watch showed, once asked: None, the finders are harmless; else why not.
+    watch: str | None = "not watched"
 
 
 def _hits(
@@ -199,24 +249,34 @@ def _hits(
     dynamic: Mapping[str, int],
     stored: Mapping[int, NameFacts],
     versions: Sequence[tuple[int, str, str]],
-) -> tuple[dict[tuple[int, str], str], dict[tuple[int, str], str], set[tuple[int, str]]]:
-    """Blocks whose dependents can see the change, each with why (block "*": every block of a
-    version nothing is known of); blocks that read names handed to them (such a dependent sees
-    the change if it also ran a block of the third set, which mentions a referring name)."""
-    hits: dict[tuple[int, str], str] = {}
-    readers: dict[tuple[int, str], str] = {}
-    mentions: set[tuple[int, str]] = set()
+) -> _Hits:
+    out = _Hits()
+    hits, readers, mentions = out.found, out.readers, out.mentions
     for vid, key, hash_ in versions:
         version = stored.get(vid)
         level = dynamic.get(key, 0)
         if key in spread.marked:
             hits[(vid, MODULE_BLOCK)] = (
                 f"{key} finds objects by itself at import time (sys.modules, globals()...)"
-                if level == REACHES
+                if level >= FINDS_MODULES
                 else f"{key} uses a changed name at import time in a way that is not only binding"
             )
         elif level == READS:
             readers[(vid, MODULE_BLOCK)] = f"{key} reads namespaces dynamically at import time"
+            refers = {
+                word
+                for stmt in (version.scopes.get("", ()) if version is not None else ())
+                if stmt[1] == IMPURE
+                for word in stmt[3].split()
+                if word in spread.referring
+            }
+            if refers:
+                # What it reads can be handed over by its own statements, which no function
+                # of a test's mentions (`globals().update(vars(limits))`).
+                hits[(vid, MODULE_BLOCK)] = (
+                    f"{key} reads namespaces dynamically at import time, in code naming "
+                    f"{', '.join(sorted(refers)[:3])}"
+                )
         if version is None:
             if key.endswith(".py") and hash_ != ABSENT:
                 # What its functions mention was not recorded: any may use a changed name.
@@ -228,6 +288,8 @@ def _hits(
                 hits[(vid, qualname)] = f"{key}::{qualname} uses {', '.join(sorted(used)[:3])}"
             elif reads == REACHES:
                 hits[(vid, qualname)] = f"{key}::{qualname} finds objects by itself"
+            elif reads == FINDS_MODULES:
+                out.finders[(vid, qualname)] = f"{key}::{qualname} imports modules by name"
             elif reads == READS:
                 why = f"{key}::{qualname} reads namespaces dynamically"
                 if uses & spread.referring:
@@ -236,7 +298,71 @@ def _hits(
                     readers[(vid, qualname)] = why
             if uses & spread.referring:
                 mentions.add((vid, qualname))
-    return hits, readers, mentions
+    return out
+
+
+def _watch_verdict(
+    spread: _Spread, watched: Watched | str, wanted: set[tuple[str, str]]
+) -> str | None:
+    """None when the functions ``wanted`` ran while importing the project now and can have
+    handed on nothing of the change; else why not."""
+    if isinstance(watched, str):
+        return watched
+    missing = wanted - watched.ran
+    if missing:
+        file, qualname = sorted(missing)[0]
+        return f"{file}::{qualname} did not run when the project's modules were imported"
+    if watched.unwatched:
+        return f"the attributes of {sorted(watched.unwatched)[0]} could not be watched"
+    if watched.listed:
+        return f"it listed the names of {sorted(watched.listed)[0]}"
+    if watched.wrote:
+        file, name = sorted(watched.wrote)[0]
+        return f"it set {name} on {file}"
+    changed = sorted((f, n) for f, n in watched.read if n in spread.names or f in spread.marked)
+    if changed:
+        file, name = changed[0]
+        return f"it read {name} of {file}"
+    if watched.kept:
+        return f"it kept hold of module {sorted(watched.kept)[0]}"
+    return None
+
+
+def _watch_finders(
+    hits: Mapping[frozenset[str], _Hits],
+    spreads: Mapping[frozenset[str], _Spread],
+    versions: Sequence[tuple[int, str, str]],
+    current: Callable[[str], NameFacts | None],
+    stale_keys: Collection[str],
+    watch: WatchCheck | None,
+    at_import: Collection[tuple[int, str]],
+) -> None:
+    """Import the project's modules now, watching the functions that import modules by name
+    and that tests depend on for having run them at import time (``at_import``: (version,
+    function)), once for every change; then say for each change whether what they did can have
+    handed any of it on (``_Hits.watch``)."""
+    keys = {vid: key for vid, key, _ in versions}
+    ran = {n: {f for f in h.finders if f in at_import} for n, h in hits.items()}
+    functions = {(keys[vid], q) for found in ran.values() for vid, q in found}
+    if not functions:
+        return
+    if watch is None:
+        for h in hits.values():
+            h.watch = "it was not watched"
+        return
+    modules = sorted(
+        {
+            key
+            for _, key, hash_ in versions
+            if key.endswith(".py")
+            and not _TESTS_RE.search(key.rsplit("/", 1)[-1][:-3])
+            and (current(key) is not None if key in stale_keys else hash_ != ABSENT)
+        }
+    )
+    watched = watch(modules, sorted(functions))
+    for names, h in hits.items():
+        wanted = {(keys[vid], q) for vid, q in ran[names]}
+        h.watch = _watch_verdict(spreads[names], watched, wanted)
 
 
 def narrow(
@@ -247,6 +373,7 @@ def narrow(
     stale_keys: Collection[str],
     deps_of_versions: Callable[[Sequence[int]], list[tuple[int, int, str, str]]],
     importable: ImportCheck,
+    watch: WatchCheck | None = None,
 ) -> Narrowed:
     """Decide which tests can see the import-time changes of ``deferred`` (version id -> file).
 
@@ -294,19 +421,34 @@ def narrow(
     hits = {
         names: _hits(spread, project.dynamic, stored, versions) for names, spread in spreads.items()
     }
-    wanted = sorted({vid for found in hits.values() for part in found for vid, _ in part})
+    wanted = sorted(
+        {
+            vid
+            for h in hits.values()
+            for part in (h.found, h.readers, h.mentions, h.finders)
+            for vid, _ in part
+        }
+    )
     rows = deps_of_versions(wanted)
-    for names, (found, readers, mentions) in hits.items():
+    at_import = {(vid, block_of(name)) for _, vid, name, _ in rows if block_of(name) != name}
+    _watch_finders(hits, spreads, versions, current, stale_keys, watch, at_import)
+    for names, h in hits.items():
         why: dict[int, str] = {}
         reading: dict[int, str] = {}
         mentioning: set[int] = set()
         for depset_id, vid, name, _fp in rows:
-            reason = found.get((vid, name)) or found.get((vid, "*"))
+            block = block_of(name)
+            reason = h.found.get((vid, block)) or h.found.get((vid, "*"))
+            if reason is None and (vid, block) in h.finders:
+                if block == name:
+                    reason = h.finders[(vid, block)]
+                elif h.watch is not None:
+                    reason = f"{h.finders[(vid, block)]} at import time, and {h.watch}"
             if reason is not None and depset_id not in why:
                 why[depset_id] = reason
-            if (vid, name) in readers:
-                reading.setdefault(depset_id, readers[(vid, name)])
-            if (vid, name) in mentions:
+            if (vid, block) in h.readers:
+                reading.setdefault(depset_id, h.readers[(vid, block)])
+            if (vid, block) in h.mentions:
                 mentioning.add(depset_id)
         for depset_id in mentioning:
             if depset_id in reading and depset_id not in why:

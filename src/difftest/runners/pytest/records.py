@@ -34,6 +34,7 @@ from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX, Closure, ImportGraph, ModuleIndex
 from difftest.model import (
     ABSENT,
+    AT_IMPORT,
     DATA_BLOCK,
     ENV_BLOCK,
     ENV_PREFIX,
@@ -79,12 +80,13 @@ class FileFacts:
             if b.kind == "function"
         ]
 
-    def function_deps(self, lines: Iterable[int]) -> list[Dependency]:
-        """Dependencies on the functions whose bodies contain any of ``lines``."""
+    def function_deps(self, lines: Iterable[int], prefix: str = "") -> list[Dependency]:
+        """Dependencies on the functions whose bodies contain any of ``lines``, their names
+        prefixed with ``prefix``."""
         if self.blocks is None:
             return []
         return [
-            Dependency(self.path, self.version, b.name, b.checksum)
+            Dependency(self.path, self.version, prefix + b.name, b.checksum)
             for b in self.blocks.functions_at(lines)
         ]
 
@@ -412,7 +414,10 @@ class RecordBuilder:
         found = self._import_deps_cache.get(key)
         if found is None:
             facts = self.facts.get(path)
-            functions = facts.all_function_deps() if whole_file else facts.function_deps(lines)
+            # Measured, these ran at import time (AT_IMPORT); not measured, any may run in a test.
+            functions = (
+                facts.all_function_deps() if whole_file else facts.function_deps(lines, AT_IMPORT)
+            )
             found = (*facts.import_deps, *functions)
             self._import_deps_cache[key] = found
         return found
