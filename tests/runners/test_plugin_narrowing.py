@@ -855,3 +855,26 @@ def test_code_nested_in_a_watched_function_is_watched_when_it_runs_later(project
             "*registry.py::make_loader imports modules by name at import time, and it read LIMIT of limits.py"
         ]
     )
+
+
+def test_a_watched_function_a_test_module_calls_when_imported_runs_every_importer(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **_REGISTRY,
+            "tests/test_extra.py": """
+                from pkg import registry
+
+                registry.build({"lim" + "its": ["LIM" + "IT"]})
+
+                def test_extra():
+                    assert registry.TABLE["LIM" + "IT"] == 10
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
+    result = project.diff("--diff-v")
+    assert "tests/test_extra.py::test_extra" in ran(result)
+    result.stdout.fnmatch_lines(["*registry.py::build may be called by a test module or conftest*"])

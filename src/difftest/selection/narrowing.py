@@ -328,6 +328,40 @@ def _watch_verdict(
     return None
 
 
+def _called_by_tests(
+    facts: Mapping[str, Sequence[NameFacts]],
+    versions: Sequence[tuple[int, str, str]],
+    stored: Mapping[int, NameFacts],
+) -> set[str] | None:
+    """The names of the functions that code test modules and conftests run when imported may
+    call (the watch imports neither): what their statements that do more than bind names
+    mention, and what the functions of those names mention, to a fixed point. None when such a
+    file's facts are unknown."""
+    todo: list[str] = []
+    for vid, key, hash_ in versions:
+        if not key.endswith(".py") or not _TESTS_RE.search(key.rsplit("/", 1)[-1][:-3]):
+            continue
+        version = stored.get(vid)
+        if version is None:
+            if hash_ != ABSENT:
+                return None
+            continue
+        for statements in version.scopes.values():
+            todo.extend(w for s in statements if s[1] == IMPURE for w in s[3].split())
+    uses: dict[str, set[str]] = {}
+    for versions_of_file in facts.values():
+        for version in versions_of_file:
+            for qualname, (_level, words) in version.functions.items():
+                uses.setdefault(qualname.rsplit(".", 1)[-1], set()).update(words)
+    called: set[str] = set()
+    while todo:
+        word = todo.pop()
+        if word not in called:
+            called.add(word)
+            todo.extend(uses.get(word, ()))
+    return called
+
+
 def _watch_finders(
     hits: Mapping[frozenset[str], _Hits],
     spreads: Mapping[frozenset[str], _Spread],
@@ -336,6 +370,7 @@ def _watch_finders(
     stale_keys: Collection[str],
     watch: WatchCheck | None,
     at_import: Collection[tuple[int, str]],
+    tests_call: Callable[[], set[str] | None],
 ) -> None:
     """Import the project's modules now, watching the functions that import modules by name
     and that tests depend on for having run them at import time (``at_import``: (version,
@@ -360,9 +395,16 @@ def _watch_finders(
         }
     )
     watched = watch(modules, sorted(functions))
+    called = tests_call()
     for names, h in hits.items():
         wanted = {(keys[vid], q) for vid, q in ran[names]}
         h.watch = _watch_verdict(spreads[names], watched, wanted)
+        for file, qualname in sorted(wanted):
+            if called is None or qualname.rsplit(".", 1)[-1] in called:
+                h.watch = (
+                    f"{file}::{qualname} may be called by a test module or conftest when it is "
+                    "imported, which the watch does not import"
+                )
 
 
 def narrow(
@@ -431,7 +473,16 @@ def narrow(
     )
     rows = deps_of_versions(wanted)
     at_import = {(vid, block_of(name)) for _, vid, name, _ in rows if block_of(name) != name}
-    _watch_finders(hits, spreads, versions, current, stale_keys, watch, at_import)
+    _watch_finders(
+        hits,
+        spreads,
+        versions,
+        current,
+        stale_keys,
+        watch,
+        at_import,
+        lambda: _called_by_tests(facts, versions, stored),
+    )
     for names, h in hits.items():
         why: dict[int, str] = {}
         reading: dict[int, str] = {}
