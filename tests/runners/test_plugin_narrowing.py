@@ -878,3 +878,32 @@ def test_a_watched_function_a_test_module_calls_when_imported_runs_every_importe
     result = project.diff("--diff-v")
     assert "tests/test_extra.py::test_extra" in ran(result)
     result.stdout.fnmatch_lines(["*registry.py::build may be called by a test module or conftest*"])
+
+
+def test_a_function_run_at_import_and_by_a_test_counts_as_one_changed_block(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "reg.py": """
+                def make():
+                    return 1
+
+                MADE = make()
+                """,
+            "tests/test_reg.py": """
+                import reg
+
+                def test_calls():
+                    assert reg.make() == 1
+
+                def test_imports():
+                    assert reg.MADE == 1
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("reg.py", "return 1", "return 2")
+    result = project.diff()
+    assert ran(result) == ["tests/test_reg.py::test_calls", "tests/test_reg.py::test_imports"]
+    result.stdout.fnmatch_lines(["difftest: 1 changed block in 1 file; 2 of 2 tests selected"])

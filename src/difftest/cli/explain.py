@@ -13,7 +13,7 @@ from difftest.changes.environment import DIST_PREFIX, PYTHON_KEY
 from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
 from difftest.cli.error_handler import EXIT_OK
-from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, TestRecord
+from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, TestRecord, block_of
 from difftest.selection.engine import explain_key_change, select
 from difftest.selection.importcheck import SubprocessImportCheck
 from difftest.storage.baseline import Baseline
@@ -45,7 +45,7 @@ def _collection_changes(state: CurrentState, record: TestRecord) -> list[str]:
 
 
 def _blocks(record: TestRecord) -> set[tuple[str, str]]:
-    return {(dep.key, dep.name) for dep in record.deps}
+    return {(dep.key, block_of(dep.name)) for dep in record.deps}
 
 
 def explain_command(nodeid: str, db: Path, root: Path) -> int:

@@ -167,9 +167,10 @@ def select(
             if now == fingerprint:
                 continue
             text = _describe(key, name, now, fingerprint)
-            if (key, name) not in seen_changes:
-                seen_changes.add((key, name))
-                selection.changed.append((key, name, text))
+            block = block_of(name)  # `@f` (run at import time) and `f` are one block
+            if (key, block) not in seen_changes:
+                seen_changes.add((key, block))
+                selection.changed.append((key, block, text))
             if importable is not None and _import_time(state, key, name, fingerprint, now):
                 deferred.setdefault((version_id, name), (text, []))[1].append(depset_id)
             else:
