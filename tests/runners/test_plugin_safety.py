@@ -818,3 +818,56 @@ def test_removing_a_file_from_a_directory_a_test_globs_reselects_it(project: Pro
     assert ran(project.diff()) == ["tests/test_templates.py::test_some_templates"]
     project.baseline()  # records the smaller listing: nothing changed since
     assert ran(project.diff()) == []
+
+
+_MEMO_LOADER = {
+    **UNRELATED,
+    "settings.json": '{"level": 1}',
+    "conf.py": """
+        import json
+        import os
+        from functools import lru_cache
+        from pathlib import Path
+
+        @lru_cache(maxsize=None)
+        def load():
+            settings = json.loads(Path(__file__).with_name("settings.json").read_text())
+            return {**settings, "mode": os.environ.get("APP_MODE", "dev")}
+        """,
+    "tests/test_first.py": """
+        import conf
+
+        def test_first():
+            assert conf.load() == {"level": 1, "mode": "dev"}
+        """,
+    "tests/test_second.py": """
+        import conf
+
+        def test_second():
+            assert conf.load() == {"level": 1, "mode": "dev"}
+        """,
+}
+
+
+def test_a_data_file_a_memoized_loader_read_for_an_earlier_test_reselects_every_test_that_reads_the_memo(
+    project: Project,
+) -> None:
+    # The second test gets the loaded settings from the memo, never reading the file itself.
+    project.write(_MEMO_LOADER)
+    project.baseline()
+    project.write({"settings.json": '{"level": 2}'})
+    result = project.diff()
+    assert ran(result) == ["tests/test_first.py::test_first", "tests/test_second.py::test_second"]
+    result.assert_outcomes(failed=2)
+
+
+def test_an_environment_variable_a_memoized_loader_read_reselects_every_test_that_reads_the_memo(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("APP_MODE", raising=False)
+    project.write(_MEMO_LOADER)
+    project.baseline()
+    monkeypatch.setenv("APP_MODE", "prod")
+    result = project.diff()
+    assert ran(result) == ["tests/test_first.py::test_first", "tests/test_second.py::test_second"]
+    result.assert_outcomes(failed=2)

@@ -313,6 +313,17 @@ def _local_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[str]:
                 yield callee.attr
 
 
+def stateful_lines(tree: ast.Module) -> frozenset[int]:
+    """The first lines (the first decorator's, if any: a code object's ``co_firstlineno``) of
+    the functions of ``tree`` that carry state between tests (:func:`stateful_functions`)."""
+    stateful = stateful_functions(tree)
+    return frozenset(
+        min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) in stateful
+    )
+
+
 def memo_only(tree: ast.Module, stateful: set[int]) -> set[int]:
     """The functions of ``stateful`` whose only state is their own decorator's memo (``@cache``,
     ``@cached_property``) and that no other function of ``stateful`` calls: what they keep is

@@ -37,8 +37,10 @@ from typing import Any, Callable
 
 import pytest
 
+from difftest.changes.blocks import parse_tree, stateful_lines
 from difftest.changes.environment import option_key, tracked_var, var_key
 from difftest.changes.scan import is_project_path, listing_key
+from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX
 from difftest.model import COLLECT_SUFFIX
 
@@ -184,6 +186,8 @@ class RuntimeProbe:
         self.edges: set[tuple[str, str, str]] = set()
         self.paused = False
         self._code_files: dict[str, str | None] = {}
+        #: project file -> first lines of its functions that carry state between tests
+        self._stateful: dict[str, frozenset[int]] = {}
         self._orig_open: Callable[..., Any] = builtins.open
         self._orig_io_open: Callable[..., Any] = io.open
         self._orig_import_module: Callable[..., ModuleType] = importlib.import_module
@@ -471,6 +475,33 @@ class RuntimeProbe:
             (scope.imports if kind == "import" else scope.data).add(node)
         elif innermost is not None:
             self.edges.add((innermost, node, kind))
+        if innermost is not None:
+            # Read by a function that keeps what it found for later tests (a memo, a cache in
+            # module state): those tests read it without reading this, so every test that
+            # imported the function's module depends on it.
+            for owner in self._keepers(frame):
+                self.edges.add((owner, node, kind))
+
+    def _keepers(self, frame: FrameType | None) -> set[str]:
+        """Project files of the frames on the stack that run a function carrying state between
+        tests (:func:`difftest.changes.blocks.stateful_lines`)."""
+        found: set[str] = set()
+        while frame is not None:
+            code = frame.f_code
+            rel = self._code_file(code.co_filename)
+            if rel is not None and code.co_name != "<module>":
+                lines = self._stateful.get(rel)
+                if lines is None:
+                    try:
+                        tree = parse_tree(Path(code.co_filename).read_bytes(), rel)
+                        lines = stateful_lines(tree)
+                    except (OSError, SourceError):
+                        lines = frozenset()
+                    self._stateful[rel] = lines
+                if code.co_firstlineno in lines:
+                    found.add(rel)
+            frame = frame.f_back
+        return found
 
     def on_spawn(self, frame: FrameType | None) -> None:
         """A process is being started: it counts when project code started it (pytest's and
