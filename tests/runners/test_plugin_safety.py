@@ -855,6 +855,13 @@ def test_a_data_file_a_memoized_loader_read_for_an_earlier_test_reselects_every_
     # The second test gets the loaded settings from the memo, never reading the file itself.
     project.write(_MEMO_LOADER)
     project.baseline()
+    # Finding which functions keep state reads their source: difftest's read, no dependency.
+    data = {
+        d.key
+        for d in project.records()["tests/test_first.py::test_first"].deps
+        if d.name == "<data>"
+    }
+    assert "settings.json" in data and "conf.py" not in data
     project.write({"settings.json": '{"level": 2}'})
     result = project.diff()
     assert ran(result) == ["tests/test_first.py::test_first", "tests/test_second.py::test_second"]

@@ -492,12 +492,14 @@ class RuntimeProbe:
             if rel is not None and code.co_name != "<module>":
                 lines = self._stateful.get(rel)
                 if lines is None:
+                    self._stateful[rel] = lines = frozenset()
                     try:
-                        tree = parse_tree(Path(code.co_filename).read_bytes(), rel)
-                        lines = stateful_lines(tree)
+                        # Read past the probe: this read is difftest's own.
+                        with self._orig_open(code.co_filename, "rb") as source:
+                            tree = parse_tree(source.read(), rel)
+                        self._stateful[rel] = lines = stateful_lines(tree)
                     except (OSError, SourceError):
-                        lines = frozenset()
-                    self._stateful[rel] = lines
+                        pass
                 if code.co_firstlineno in lines:
                     found.add(rel)
             frame = frame.f_back
