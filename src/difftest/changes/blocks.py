@@ -313,12 +313,18 @@ def _local_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[str]:
                 yield callee.attr
 
 
+def first_line(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> int:
+    """Where a definition starts: its first decorator's line, if any (a code object's
+    ``co_firstlineno``)."""
+    return min([node.lineno, *(d.lineno for d in node.decorator_list)])
+
+
 def stateful_lines(tree: ast.Module) -> frozenset[int]:
-    """The first lines (the first decorator's, if any: a code object's ``co_firstlineno``) of
-    the functions of ``tree`` that carry state between tests (:func:`stateful_functions`)."""
+    """The first lines (:func:`first_line`) of the functions of ``tree`` that carry state
+    between tests (:func:`stateful_functions`)."""
     stateful = stateful_functions(tree)
     return frozenset(
-        min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        first_line(node)
         for node in ast.walk(tree)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) in stateful
     )

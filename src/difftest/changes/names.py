@@ -110,7 +110,7 @@ _CLASS_HOOKS = frozenset({"__init_subclass__", "__set_name__"})
 #: if the object reached it, which takes code mentioning the object. FINDS_MODULES: it imports
 #: modules by computed names (``import_module(name)``, ``__import__(name)``) and finds nothing
 #: by other means: what it then reads goes through the modules' attributes, which can be watched
-#: (:mod:`difftest.selection.audit`). REACHES: it finds objects by itself (``sys.modules``,
+#: (:mod:`difftest.selection.watch_imports`). REACHES: it finds objects by itself (``sys.modules``,
 #: ``globals()``, ``__subclasses__()``, a library's import by name (``pkgutil.resolve_name``,
 #: entry points), loading a file as a module, reading source files, unpickling): it may see any
 #: changed name. Every level from FINDS_MODULES up counts as reaching unless a watch shows
@@ -237,7 +237,7 @@ def _scan(
     inert: Collection[str] = (),
 ) -> tuple[set[str], int]:
     """The identifiers ``node`` mentions and how it reads names it does not mention (0,
-    READS or REACHES). With ``cut``, the bodies of functions and classes in it are left out
+    READS, FINDS_MODULES or REACHES). With ``cut``, the bodies of functions and classes in it are left out
     (they are blocks of their own); their decorators, signatures and bases are not.
     ``levels`` and ``picklers``: the names that read dynamically in this file (see
     :func:`_file_levels`)."""

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from difftest.changes.blocks import block_defs, parse_tree
+from difftest.changes.blocks import block_defs, first_line, parse_tree
 from difftest.errors import SourceError
 from difftest.graph.modules import ModuleIndex
 from difftest.selection import watch_imports
@@ -116,8 +116,8 @@ class SubprocessImportCheck:
                 continue
             for qualname, node in block_defs(tree):
                 if qualname in names and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-                    found.append((file, qualname, first, node.end_lineno or node.lineno))
+                    last = node.end_lineno or node.lineno
+                    found.append((file, qualname, first_line(node), last))
         return found
 
     def _run(self, args: Sequence[str]) -> subprocess.CompletedProcess[str] | str:

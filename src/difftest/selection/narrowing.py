@@ -51,6 +51,13 @@ _CONFIG = r"settings|config|conf$"
 _TESTS = r"^conftest$|^test_|_test$"
 _UNNARROWED = re.compile(f"{_CONFIG}|{_TESTS}", re.IGNORECASE)
 _TESTS_RE = re.compile(_TESTS)
+
+
+def _test_file(key: str) -> bool:
+    """A test module or a conftest (which the watch does not import)."""
+    return key.endswith(".py") and _TESTS_RE.search(key.rsplit("/", 1)[-1][:-3]) is not None
+
+
 #: ``(files) -> None`` when every file imports now, else why not.
 ImportCheck = Callable[[Collection[str]], "str | None"]
 
@@ -339,7 +346,7 @@ def _called_by_tests(
     file's facts are unknown."""
     todo: list[str] = []
     for vid, key, hash_ in versions:
-        if not key.endswith(".py") or not _TESTS_RE.search(key.rsplit("/", 1)[-1][:-3]):
+        if not _test_file(key):
             continue
         version = stored.get(vid)
         if version is None:
@@ -390,7 +397,7 @@ def _watch_finders(
             key
             for _, key, hash_ in versions
             if key.endswith(".py")
-            and not _TESTS_RE.search(key.rsplit("/", 1)[-1][:-3])
+            and not _test_file(key)
             and (current(key) is not None if key in stale_keys else hash_ != ABSENT)
         }
     )
@@ -398,13 +405,13 @@ def _watch_finders(
     called = tests_call()
     for names, h in hits.items():
         wanted = {(keys[vid], q) for vid, q in ran[names]}
-        h.watch = _watch_verdict(spreads[names], watched, wanted)
-        for file, qualname in sorted(wanted):
-            if called is None or qualname.rsplit(".", 1)[-1] in called:
-                h.watch = (
-                    f"{file}::{qualname} may be called by a test module or conftest when it is "
-                    "imported, which the watch does not import"
-                )
+        unseen = sorted(f for f in wanted if called is None or f[1].rsplit(".", 1)[-1] in called)
+        h.watch = (
+            f"{unseen[0][0]}::{unseen[0][1]} may be called by a test module or conftest when it "
+            "is imported, which the watch does not import"
+            if unseen
+            else _watch_verdict(spreads[names], watched, wanted)
+        )
 
 
 def narrow(
