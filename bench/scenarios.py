@@ -62,6 +62,40 @@ SCENARIOS: tuple[Scenario, ...] = (
         new="{'level': 2}",
     ),
     Scenario(
+        name="singleton-instance-cache",
+        what="a module-level instance caching a method's results; the method's body edited",
+        files={
+            "pkg/__init__.py": "",
+            "pkg/registry.py": "class Registry:\n    def __init__(self):\n        self._values = {}\n\n"
+            "    def value(self, key):\n        if key not in self._values:\n"
+            "            self._values[key] = self._compute(key)\n        return self._values[key]\n\n"
+            "    def _compute(self, key):\n        return key * 2\n\n\nREGISTRY = Registry()\n",
+            "tests/test_a.py": "from pkg.registry import REGISTRY\n\n\ndef test_a():\n"
+            "    assert REGISTRY.value(2) == 4\n",
+            "tests/test_b.py": "from pkg.registry import REGISTRY\n\n\ndef test_b():\n"
+            "    assert REGISTRY.value(2) == 4\n",
+        },
+        edit_path="pkg/registry.py",
+        old="return key * 2",
+        new="return key * 3",
+    ),
+    Scenario(
+        name="home-made-memo-decorator",
+        what="a function memoized by a closure-based decorator of the same module; its body edited",
+        files={
+            "pkg/__init__.py": "",
+            "pkg/calc.py": "def remember(func):\n    found = {}\n\n    def wrapper(key):\n"
+            "        if key not in found:\n            found[key] = func(key)\n"
+            "        return found[key]\n\n    return wrapper\n\n\n"
+            "@remember\ndef double(key):\n    return key * 2\n",
+            "tests/test_a.py": "from pkg.calc import double\n\n\ndef test_a():\n    assert double(2) == 4\n",
+            "tests/test_b.py": "from pkg.calc import double\n\n\ndef test_b():\n    assert double(2) == 4\n",
+        },
+        edit_path="pkg/calc.py",
+        old="return key * 2",
+        new="return key * 3",
+    ),
+    Scenario(
         name="function-run-at-import",
         what="a module constant computed by calling a function at import time; the function's body edited",
         files={

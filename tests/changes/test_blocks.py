@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import ast
+
 import pytest
 
-from difftest.changes.blocks import parse_blocks
+from difftest.changes.blocks import instance_state_lines, keeping_lines, parse_blocks
 from difftest.errors import SourceError
 
 SOURCE = '''
@@ -186,3 +188,80 @@ def test_a_parameter_or_alias_named_like_module_state_still_counts_as_that_state
         "<module>",
         "add",
     ]
+
+
+_REGISTRY = (
+    "class Registry:\n"
+    "    def __init__(self):\n        self._values = {}\n\n"
+    "    def value(self, key):\n"
+    "        if key not in self._values:\n            self._values[key] = self._compute(key)\n"
+    "        return self._values[key]\n\n"
+    "    def _compute(self, key):\n        return key * 2\n"
+)
+
+
+_SINGLETON = (
+    "class Registry:\n    _one = None\n\n"
+    "    @classmethod\n    def one(cls):\n"
+    "        if cls._one is None:\n            cls._one = cls()\n        return cls._one\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        _REGISTRY + "\nREGISTRY = Registry()\n",
+        _REGISTRY.replace("class Registry:\n", _SINGLETON),
+        _REGISTRY + "\nclass Child(Registry):\n    pass\n\nCHILD = Child()\n",
+    ],
+    ids=["made-at-import-time", "classmethod-singleton", "inherited-by-an-instance-made-at-import"],
+)
+def test_methods_storing_on_an_instance_that_outlives_a_test_are_import_time_too(source: str):
+    # The class body runs at import time: the kept methods, and what they call, are part of it.
+    assert changed_blocks(source, source.replace("key * 2", "key * 3")) == [
+        "Registry",
+        "Registry._compute",
+    ]
+
+
+def test_methods_storing_on_instances_made_only_inside_functions_stay_method_blocks():
+    source = _REGISTRY + "\ndef make():\n    return Registry()\n"
+    assert changed_blocks(source, source.replace("key * 2", "key * 3")) == ["Registry._compute"]
+
+
+def test_a_closure_storing_into_its_makers_variables_is_import_time_too():
+    source = (
+        "def memo(func):\n    found = {}\n\n"
+        "    def wrapper(key):\n"
+        "        if key not in found:\n            found[key] = func(key)\n"
+        "        return found[key]\n\n    return wrapper\n\n"
+        "@memo\ndef double(key):\n    return key * 2\n"
+    )
+    assert changed_blocks(source, source.replace("key * 2", "key * 3")) == ["<module>", "double"]
+
+
+def test_a_closure_writing_only_its_own_variables_keeps_nothing():
+    source = (
+        "def wrap(func):\n"
+        "    def wrapper(key):\n        out = {}\n        out[key] = func(key)\n        return out\n\n"
+        "    return wrapper\n\n"
+        "@wrap\ndef double(key):\n    return key * 2\n"
+    )
+    assert changed_blocks(source, source.replace("key * 2", "key * 3")) == ["double"]
+
+
+def test_functions_storing_into_objects_they_did_not_build_may_keep_what_they_read():
+    source = (
+        "class Box:\n"
+        "    def fill(self, path):\n        self.text = open(path).read()\n\n"  # line 2
+        "    def peek(self, path):\n        text = open(path).read()\n        return text\n\n"
+        "def into(target, path):\n    target['text'] = open(path).read()\n\n"  # line 9
+        "def fresh(path):\n    out = {}\n    out['text'] = open(path).read()\n    return out\n"
+    )
+    assert keeping_lines(ast.parse(source)) == {2, 9}
+
+
+def test_the_state_of_an_instance_is_what_its_storing_methods_and_their_callees_run():
+    source = _REGISTRY + "\n    def describe(self):\n        return 'registry'\n"
+    # value stores what _compute returns and __init__ stores too: their first body lines.
+    assert instance_state_lines(ast.parse(source), "Registry") == {3, 6, 11}

@@ -878,3 +878,158 @@ def test_an_environment_variable_a_memoized_loader_read_reselects_every_test_tha
     result = project.diff()
     assert ran(result) == ["tests/test_first.py::test_first", "tests/test_second.py::test_second"]
     result.assert_outcomes(failed=2)
+
+
+_SINGLETON_CACHE = {
+    **UNRELATED,
+    "settings.json": '{"level": 1}',
+    "registry.py": """
+        import json
+        from pathlib import Path
+
+        class Registry:
+            def __init__(self):
+                self._settings = None
+                self._values = {}
+
+            def settings(self):
+                if self._settings is None:
+                    self._settings = json.loads(Path(__file__).with_name("settings.json").read_text())
+                return self._settings
+
+            def value(self, key):
+                if key not in self._values:
+                    self._values[key] = self._compute(key)
+                return self._values[key]
+
+            def _compute(self, key):
+                return key * 2
+
+        REGISTRY = Registry()
+        """,
+    "tests/test_first.py": """
+        from registry import REGISTRY
+
+        def test_first():
+            assert REGISTRY.settings() == {"level": 1}
+            assert REGISTRY.value(2) == 4
+        """,
+    "tests/test_second.py": """
+        from registry import REGISTRY
+
+        def test_second():
+            assert REGISTRY.settings() == {"level": 1}
+            assert REGISTRY.value(2) == 4
+        """,
+}
+
+
+def _both_run_and_fail(project: Project) -> None:
+    """The second test got what it checks from state the first one left: both must run."""
+    result = project.diff()
+    assert ran(result) == ["tests/test_first.py::test_first", "tests/test_second.py::test_second"]
+    result.assert_outcomes(failed=2)
+
+
+def test_a_data_file_a_module_level_instance_cached_for_an_earlier_test_reselects_every_test_using_the_instance(
+    project: Project,
+) -> None:
+    project.write(_SINGLETON_CACHE)
+    project.baseline()
+    project.write({"settings.json": '{"level": 2}'})
+    _both_run_and_fail(project)
+
+
+def test_editing_a_method_whose_result_a_module_level_instance_caches_reselects_every_test_using_the_instance(
+    project: Project,
+) -> None:
+    project.write(_SINGLETON_CACHE)
+    project.baseline()
+    project.edit("registry.py", "return key * 2", "return key * 3")
+    _both_run_and_fail(project)
+
+
+def test_a_data_file_a_closure_cached_for_an_earlier_test_reselects_every_test_reading_the_closure(
+    project: Project,
+) -> None:
+    uses = """
+        import conf
+
+        def test_{0}():
+            assert conf.load() == {{"level": 1}}
+        """
+    project.write(
+        {
+            **UNRELATED,
+            "settings.json": '{"level": 1}',
+            "conf.py": """
+                import json
+                from pathlib import Path
+
+                def _loader():
+                    found = {}
+
+                    def load():
+                        if not found:
+                            found.update(json.loads(Path(__file__).with_name("settings.json").read_text()))
+                        return found
+
+                    return load
+
+                load = _loader()
+                """,
+            "tests/test_first.py": uses.format("first"),
+            "tests/test_second.py": uses.format("second"),
+        }
+    )
+    project.baseline()
+    project.write({"settings.json": '{"level": 2}'})
+    _both_run_and_fail(project)
+
+
+def _shared_by_a_session_fixture(check: str) -> dict[str, str]:
+    """Two tests using one Registry a session fixture makes; a test outside the fixture's
+    directory and one inside that does not use it."""
+    uses = "def test_NAME(registry):\n    assert " + check + "\n"
+    return {
+        "other/test_unrelated.py": UNRELATED["tests/test_unrelated.py"],
+        "settings.json": '{"level": 1}',
+        "registry.py": _SINGLETON_CACHE["registry.py"].replace("REGISTRY = Registry()", ""),
+        "tests/conftest.py": """
+            import pytest
+            from registry import Registry
+
+            @pytest.fixture(scope="session")
+            def registry():
+                yield Registry()
+            """,
+        "tests/test_first.py": uses.replace("NAME", "first"),
+        "tests/test_second.py": uses.replace("NAME", "second"),
+        "tests/test_other.py": "def test_other():\n    assert True\n",
+    }
+
+
+def test_a_data_file_an_instance_shared_by_a_session_fixture_cached_for_an_earlier_test_reselects_every_test_it_may_reach(
+    project: Project,
+) -> None:
+    project.write(_shared_by_a_session_fixture('registry.settings() == {"level": 1}'))
+    project.baseline()
+    project.write({"settings.json": '{"level": 2}'})
+    # The read counts for every test that imports registry.py, as the conftest does for all
+    # three under tests/: which of them the fixture reaches is not known when the file is read.
+    result = project.diff()
+    assert ran(result) == [
+        "tests/test_first.py::test_first",
+        "tests/test_other.py::test_other",
+        "tests/test_second.py::test_second",
+    ]
+    result.assert_outcomes(failed=2, passed=1)
+
+
+def test_editing_a_method_whose_result_an_instance_shared_by_a_session_fixture_caches_reselects_every_test_using_it(
+    project: Project,
+) -> None:
+    project.write(_shared_by_a_session_fixture("registry.value(2) == 4"))
+    project.baseline()
+    project.edit("registry.py", "return key * 2", "return key * 3")
+    _both_run_and_fail(project)

@@ -239,66 +239,203 @@ def _memoized(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 
 def _writes_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str]) -> bool:
+    if any(isinstance(node, (ast.Global, ast.Nonlocal)) for node in walk(func)):
+        return True
     # A local bound only to objects the function builds (`result = [0] * n`) is not module
     # state, even when it shares a module-level name: `result[i] = x` writes nothing shared.
     # The locals take another walk of the function: only done once a write to such a name is seen.
     plain_locals: set[str] | None = None
-    for node in walk(func):
-        if isinstance(node, (ast.Global, ast.Nonlocal)):
-            return True
-        targets: list[ast.expr] = []
-        if isinstance(node, (ast.Assign, ast.Delete)):
-            targets = list(node.targets)
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            targets = [node.target]
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in _MUTATORS
+    for target in _write_targets(func):
+        if (
+            isinstance(target, ast.Subscript)
+            and isinstance(target.value, ast.Call)
+            and getattr(target.value.func, "id", None) in ("globals", "vars")
         ):
-            targets = [node.func]
-        for target in targets:
-            if not isinstance(target, (ast.Attribute, ast.Subscript)):
-                continue
-            if (
-                isinstance(target, ast.Subscript)
-                and isinstance(target.value, ast.Call)
-                and getattr(target.value.func, "id", None) in ("globals", "vars")
-            ):
-                return True  # `globals()[name] = value`: a module-level name, by another route
-            root = _root_name(target)
-            if root == "cls":
+            return True  # `globals()[name] = value`: a module-level name, by another route
+        root = _root_name(target)
+        if root == "cls":
+            return True
+        if root in shared:
+            if plain_locals is None:
+                plain_locals = _plain_locals(func)
+            if root not in plain_locals:
                 return True
-            if root in shared:
-                if plain_locals is None:
-                    plain_locals = _plain_locals(func)
-                if root not in plain_locals:
-                    return True
     return False
+
+
+class _Keeping:
+    """The functions and classes of a module, and the spread of "keeps state between tests" from
+    some of them to what they call."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.funcs: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+        self.classes: dict[str, ast.ClassDef] = {}
+        self._owner: dict[int, str] = {}
+        self._by_name: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+        for qualname, node in _walk_defs(tree.body, ""):
+            if isinstance(node, ast.ClassDef):
+                self.classes[qualname] = node
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.funcs.append(node)
+                self._owner[id(node)] = qualname.rpartition(".")[0]
+                self._by_name.setdefault(node.name, []).append(node)
+
+    def spread(
+        self, funcs: Iterable[ast.FunctionDef | ast.AsyncFunctionDef], classes: Iterable[str]
+    ) -> set[int]:
+        """``funcs``, the methods storing on instances of ``classes`` (qualified names), and
+        what those call, to a fixed point (whatever a call returns may be what gets stored)."""
+        todo = list(funcs)
+        shared: set[str] = set()
+
+        def share(name: str) -> None:
+            # An instance that outlives a test keeps what its methods store on it, including
+            # the methods it inherits from classes of this file.
+            if name in self.classes and name not in shared:
+                shared.add(name)
+                cls = self.classes[name]
+                todo.extend(_self_writers(cls))
+                for base in cls.bases:
+                    if isinstance(base, ast.Name):
+                        share(base.id)
+
+        for name in classes:
+            share(name)
+        stateful: set[int] = set()
+        while todo:
+            func = todo.pop()
+            if id(func) in stateful:
+                continue
+            stateful.add(id(func))
+            for name in _local_calls(func):
+                todo.extend(self._by_name.get(name, ()))
+                # `cls()` in a classmethod: a singleton of its own class.
+                share(self._owner.get(id(func), "") if name == "cls" else name)
+        return stateful
 
 
 def stateful_functions(tree: ast.Module) -> set[int]:
     """Functions that carry state between tests, plus the module functions they call (whatever
-    those return may be what gets stored), to a fixed point."""
+    those return may be what gets stored), to a fixed point. State is module or class state, a
+    memo, a closure's variables, or an instance's attributes where the instance outlives a test:
+    the class is instantiated at import time or by another such function (``REGISTRY =
+    Registry()``, a lazily made singleton)."""
     shared = _module_names(tree)
-    funcs = [
-        node
-        for _, node in _walk_defs(tree.body, "")
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    keeping = _Keeping(tree)
+    closures = {f.name for f in keeping.funcs if _keeps_in_closure(f)}
+    seeds = [
+        f
+        for f in keeping.funcs
+        if _carries_state(f, shared) or f.name in closures or _decorated_by(f, closures)
     ]
-    by_name: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
-    for func in funcs:
-        by_name.setdefault(func.name, []).append(func)
-    todo = [f for f in funcs if _carries_state(f, shared)]
-    stateful: set[int] = set()
-    while todo:
-        func = todo.pop()
-        if id(func) in stateful:
+    return keeping.spread(seeds, _instantiated_at_import(tree, keeping.classes))
+
+
+def instance_state_lines(tree: ast.Module, qualname: str) -> frozenset[int]:
+    """A body line of each method of class ``qualname`` (and of its bases in the file) that
+    stores on its instance, and of what those call, to a fixed point: an instance that a fixture
+    of session or module scope hands to several tests keeps what they stored for the tests after
+    the first. (A ``def`` line runs at import time: it is no line of the function's block.)"""
+    keeping = _Keeping(tree)
+    found = keeping.spread((), (qualname,))
+    return frozenset(f.body[0].lineno for f in keeping.funcs if id(f) in found)
+
+
+def _instantiated_at_import(tree: ast.Module, classes: dict[str, ast.ClassDef]) -> set[str]:
+    """The classes of ``classes`` that the module's import-time code calls by name (module-level
+    statements, class bodies, decorators and defaults; not function bodies)."""
+    found: set[str] = set()
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stack.extend(node.decorator_list)
+            stack.extend(node.args.defaults)
+            stack.extend(d for d in node.args.kw_defaults if d is not None)
             continue
-        stateful.add(id(func))
-        for name in _local_calls(func):
-            todo.extend(by_name.get(name, ()))
-    return stateful
+        if isinstance(node, ast.Lambda):
+            continue
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in classes
+        ):
+            found.add(node.func.id)
+        push_children(stack, node)
+    return found
+
+
+def _self_writers(cls: ast.ClassDef) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The methods of ``cls`` that store something on their instance (``self.x = ...``,
+    ``self.cache[key] = ...``, ``self.items.append(...)``)."""
+    found = []
+    for _, node in _walk_defs(cls.body, ""):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        params = [*node.args.posonlyargs, *node.args.args]
+        if params and any(_root_name(t) == params[0].arg for t in _write_targets(node)):
+            found.append(node)
+    return found
+
+
+def _write_targets(node: ast.AST) -> Iterator[ast.expr]:
+    """What the code under ``node`` writes into: attribute and item targets of assignments and
+    deletions, and the objects of mutating method calls (``x.append``: ``x``)."""
+    for sub in walk(node):
+        targets: list[ast.expr] = []
+        if isinstance(sub, (ast.Assign, ast.Delete)):
+            targets = list(sub.targets)
+        elif isinstance(sub, (ast.AugAssign, ast.AnnAssign)):
+            targets = [sub.target]
+        elif (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and sub.func.attr in _MUTATORS
+        ):
+            targets = [sub.func]
+        yield from (t for t in targets if isinstance(t, (ast.Attribute, ast.Subscript)))
+
+
+def _keeps_in_closure(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a function defined inside ``func`` stores into a variable of ``func`` (``nonlocal``,
+    ``found[key] = ...``, ``found.update(...)``): the closure ``func`` returns keeps it across
+    calls, a home-made memo."""
+    outer = _bound_names(func)
+    for node in walk(func):
+        if node is func or not isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+        ):
+            continue
+        if any(isinstance(n, ast.Nonlocal) for n in walk(node)):
+            return True
+        inner = _bound_names(node)
+        if any(
+            (root := _root_name(t)) in outer and root not in inner for t in _write_targets(node)
+        ):
+            return True
+    return False
+
+
+def _bound_names(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
+    """Parameters of ``func`` and the names it binds itself (nested functions' included)."""
+    args = func.args
+    names = {
+        a.arg
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        if a is not None
+    }
+    names.update(
+        n.id for n in walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    )
+    return names
+
+
+def _decorated_by(func: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str]) -> bool:
+    for dec in func.decorator_list:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        if isinstance(target, ast.Name) and target.id in names:
+            return True
+    return False
 
 
 def _local_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[str]:
@@ -323,11 +460,43 @@ def stateful_lines(tree: ast.Module) -> frozenset[int]:
     """The first lines (:func:`first_line`) of the functions of ``tree`` that carry state
     between tests (:func:`stateful_functions`)."""
     stateful = stateful_functions(tree)
-    return frozenset(
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) in stateful:
+            # Functions and lambdas made inside it run as code objects of their own.
+            for inner in walk(node):
+                if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    lines.add(first_line(inner))
+                elif isinstance(inner, ast.Lambda):
+                    lines.add(inner.lineno)
+    return frozenset(lines)
+
+
+def keeping_lines(tree: ast.Module) -> frozenset[int]:
+    """The first lines of the functions of ``tree`` that may keep what they read for a later
+    test: those that carry state (:func:`stateful_lines`), and any that store into an object
+    they did not build (an instance, an argument, a closure's variable), since a fixture of
+    session or module scope may hand that object to every test."""
+    lines = set(stateful_lines(tree))
+    lines.update(
         first_line(node)
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) in stateful
+        for node in walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _stores_outside(node)
     )
+    return frozenset(lines)
+
+
+def _stores_outside(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    plain_locals: set[str] | None = None
+    for target in _write_targets(func):
+        root = _root_name(target)
+        if root is None:
+            return True  # `make().x = 1`: into whatever the call returned
+        if plain_locals is None:
+            plain_locals = _plain_locals(func)
+        if root not in plain_locals:
+            return True
+    return any(isinstance(node, (ast.Global, ast.Nonlocal)) for node in walk(func))
 
 
 def memo_only(tree: ast.Module, stateful: set[int]) -> set[int]:

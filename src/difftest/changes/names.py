@@ -168,7 +168,7 @@ Statement = list[str]  # [identity, kind, fingerprint, uses]
 #: what a function or statement counts as: facts of an earlier analysis are not trusted (the
 #: file is judged as if nothing were known of it) and are computed again on the next
 #: ``--diff-baseline`` run.
-FACTS_VERSION = 4
+FACTS_VERSION = 5
 #: How the JSON of facts of this version ends (keys are sorted: "v" comes last).
 FACTS_TAIL = f'"v":{FACTS_VERSION}}}'
 

@@ -19,6 +19,7 @@ Three probes, all active only while recording:
 from __future__ import annotations
 
 import argparse
+import ast
 import builtins
 import collections.abc
 import functools
@@ -37,7 +38,7 @@ from typing import Any, Callable
 
 import pytest
 
-from difftest.changes.blocks import parse_tree, stateful_lines
+from difftest.changes.blocks import instance_state_lines, keeping_lines, parse_tree
 from difftest.changes.environment import option_key, tracked_var, var_key
 from difftest.changes.scan import is_project_path, listing_key
 from difftest.errors import SourceError
@@ -186,8 +187,11 @@ class RuntimeProbe:
         self.edges: set[tuple[str, str, str]] = set()
         self.paused = False
         self._code_files: dict[str, str | None] = {}
-        #: project file -> first lines of its functions that carry state between tests
-        self._stateful: dict[str, frozenset[int]] = {}
+        #: project file -> first lines of its functions that may keep what they read for later
+        #: tests
+        self._keeping: dict[str, frozenset[int]] = {}
+        #: (project file, class qualified name) -> :meth:`instance_state` lines
+        self._instance_state: dict[tuple[str, str], frozenset[int]] = {}
         self._orig_open: Callable[..., Any] = builtins.open
         self._orig_io_open: Callable[..., Any] = io.open
         self._orig_import_module: Callable[..., ModuleType] = importlib.import_module
@@ -476,33 +480,59 @@ class RuntimeProbe:
         elif innermost is not None:
             self.edges.add((innermost, node, kind))
         if innermost is not None:
-            # Read by a function that keeps what it found for later tests (a memo, a cache in
-            # module state): those tests read it without reading this, so every test that
-            # imported the function's module depends on it.
+            # Read by a function that may keep what it found for later tests (a memo, a cache in
+            # module state or on an instance a fixture shares): those tests read it without
+            # reading this, so every test that imported the function's module depends on it.
             for owner in self._keepers(frame):
                 self.edges.add((owner, node, kind))
 
     def _keepers(self, frame: FrameType | None) -> set[str]:
-        """Project files of the frames on the stack that run a function carrying state between
-        tests (:func:`difftest.changes.blocks.stateful_lines`)."""
+        """Project files of the frames on the stack that run a function that may keep what it
+        reads for later tests (:func:`difftest.changes.blocks.keeping_lines`)."""
         found: set[str] = set()
         while frame is not None:
             code = frame.f_code
             rel = self._code_file(code.co_filename)
             if rel is not None and code.co_name != "<module>":
-                lines = self._stateful.get(rel)
+                lines = self._keeping.get(rel)
                 if lines is None:
-                    self._stateful[rel] = lines = frozenset()
-                    try:
-                        # Read past the probe: this read is difftest's own.
-                        with self._orig_open(code.co_filename, "rb") as source:
-                            tree = parse_tree(source.read(), rel)
-                        self._stateful[rel] = lines = stateful_lines(tree)
-                    except (OSError, SourceError):
-                        pass
+                    tree = self._source_tree(code.co_filename, rel)
+                    lines = frozenset() if tree is None else keeping_lines(tree)
+                    self._keeping[rel] = lines
                 if code.co_firstlineno in lines:
                     found.add(rel)
             frame = frame.f_back
+        return found
+
+    def _source_tree(self, filename: str, rel: str) -> ast.Module | None:
+        try:
+            # Read past the probe: this read is difftest's own.
+            with self._orig_open(filename, "rb") as source:
+                return parse_tree(source.read(), rel)
+        except (OSError, SourceError):
+            return None
+
+    def instance_state(self, value: object) -> dict[str, frozenset[int]]:
+        """Per project file (absolute path), a line of each method of ``value``'s classes that
+        stores on it, and of what those call (:func:`difftest.changes.blocks.instance_state_lines`)."""
+        found: dict[str, frozenset[int]] = {}
+        for cls in type(value).__mro__:
+            filename = getattr(sys.modules.get(cls.__module__), "__file__", None)
+            if not isinstance(filename, str):
+                continue
+            rel = self._code_file(filename)
+            if rel is None:
+                continue
+            key = (rel, cls.__qualname__)
+            lines = self._instance_state.get(key)
+            if lines is None:
+                tree = self._source_tree(filename, rel)
+                lines = frozenset() if tree is None else instance_state_lines(tree, key[1])
+                self._instance_state[key] = lines
+            if lines:
+                # Keyed as coverage.py names measured files.
+                path = os.path.abspath(filename)
+                found[path] = found.get(path, frozenset()) | lines
         return found
 
     def on_spawn(self, frame: FrameType | None) -> None:

@@ -281,6 +281,12 @@ class Recorder:
         finally:
             self.coverage.switch(previous)
             self.probe.pop(scope)
+            # The tests sharing the value read what the first of them stored on it (a cache
+            # filled by a method): they all depend on the methods that store on it.
+            result = getattr(fixturedef, "cached_result", None)
+            if isinstance(result, tuple) and len(result) == 3 and result[2] is None:
+                for file, lines in self.probe.instance_state(result[0]).items():
+                    facts.lines.setdefault(file, set()).update(lines)
             facts.data |= scope.data
             facts.imports |= scope.imports
             facts.spawned |= scope.spawned
