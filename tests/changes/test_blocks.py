@@ -4,7 +4,7 @@ import ast
 
 import pytest
 
-from difftest.changes.blocks import instance_state_lines, keeping_lines, parse_blocks
+from difftest.changes.blocks import InstanceState, instance_state, keeping_lines, parse_blocks
 from difftest.errors import SourceError
 
 SOURCE = '''
@@ -207,16 +207,8 @@ _SINGLETON = (
 )
 
 
-@pytest.mark.parametrize(
-    "source",
-    [
-        _REGISTRY + "\nREGISTRY = Registry()\n",
-        _REGISTRY.replace("class Registry:\n", _SINGLETON),
-        _REGISTRY + "\nclass Child(Registry):\n    pass\n\nCHILD = Child()\n",
-    ],
-    ids=["made-at-import-time", "classmethod-singleton", "inherited-by-an-instance-made-at-import"],
-)
-def test_methods_storing_on_an_instance_that_outlives_a_test_are_import_time_too(source: str):
+def test_methods_storing_on_a_singleton_a_classmethod_keeps_on_its_class_are_import_time_too():
+    source = _REGISTRY.replace("class Registry:\n", _SINGLETON)
     # The class body runs at import time: the kept methods, and what they call, are part of it.
     assert changed_blocks(source, source.replace("key * 2", "key * 3")) == [
         "Registry",
@@ -224,20 +216,46 @@ def test_methods_storing_on_an_instance_that_outlives_a_test_are_import_time_too
     ]
 
 
-def test_methods_storing_on_instances_made_only_inside_functions_stay_method_blocks():
-    source = _REGISTRY + "\ndef make():\n    return Registry()\n"
+@pytest.mark.parametrize(
+    "tail",
+    ["\ndef make():\n    return Registry()\n", "\nREGISTRY = Registry()\n"],
+    ids=["made-in-a-function", "made-at-import-time"],
+)
+def test_methods_storing_on_other_instances_stay_method_blocks(tail: str):
+    # An instance made at import time is found where it is held, when tests run: only the tests
+    # calling its methods depend on what they store (instance_state).
+    source = _REGISTRY + tail
     assert changed_blocks(source, source.replace("key * 2", "key * 3")) == ["Registry._compute"]
 
 
-def test_a_closure_storing_into_its_makers_variables_is_import_time_too():
-    source = (
-        "def memo(func):\n    found = {}\n\n"
-        "    def wrapper(key):\n"
-        "        if key not in found:\n            found[key] = func(key)\n"
-        "        return found[key]\n\n    return wrapper\n\n"
-        "@memo\ndef double(key):\n    return key * 2\n"
-    )
+_HOME_MADE_MEMO = (
+    "def remember(func):\n    found = {}\n\n"
+    "    def wrapper(key):\n"
+    "        if key not in found:\n            found[key] = func(key)\n"
+    "        return found[key]\n\n"
+    "    wrapper.__name__ = func.__name__\n    return wrapper\n\n"
+    "@remember\ndef double(key):\n    return key * 2\n"
+)
+
+
+def test_what_a_home_made_memo_decorator_keeps_is_import_time_too():
+    source = _HOME_MADE_MEMO
     assert changed_blocks(source, source.replace("key * 2", "key * 3")) == ["<module>", "double"]
+    # Its own body runs in every test calling the decorated function: no import-time code.
+    assert changed_blocks(source, source.replace("found = {}", "found = dict()")) == ["remember"]
+
+
+def test_what_a_closure_stores_from_a_module_function_is_import_time_too():
+    source = (
+        "def _parse():\n    return {'level': 1}\n\n"
+        "def loader():\n    found = {}\n\n"
+        "    def load():\n        if not found:\n            found.update(_parse())\n"
+        "        return found\n\n    return load\n\nload = loader()\n"
+    )
+    assert changed_blocks(source, source.replace("'level': 1", "'level': 2")) == [
+        "<module>",
+        "_parse",
+    ]
 
 
 def test_a_closure_writing_only_its_own_variables_keeps_nothing():
@@ -263,5 +281,11 @@ def test_functions_storing_into_objects_they_did_not_build_may_keep_what_they_re
 
 def test_the_state_of_an_instance_is_what_its_storing_methods_and_their_callees_run():
     source = _REGISTRY + "\n    def describe(self):\n        return 'registry'\n"
-    # value stores what _compute returns and __init__ stores too: their first body lines.
-    assert instance_state_lines(ast.parse(source), "Registry") == {3, 6, 11}
+    # __init__ and value store, value stores what _compute returns: their first body lines.
+    # Every method but the constructor may read it.
+    state = instance_state(ast.parse(source), "Registry")
+    assert state == InstanceState(frozenset({6, 7, 8, 11, 14}), frozenset({3, 6, 11}))
+    assert (
+        instance_state(ast.parse("class Point:\n    def norm(self):\n        return 1\n"), "Point")
+        is None
+    )

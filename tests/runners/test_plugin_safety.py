@@ -1033,3 +1033,25 @@ def test_editing_a_method_whose_result_an_instance_shared_by_a_session_fixture_c
     project.baseline()
     project.edit("registry.py", "return key * 2", "return key * 3")
     _both_run_and_fail(project)
+
+
+def test_editing_a_method_whose_result_an_instance_made_in_another_module_caches_reselects_every_test_using_it(
+    project: Project,
+) -> None:
+    files = {k: v for k, v in _SINGLETON_CACHE.items() if not k.startswith("tests/")}
+    files["registry.py"] = files["registry.py"].replace("REGISTRY = Registry()", "")
+    uses = "from app import REGISTRY\n\ndef test_NAME():\n    assert REGISTRY.value(2) == 4\n"
+    project.write(
+        {
+            **files,
+            "app.py": "from registry import Registry\n\nREGISTRY = Registry()\n",
+            "tests/test_first.py": uses.replace("NAME", "first"),
+            "tests/test_second.py": uses.replace("NAME", "second"),
+            # Makes a Registry of its own: its constructor reads nothing another test stored.
+            "tests/test_fresh.py": "import app\nfrom registry import Registry\n\n"
+            "def test_fresh():\n    assert Registry() is not app.REGISTRY\n",
+        }
+    )
+    project.baseline()
+    project.edit("registry.py", "return key * 2", "return key * 3")
+    _both_run_and_fail(project)

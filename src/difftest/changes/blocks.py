@@ -168,19 +168,23 @@ def _root_name(node: ast.expr) -> str | None:
 
 
 def _module_names(tree: ast.Module) -> set[str]:
-    """Names bound at module level (assignments, defs, classes, imports)."""
+    """Names bound at module level (assignments, defs, classes), and imported modules wherever
+    they are imported (a module is shared whoever names it)."""
     names: set[str] = set()
     # Definitions and imports are statements: walking statements alone finds them all, without
-    # visiting the expressions that make up most of a tree.
-    stack: list[ast.AST] = list(tree.body)
+    # visiting the expressions that make up most of a tree. A def or class inside a function or
+    # class body is no module-level name (a closure's `wrapper`, a method).
+    stack: list[tuple[ast.AST, bool]] = [(node, True) for node in tree.body]
     while stack:
-        node = stack.pop()
+        node, top = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
+            if top:
+                names.add(node.name)
+            top = False
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
         for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            stack.extend(getattr(node, field, None) or ())
+            stack.extend((child, top) for child in getattr(node, field, None) or ())
     for node in tree.body:
         for target in getattr(node, "targets", None) or [getattr(node, "target", None)]:
             if isinstance(target, ast.Name):
@@ -263,6 +267,9 @@ def _writes_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str]
     return False
 
 
+_CONSTRUCTORS = ("__init__", "__new__", "__post_init__")
+
+
 class _Keeping:
     """The functions and classes of a module, and the spread of "keeps state between tests" from
     some of them to what they call."""
@@ -279,6 +286,10 @@ class _Keeping:
                 self.funcs.append(node)
                 self._owner[id(node)] = qualname.rpartition(".")[0]
                 self._by_name.setdefault(node.name, []).append(node)
+
+    def named(self, names: Iterable[str]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        """The functions and methods of the module called by one of ``names``."""
+        return [f for name in names for f in self._by_name.get(name, ())]
 
     def spread(
         self, funcs: Iterable[ast.FunctionDef | ast.AsyncFunctionDef], classes: Iterable[str]
@@ -308,7 +319,7 @@ class _Keeping:
                 continue
             stateful.add(id(func))
             for name in _local_calls(func):
-                todo.extend(self._by_name.get(name, ()))
+                todo.extend(self.named((name,)))
                 # `cls()` in a classmethod: a singleton of its own class.
                 share(self._owner.get(id(func), "") if name == "cls" else name)
         return stateful
@@ -317,52 +328,59 @@ class _Keeping:
 def stateful_functions(tree: ast.Module) -> set[int]:
     """Functions that carry state between tests, plus the module functions they call (whatever
     those return may be what gets stored), to a fixed point. State is module or class state, a
-    memo, a closure's variables, or an instance's attributes where the instance outlives a test:
-    the class is instantiated at import time or by another such function (``REGISTRY =
-    Registry()``, a lazily made singleton)."""
+    memo, a closure's variables, or the attributes of an instance of a class of the file that
+    such a function makes (a lazily made singleton, ``cls._one = cls()``). Instances made at
+    import time are found where they are held, at run time (:func:`instance_state`): that
+    narrows to the tests that call their methods."""
     shared = _module_names(tree)
     keeping = _Keeping(tree)
-    closures = {f.name for f in keeping.funcs if _keeps_in_closure(f)}
-    seeds = [
-        f
-        for f in keeping.funcs
-        if _carries_state(f, shared) or f.name in closures or _decorated_by(f, closures)
-    ]
-    return keeping.spread(seeds, _instantiated_at_import(tree, keeping.classes))
+    # What a closure keeps comes from the function it wraps, when its maker decorates one, and
+    # from what the storing function calls; the maker's own body runs in the tests that call
+    # the closure, which depend on it anyway.
+    makers: set[str] = set()
+    seeds: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    for func in keeping.funcs:
+        keepers = _closure_keepers(func)
+        if keepers:
+            makers.add(func.name)
+            local = _bound_names(func)  # `func(*args)`: the wrapped function, a parameter
+            seeds.extend(
+                keeping.named(n for k in keepers for n in _local_calls(k) if n not in local)
+            )
+    seeds.extend(f for f in keeping.funcs if _carries_state(f, shared) or _decorated_by(f, makers))
+    return keeping.spread(seeds, ())
 
 
-def instance_state_lines(tree: ast.Module, qualname: str) -> frozenset[int]:
-    """A body line of each method of class ``qualname`` (and of its bases in the file) that
-    stores on its instance, and of what those call, to a fixed point: an instance that a fixture
-    of session or module scope hands to several tests keeps what they stored for the tests after
-    the first. (A ``def`` line runs at import time: it is no line of the function's block.)"""
+@dataclass(frozen=True)
+class InstanceState:
+    """What an instance of a class keeps from one method call to the next: ``lines`` holds a body
+    line of each method storing on the instance and of what those call, to a fixed point (a
+    ``def`` line runs at import time: it is no line of the function's block); ``readers``, the
+    lines of the class's methods other than constructors, which may read what is kept."""
+
+    readers: frozenset[int]
+    lines: frozenset[int]
+
+
+def instance_state(tree: ast.Module, qualname: str) -> InstanceState | None:
+    """The :class:`InstanceState` of class ``qualname`` (with its bases in the file), when it has
+    any. An instance that outlives a test (a module global, a fixture of session scope) keeps
+    what one test stored on it for the tests after it. Constructors do not count as readers: a
+    test making an instance of its own reads nothing another test stored."""
     keeping = _Keeping(tree)
+    cls = keeping.classes.get(qualname)
+    if cls is None:
+        return None
     found = keeping.spread((), (qualname,))
-    return frozenset(f.body[0].lineno for f in keeping.funcs if id(f) in found)
-
-
-def _instantiated_at_import(tree: ast.Module, classes: dict[str, ast.ClassDef]) -> set[str]:
-    """The classes of ``classes`` that the module's import-time code calls by name (module-level
-    statements, class bodies, decorators and defaults; not function bodies)."""
-    found: set[str] = set()
-    stack: list[ast.AST] = list(tree.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            stack.extend(node.decorator_list)
-            stack.extend(node.args.defaults)
-            stack.extend(d for d in node.args.kw_defaults if d is not None)
-            continue
-        if isinstance(node, ast.Lambda):
-            continue
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in classes
-        ):
-            found.add(node.func.id)
-        push_children(stack, node)
-    return found
+    lines = frozenset(f.body[0].lineno for f in keeping.funcs if id(f) in found)
+    readers = frozenset(
+        line
+        for _, method in _walk_defs(cls.body, "")
+        if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and method.name not in _CONSTRUCTORS
+        for line in range(method.body[0].lineno, (method.end_lineno or method.lineno) + 1)
+    )
+    return InstanceState(readers, lines) if lines and readers else None
 
 
 def _self_writers(cls: ast.ClassDef) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
@@ -396,24 +414,25 @@ def _write_targets(node: ast.AST) -> Iterator[ast.expr]:
         yield from (t for t in targets if isinstance(t, (ast.Attribute, ast.Subscript)))
 
 
-def _keeps_in_closure(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """Whether a function defined inside ``func`` stores into a variable of ``func`` (``nonlocal``,
-    ``found[key] = ...``, ``found.update(...)``): the closure ``func`` returns keeps it across
-    calls, a home-made memo."""
+def _closure_keepers(
+    func: ast.FunctionDef | ast.AsyncFunctionDef,
+) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda]:
+    """The functions defined inside ``func`` that store into a variable of ``func``
+    (``nonlocal``, ``found[key] = ...``, ``found.update(...)``): the closure ``func`` returns
+    keeps what they store across calls, a home-made memo."""
     outer = _bound_names(func)
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda] = []
     for node in walk(func):
         if node is func or not isinstance(
             node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
         ):
             continue
-        if any(isinstance(n, ast.Nonlocal) for n in walk(node)):
-            return True
         inner = _bound_names(node)
-        if any(
+        if any(isinstance(n, ast.Nonlocal) for n in walk(node)) or any(
             (root := _root_name(t)) in outer and root not in inner for t in _write_targets(node)
         ):
-            return True
-    return False
+            found.append(node)
+    return found
 
 
 def _bound_names(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
@@ -438,7 +457,7 @@ def _decorated_by(func: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str])
     return False
 
 
-def _local_calls(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[str]:
+def _local_calls(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Iterator[str]:
     """The names of what ``func`` calls that may be functions of its own file (``f()``,
     ``self.f()``, ``cls.f()``)."""
     for node in walk(func):

@@ -33,12 +33,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISDIR
-from types import CodeType, FrameType, ModuleType
+from types import (
+    BuiltinFunctionType,
+    CodeType,
+    FrameType,
+    FunctionType,
+    MethodType,
+    ModuleType,
+)
 from typing import Any, Callable
 
 import pytest
 
-from difftest.changes.blocks import instance_state_lines, keeping_lines, parse_tree
+from difftest.changes.blocks import InstanceState, instance_state, keeping_lines, parse_tree
 from difftest.changes.environment import option_key, tracked_var, var_key
 from difftest.changes.scan import is_project_path, listing_key
 from difftest.errors import SourceError
@@ -54,6 +61,8 @@ _MISSING = object()
 
 #: A function the coverage probe runs in two scopes in a row when it starts, to check that it
 #: reads what coverage.py measured (line 2 runs on each call). Its file does not exist.
+#: How many parsed project files the runtime probe keeps (see ``RuntimeProbe._source_tree``).
+_TREES_KEPT = 8
 _CANARY_FILE = ".difftest-canary.py"
 _CANARY = "def canary():\n    return 1\n"
 _CANARY_SCOPE = "<canary>"
@@ -190,8 +199,12 @@ class RuntimeProbe:
         #: project file -> first lines of its functions that may keep what they read for later
         #: tests
         self._keeping: dict[str, frozenset[int]] = {}
-        #: (project file, class qualified name) -> :meth:`instance_state` lines
-        self._instance_state: dict[tuple[str, str], frozenset[int]] = {}
+        #: project file -> the state of its classes that have instances outliving a test
+        #: (:meth:`share`)
+        self.shared: dict[str, list[InstanceState]] = {}
+        self._states: dict[tuple[str, str], InstanceState | None] = {}
+        self._trees: dict[str, ast.Module | None] = {}
+        self._seen_kinds: dict[int, type] = {}
         self._orig_open: Callable[..., Any] = builtins.open
         self._orig_io_open: Callable[..., Any] = io.open
         self._orig_import_module: Callable[..., ModuleType] = importlib.import_module
@@ -505,35 +518,63 @@ class RuntimeProbe:
         return found
 
     def _source_tree(self, filename: str, rel: str) -> ast.Module | None:
+        """The parsed source of a project file (the last few kept: a file holding several
+        shared classes is parsed once)."""
+        cache = self._trees
+        if rel in cache:
+            cache[rel] = tree = cache.pop(rel)  # most recently used last
+            return tree
         try:
             # Read past the probe: this read is difftest's own.
             with self._orig_open(filename, "rb") as source:
-                return parse_tree(source.read(), rel)
+                tree = parse_tree(source.read(), rel)
         except (OSError, SourceError):
-            return None
+            tree = None
+        cache[rel] = tree
+        if len(cache) > _TREES_KEPT:
+            del cache[next(iter(cache))]
+        return tree
 
-    def instance_state(self, value: object) -> dict[str, frozenset[int]]:
-        """Per project file (absolute path), a line of each method of ``value``'s classes that
-        stores on it, and of what those call (:func:`difftest.changes.blocks.instance_state_lines`)."""
-        found: dict[str, frozenset[int]] = {}
-        for cls in type(value).__mro__:
+    def share(self, value: object) -> None:
+        """Note that ``value`` outlives a test (a module global, a higher-scoped fixture's
+        value): the state its project classes keep (:func:`difftest.changes.blocks.
+        instance_state`) goes into :attr:`shared`."""
+        kind = type(value)
+        if id(kind) in self._seen_kinds:
+            return
+        self._seen_kinds[id(kind)] = kind
+        for cls in kind.__mro__:
             filename = getattr(sys.modules.get(cls.__module__), "__file__", None)
             if not isinstance(filename, str):
                 continue
             rel = self._code_file(filename)
-            if rel is None:
+            key = (rel or "", cls.__qualname__)
+            if rel is None or key in self._states:
                 continue
-            key = (rel, cls.__qualname__)
-            lines = self._instance_state.get(key)
-            if lines is None:
-                tree = self._source_tree(filename, rel)
-                lines = frozenset() if tree is None else instance_state_lines(tree, key[1])
-                self._instance_state[key] = lines
-            if lines:
-                # Keyed as coverage.py names measured files.
-                path = os.path.abspath(filename)
-                found[path] = found.get(path, frozenset()) | lines
-        return found
+            tree = self._source_tree(filename, rel)
+            state = None if tree is None else instance_state(tree, cls.__qualname__)
+            self._states[key] = state
+            if state is not None:
+                self.shared.setdefault(rel, []).append(state)
+
+    def share_module_globals(self) -> None:
+        """:meth:`share` the instances that project modules hold at module level, or in their
+        classes' attributes, now."""
+        for module in list(sys.modules.values()):
+            filename = getattr(module, "__file__", None)
+            if not isinstance(filename, str) or self._code_file(filename) is None:
+                continue
+            try:
+                values = list(vars(module).values())
+            except TypeError:
+                continue
+            for value in values:
+                if isinstance(value, type):
+                    # The module's own classes: instances kept in class attributes.
+                    if value.__module__ == module.__name__:
+                        values.extend(v for v in list(vars(value).values()) if not _is_code(v))
+                elif not _is_code(value):
+                    self.share(value)
 
     def on_spawn(self, frame: FrameType | None) -> None:
         """A process is being started: it counts when project code started it (pytest's and
@@ -642,6 +683,23 @@ class RuntimeProbe:
                     scope.imports.add(node)
         scope.modules_before = {}  # scopes are kept until their batch is written
         return scope
+
+
+_CODE = (
+    type,
+    ModuleType,
+    FunctionType,
+    BuiltinFunctionType,
+    MethodType,
+    staticmethod,
+    classmethod,
+    property,
+)
+
+
+def _is_code(value: object) -> bool:
+    """Classes, modules, functions and their wrappers: no instance whose state could be kept."""
+    return isinstance(value, _CODE)
 
 
 def other_measurement(namespace: Any, ours: object = None) -> str | None:

@@ -281,12 +281,10 @@ class Recorder:
         finally:
             self.coverage.switch(previous)
             self.probe.pop(scope)
-            # The tests sharing the value read what the first of them stored on it (a cache
-            # filled by a method): they all depend on the methods that store on it.
+            # The tests sharing the value read what the first of them stored on it.
             result = getattr(fixturedef, "cached_result", None)
             if isinstance(result, tuple) and len(result) == 3 and result[2] is None:
-                for file, lines in self.probe.instance_state(result[0]).items():
-                    facts.lines.setdefault(file, set()).update(lines)
+                self.probe.share(result[0])
             facts.data |= scope.data
             facts.imports |= scope.imports
             facts.spawned |= scope.spawned
@@ -320,6 +318,8 @@ class Recorder:
                         collects[context] = lines
                 else:
                     tests[context] = lines
+            if not self.static:
+                self.probe.share_module_globals()
             new_edges = builder.add_edges(sorted(self.probe.edges))
             self.probe.edges.clear()
             records: list[TestRecord] = []
@@ -388,6 +388,15 @@ class Recorder:
                 roots |= fixture.imports
                 data |= fixture.data
                 spawned = spawned or fixture.spawned
+        # A test that ran a method of a class with instances outliving a test may have read
+        # what an earlier test stored on one (a cache a method fills): it depends on what
+        # stores there.
+        for path, states in self.probe.shared.items():
+            ran = executed.get(path)
+            if ran:
+                for state in states:
+                    if not state.readers.isdisjoint(ran):
+                        ran |= state.lines
         return builder.record(
             t.nodeid,
             t.file,
