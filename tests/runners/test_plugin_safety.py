@@ -1055,3 +1055,26 @@ def test_editing_a_method_whose_result_an_instance_made_in_another_module_caches
     project.baseline()
     project.edit("registry.py", "return key * 2", "return key * 3")
     _both_run_and_fail(project)
+
+
+def test_editing_a_method_whose_result_an_instance_held_in_a_module_dict_caches_reselects_every_test_using_it(
+    project: Project,
+) -> None:
+    files = {k: v for k, v in _SINGLETON_CACHE.items() if not k.startswith("tests/")}
+    files["registry.py"] = files["registry.py"].replace(
+        "REGISTRY = Registry()", 'REGISTRIES = {"default": Registry()}'
+    )
+    uses = (
+        "from registry import REGISTRIES\n\n"
+        "def test_NAME():\n    assert REGISTRIES['default'].value(2) == 4\n"
+    )
+    project.write(
+        {
+            **files,
+            "tests/test_first.py": uses.replace("NAME", "first"),
+            "tests/test_second.py": uses.replace("NAME", "second"),
+        }
+    )
+    project.baseline()
+    project.edit("registry.py", "return key * 2", "return key * 3")
+    _both_run_and_fail(project)

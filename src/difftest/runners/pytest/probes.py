@@ -26,6 +26,7 @@ import functools
 import importlib
 import importlib.machinery
 import io
+import itertools
 import os
 import sys
 import sysconfig
@@ -558,8 +559,9 @@ class RuntimeProbe:
                 self.shared.setdefault(rel, []).append(state)
 
     def share_module_globals(self) -> None:
-        """:meth:`share` the instances that project modules hold at module level, or in their
-        classes' attributes, now."""
+        """:meth:`share` the instances that project modules hold at module level, in their
+        classes' attributes, or one level down in a plain container there (``_BACKENDS =
+        {"default": Backend()}``; its first items only), now."""
         for module in list(sys.modules.values()):
             filename = getattr(module, "__file__", None)
             if not isinstance(filename, str) or self._code_file(filename) is None:
@@ -573,6 +575,15 @@ class RuntimeProbe:
                     # The module's own classes: instances kept in class attributes.
                     if value.__module__ == module.__name__:
                         values.extend(v for v in list(vars(value).values()) if not _is_code(v))
+                elif type(value) in _CONTAINERS:
+                    items = value.values() if type(value) is dict else value
+                    try:
+                        held = list(itertools.islice(items, _HELD_SCANNED))
+                    except RuntimeError:  # changed size while read (another thread)
+                        continue
+                    for item in held:
+                        if not _is_code(item) and type(item) not in _CONTAINERS:
+                            self.share(item)
                 elif not _is_code(value):
                     self.share(value)
 
@@ -695,6 +706,11 @@ _CODE = (
     classmethod,
     property,
 )
+
+
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+#: How many items of a container a project module holds are looked at for shared instances.
+_HELD_SCANNED = 1000
 
 
 def _is_code(value: object) -> bool:
