@@ -274,7 +274,10 @@ def test_functions_storing_into_objects_they_did_not_build_may_keep_what_they_re
         "    def fill(self, path):\n        self.text = open(path).read()\n\n"  # line 2
         "    def peek(self, path):\n        text = open(path).read()\n        return text\n\n"
         "def into(target, path):\n    target['text'] = open(path).read()\n\n"  # line 9
-        "def fresh(path):\n    out = {}\n    out['text'] = open(path).read()\n    return out\n"
+        "def fresh(path):\n    out = {}\n    out['text'] = open(path).read()\n    return out\n\n"
+        # What it stores into a local bound to a call's result, it returns.
+        "def loaded(path):\n    out = json.loads('{}')\n    out.update(json.load(open(path)))\n"
+        "    return out\n"
     )
     assert keeping_lines(ast.parse(source)) == {2, 9}
 

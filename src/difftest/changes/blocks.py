@@ -217,12 +217,7 @@ def _plain_locals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
             (fresh if id(node) in fresh_targets else other).add(node.id)
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             other.update(node.names)
-    args = func.args
-    other.update(
-        a.arg
-        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
-        if a is not None
-    )
+    other.update(_params(func))
     return fresh - other
 
 
@@ -435,14 +430,18 @@ def _closure_keepers(
     return found
 
 
-def _bound_names(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
-    """Parameters of ``func`` and the names it binds itself (nested functions' included)."""
+def _params(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
     args = func.args
-    names = {
+    return {
         a.arg
         for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
         if a is not None
     }
+
+
+def _bound_names(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
+    """Parameters of ``func`` and the names it binds itself (nested functions' included)."""
+    names = _params(func)
     names.update(
         n.id for n in walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     )
@@ -506,14 +505,18 @@ def keeping_lines(tree: ast.Module) -> frozenset[int]:
 
 
 def _stores_outside(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    plain_locals: set[str] | None = None
+    """Whether ``func`` stores into an object it was handed (``self``, an argument) or that it
+    reaches by a name it does not bind (module state, a closure's variable). A local it binds,
+    even to what a call returned (``found = json.load(fh)``), counts as its own: what it stores
+    there is what it returns."""
+    own: set[str] | None = None
     for target in _write_targets(func):
         root = _root_name(target)
         if root is None:
             return True  # `make().x = 1`: into whatever the call returned
-        if plain_locals is None:
-            plain_locals = _plain_locals(func)
-        if root not in plain_locals:
+        if own is None:
+            own = _bound_names(func) - _params(func)
+        if root not in own:
             return True
     return any(isinstance(node, (ast.Global, ast.Nonlocal)) for node in walk(func))
 
