@@ -14,6 +14,10 @@ Three probes, all active only while recording:
   ``Path.iterdir``) from project code is a read of the directory's listing (a data dependency
   whose version is a hash of the names in it), credited the same way as a file read.
 - :class:`Scope` also snapshots ``sys.modules``, so modules first imported inside it are known.
+
+:class:`RuntimeProbe` also notes instances that outlive a test (held by project modules, or a
+higher-scoped fixture's value): a test calling their methods may read what another test stored
+on them (:meth:`RuntimeProbe.share`).
 """
 
 from __future__ import annotations
@@ -60,10 +64,11 @@ FIXTURE_CONTEXT = "<fixture>"
 
 _MISSING = object()
 
-#: A function the coverage probe runs in two scopes in a row when it starts, to check that it
-#: reads what coverage.py measured (line 2 runs on each call). Its file does not exist.
 #: How many parsed project files the runtime probe keeps (see ``RuntimeProbe._source_tree``).
 _TREES_KEPT = 8
+
+#: A function the coverage probe runs in two scopes in a row when it starts, to check that it
+#: reads what coverage.py measured (line 2 runs on each call). Its file does not exist.
 _CANARY_FILE = ".difftest-canary.py"
 _CANARY = "def canary():\n    return 1\n"
 _CANARY_SCOPE = "<canary>"
@@ -549,12 +554,11 @@ class RuntimeProbe:
             if not isinstance(filename, str):
                 continue
             rel = self._code_file(filename)
-            key = (rel or "", cls.__qualname__)
-            if rel is None or key in self._states:
+            if rel is None or (rel, cls.__qualname__) in self._states:
                 continue
             tree = self._source_tree(filename, rel)
             state = None if tree is None else instance_state(tree, cls.__qualname__)
-            self._states[key] = state
+            self._states[(rel, cls.__qualname__)] = state
             if state is not None:
                 self.shared.setdefault(rel, []).append(state)
 
