@@ -907,3 +907,17 @@ def test_a_function_run_at_import_and_by_a_test_counts_as_one_changed_block(
     result = project.diff()
     assert ran(result) == ["tests/test_reg.py::test_calls", "tests/test_reg.py::test_imports"]
     result.stdout.fnmatch_lines(["difftest: 1 changed block in 1 file; 2 of 2 tests selected"])
+
+
+def test_a_watched_function_runs_every_importer_when_a_test_modules_facts_are_unknown(
+    project: Project,
+) -> None:
+    # Whether a test module calls the watched function cannot be told without its facts (a
+    # baseline merged from a run that did not store them, say): the watch does not narrow.
+    project.write(_REGISTRY)
+    project.baseline()
+    project.sql("DELETE FROM names WHERE key = 'tests/test_shapes.py'")
+    project.edit("limits.py", "def other(x=OTHER):", "def other(x=OTHER + 1):")
+    result = project.diff("--diff-v")
+    assert len(ran(result)) == 4
+    result.stdout.fnmatch_lines(["*registry.py::build may be called by a test module or conftest*"])
