@@ -987,14 +987,23 @@ def test_a_data_file_a_closure_cached_for_an_earlier_test_reselects_every_test_r
     _both_run_and_fail(project)
 
 
+def _registry_held(held: str, test: str) -> dict[str, str]:
+    """The Registry of ``_SINGLETON_CACHE`` held by ``held`` instead of ``REGISTRY``, and two
+    tests made from ``test`` (``NAME`` stands for their names)."""
+    return {
+        "settings.json": _SINGLETON_CACHE["settings.json"],
+        "registry.py": _SINGLETON_CACHE["registry.py"].replace("REGISTRY = Registry()", held),
+        "tests/test_first.py": test.replace("NAME", "first"),
+        "tests/test_second.py": test.replace("NAME", "second"),
+    }
+
+
 def _shared_by_a_session_fixture(check: str) -> dict[str, str]:
     """Two tests using one Registry a session fixture makes; a test outside the fixture's
     directory and one inside that does not use it."""
-    uses = "def test_NAME(registry):\n    assert " + check + "\n"
     return {
+        **_registry_held("", "def test_NAME(registry):\n    assert " + check + "\n"),
         "other/test_unrelated.py": UNRELATED["tests/test_unrelated.py"],
-        "settings.json": '{"level": 1}',
-        "registry.py": _SINGLETON_CACHE["registry.py"].replace("REGISTRY = Registry()", ""),
         "tests/conftest.py": """
             import pytest
             from registry import Registry
@@ -1003,8 +1012,6 @@ def _shared_by_a_session_fixture(check: str) -> dict[str, str]:
             def registry():
                 yield Registry()
             """,
-        "tests/test_first.py": uses.replace("NAME", "first"),
-        "tests/test_second.py": uses.replace("NAME", "second"),
         "tests/test_other.py": "def test_other():\n    assert True\n",
     }
 
@@ -1038,15 +1045,11 @@ def test_editing_a_method_whose_result_an_instance_shared_by_a_session_fixture_c
 def test_editing_a_method_whose_result_an_instance_made_in_another_module_caches_reselects_every_test_using_it(
     project: Project,
 ) -> None:
-    files = {k: v for k, v in _SINGLETON_CACHE.items() if not k.startswith("tests/")}
-    files["registry.py"] = files["registry.py"].replace("REGISTRY = Registry()", "")
     uses = "from app import REGISTRY\n\ndef test_NAME():\n    assert REGISTRY.value(2) == 4\n"
     project.write(
         {
-            **files,
+            **_registry_held("", uses),
             "app.py": "from registry import Registry\n\nREGISTRY = Registry()\n",
-            "tests/test_first.py": uses.replace("NAME", "first"),
-            "tests/test_second.py": uses.replace("NAME", "second"),
             # Makes a Registry of its own: its constructor reads nothing another test stored.
             "tests/test_fresh.py": "import app\nfrom registry import Registry\n\n"
             "def test_fresh():\n    assert Registry() is not app.REGISTRY\n",
@@ -1060,21 +1063,11 @@ def test_editing_a_method_whose_result_an_instance_made_in_another_module_caches
 def test_editing_a_method_whose_result_an_instance_held_in_a_module_dict_caches_reselects_every_test_using_it(
     project: Project,
 ) -> None:
-    files = {k: v for k, v in _SINGLETON_CACHE.items() if not k.startswith("tests/")}
-    files["registry.py"] = files["registry.py"].replace(
-        "REGISTRY = Registry()", 'REGISTRIES = {"default": Registry()}'
-    )
     uses = (
         "from registry import REGISTRIES\n\n"
         "def test_NAME():\n    assert REGISTRIES['default'].value(2) == 4\n"
     )
-    project.write(
-        {
-            **files,
-            "tests/test_first.py": uses.replace("NAME", "first"),
-            "tests/test_second.py": uses.replace("NAME", "second"),
-        }
-    )
+    project.write(_registry_held('REGISTRIES = {"default": Registry()}', uses))
     project.baseline()
     project.edit("registry.py", "return key * 2", "return key * 3")
     _both_run_and_fail(project)

@@ -228,9 +228,14 @@ def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str
     return _memoized(func) or _writes_state(func, shared)
 
 
-def _memoized(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+def _decorators(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.expr]:
+    """What decorates ``func``: ``@memo`` and ``@memo(size=2)`` both give ``memo``."""
     for dec in func.decorator_list:
-        target = dec.func if isinstance(dec, ast.Call) else dec
+        yield dec.func if isinstance(dec, ast.Call) else dec
+
+
+def _memoized(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    for target in _decorators(func):
         name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
         if "cache" in name.lower() or "memo" in name.lower():
             return True
@@ -449,11 +454,7 @@ def _bound_names(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> s
 
 
 def _decorated_by(func: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str]) -> bool:
-    for dec in func.decorator_list:
-        target = dec.func if isinstance(dec, ast.Call) else dec
-        if isinstance(target, ast.Name) and target.id in names:
-            return True
-    return False
+    return any(isinstance(t, ast.Name) and t.id in names for t in _decorators(func))
 
 
 def _local_calls(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Iterator[str]:
@@ -474,33 +475,26 @@ def first_line(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> i
     return min([node.lineno, *(d.lineno for d in node.decorator_list)])
 
 
-def stateful_lines(tree: ast.Module) -> frozenset[int]:
-    """The first lines (:func:`first_line`) of the functions of ``tree`` that carry state
-    between tests (:func:`stateful_functions`)."""
+def keeping_lines(tree: ast.Module) -> frozenset[int]:
+    """The first lines (:func:`first_line`) of the functions of ``tree`` that may keep what they
+    read for a later test: those that carry state between tests (:func:`stateful_functions`),
+    with the functions and lambdas made inside them (code objects of their own), and any that
+    store into an object they were handed or reach by a name they do not bind (an instance, an
+    argument, a closure's variable), since a fixture of session or module scope may hand that
+    object to every test."""
     stateful = stateful_functions(tree)
     lines: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and id(node) in stateful:
-            # Functions and lambdas made inside it run as code objects of their own.
+    for node in walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if id(node) in stateful:
             for inner in walk(node):
                 if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     lines.add(first_line(inner))
                 elif isinstance(inner, ast.Lambda):
                     lines.add(inner.lineno)
-    return frozenset(lines)
-
-
-def keeping_lines(tree: ast.Module) -> frozenset[int]:
-    """The first lines of the functions of ``tree`` that may keep what they read for a later
-    test: those that carry state (:func:`stateful_lines`), and any that store into an object
-    they did not build (an instance, an argument, a closure's variable), since a fixture of
-    session or module scope may hand that object to every test."""
-    lines = set(stateful_lines(tree))
-    lines.update(
-        first_line(node)
-        for node in walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _stores_outside(node)
-    )
+        elif _stores_outside(node):
+            lines.add(first_line(node))
     return frozenset(lines)
 
 
