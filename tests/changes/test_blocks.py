@@ -292,3 +292,20 @@ def test_the_state_of_an_instance_is_what_its_storing_methods_and_their_callees_
         instance_state(ast.parse("class Point:\n    def norm(self):\n        return 1\n"), "Point")
         is None
     )
+
+
+@pytest.mark.parametrize(
+    "binding",
+    ["    def handler():\n        return 1\n", "    handler = Handler()\n"],
+    ids=["nested-def", "assignment"],
+)
+def test_a_name_a_function_declares_global_is_module_state_wherever_it_is_bound(binding: str):
+    source = (
+        "class Handler:\n    pass\n\n"
+        f"def setup():\n    global handler\n{binding}\n"
+        "def mark(value):\n    handler.flag = value\n"
+    )
+    assert changed_blocks(source, source.replace("flag = value", "flag = not value")) == [
+        "<module>",
+        "mark",
+    ]

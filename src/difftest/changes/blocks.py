@@ -168,8 +168,9 @@ def _root_name(node: ast.expr) -> str | None:
 
 
 def _module_names(tree: ast.Module) -> set[str]:
-    """Names bound at module level (assignments, defs, classes), and imported modules wherever
-    they are imported (a module is shared whoever names it)."""
+    """Names bound at module level (assignments, defs, classes, and names a function declares
+    ``global``), and imported modules wherever they are imported (a module is shared whoever
+    names it)."""
     names: set[str] = set()
     # Definitions and imports are statements: walking statements alone finds them all, without
     # visiting the expressions that make up most of a tree. A def or class inside a function or
@@ -183,6 +184,8 @@ def _module_names(tree: ast.Module) -> set[str]:
             top = False
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Global):
+            names.update(node.names)  # bound at module level by the function that declares it
         for field in ("body", "orelse", "finalbody", "handlers", "cases"):
             stack.extend((child, top) for child in getattr(node, field, None) or ())
     for node in tree.body:
