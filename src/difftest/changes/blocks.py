@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -167,6 +168,110 @@ def _root_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+_Scope = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
+
+
+class _Code:
+    """What the code of one function or lambda does, nested ones included (as :func:`walk` of it
+    sees it: decorators, signature and body)."""
+
+    __slots__ = ("calls", "has_global", "has_nonlocal", "nested", "node", "stores", "targets")
+
+    def __init__(self, node: _Scope) -> None:
+        self.node = node
+        #: Names it binds (``Store`` context); parameters are not among them.
+        self.stores: set[str] = set()
+        #: What it writes into: attribute and item targets of assignments and deletions, and
+        #: the objects of mutating method calls (``x.append``: ``x``).
+        self.targets: list[ast.expr] = []
+        #: Names of what it calls that may be functions of its own file (``f()``, ``self.f()``,
+        #: ``cls.f()``).
+        self.calls: list[str] = []
+        #: The functions and lambdas defined inside it, at any depth.
+        self.nested: list[_Scope] = []
+        self.has_global = False
+        self.has_nonlocal = False
+
+    def bound(self) -> set[str]:
+        """Its parameters and the names it binds itself (nested functions' included)."""
+        return _params(self.node) | self.stores
+
+
+def _written(node: ast.AST) -> list[ast.expr]:
+    """The attribute and item targets ``node`` itself (not its children) writes into."""
+    kind = type(node)
+    if kind is ast.Assign or kind is ast.Delete:
+        targets = node.targets  # type: ignore[attr-defined]
+    elif kind is ast.AugAssign or kind is ast.AnnAssign:
+        targets = [node.target]  # type: ignore[attr-defined]
+    elif kind is ast.Call:
+        func = node.func  # type: ignore[attr-defined]
+        if type(func) is not ast.Attribute or func.attr not in _MUTATORS:
+            return []
+        targets = [func]
+    else:
+        return []
+    return [t for t in targets if type(t) is ast.Attribute or type(t) is ast.Subscript]
+
+
+#: The :class:`_Code` index of each tree analysed, while the tree lives.
+_INDEXES: weakref.WeakKeyDictionary[ast.AST, dict[int, _Code]] = weakref.WeakKeyDictionary()
+
+
+def _code_index(tree: ast.Module) -> dict[int, _Code]:
+    """The :class:`_Code` of each function and lambda of ``tree``, by ``id``, from one walk of
+    it: the analyses below ask about every function and its nested functions, and walking each
+    function on its own walked nested code again for every function enclosing it."""
+    found = _INDEXES.get(tree)
+    if found is not None:
+        return found
+    found = {}
+    order: list[tuple[_Code, _Code | None]] = []
+    stack: list[tuple[ast.AST, _Code | None]] = [(tree, None)]
+    while stack:
+        node, owner = stack.pop()
+        kind = type(node)
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef or kind is ast.Lambda:
+            code = _Code(node)  # type: ignore[arg-type]
+            found[id(node)] = code
+            order.append((code, owner))
+            owner = code
+        if owner is not None:
+            if kind is ast.Name:
+                if type(node.ctx) is ast.Store:  # type: ignore[attr-defined]
+                    owner.stores.add(node.id)  # type: ignore[attr-defined]
+            elif kind is ast.Global:
+                owner.has_global = True
+            elif kind is ast.Nonlocal:
+                owner.has_nonlocal = True
+            else:
+                if kind is ast.Call:
+                    callee = node.func  # type: ignore[attr-defined]
+                    if type(callee) is ast.Name:
+                        owner.calls.append(callee.id)
+                    elif type(callee) is ast.Attribute and _root_name(callee) in ("self", "cls"):
+                        owner.calls.append(callee.attr)
+                owner.targets += _written(node)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                stack.extend((v, owner) for v in value if isinstance(v, ast.AST))
+            elif isinstance(value, ast.AST) and not isinstance(value, _CONTEXTS):
+                stack.append((value, owner))
+    # Each function was found before the functions it holds: in reverse, each is complete by
+    # the time it is added to the one holding it.
+    for code, owner in reversed(order):
+        if owner is not None:
+            owner.stores |= code.stores
+            owner.targets += code.targets
+            owner.calls += code.calls
+            owner.nested += [code.node, *code.nested]
+            owner.has_global = owner.has_global or code.has_global
+            owner.has_nonlocal = owner.has_nonlocal or code.has_nonlocal
+    _INDEXES[tree] = found
+    return found
+
+
 def _module_names(tree: ast.Module) -> set[str]:
     """Names bound at module level (assignments, defs, classes, and names a function declares
     ``global``), and imported modules wherever they are imported (a module is shared whoever
@@ -224,11 +329,14 @@ def _plain_locals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     return fresh - other
 
 
-def _carries_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str]) -> bool:
-    """Whether calling ``func`` can leave state that a later test reads without running ``func``:
-    a memoizing decorator, or a write to module-level (or class-level) state. Such a body is
-    kept in the import-time block, so every test that imported the module depends on it."""
-    return _memoized(func) or _writes_state(func, shared)
+def _carries_state(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, code: _Code, shared: set[str]
+) -> bool:
+    """Whether calling ``func`` (``code``: its :class:`_Code`) can leave state that a later test
+    reads without running ``func``: a memoizing decorator, or a write to module-level (or
+    class-level) state. Such a body is kept in the import-time block, so every test that
+    imported the module depends on it."""
+    return _memoized(func) or _writes_state(func, code, shared)
 
 
 def _decorators(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.expr]:
@@ -245,14 +353,16 @@ def _memoized(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return False
 
 
-def _writes_state(func: ast.FunctionDef | ast.AsyncFunctionDef, shared: set[str]) -> bool:
-    if any(isinstance(node, (ast.Global, ast.Nonlocal)) for node in walk(func)):
+def _writes_state(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, code: _Code, shared: set[str]
+) -> bool:
+    if code.has_global or code.has_nonlocal:
         return True
     # A local bound only to objects the function builds (`result = [0] * n`) is not module
     # state, even when it shares a module-level name: `result[i] = x` writes nothing shared.
     # The locals take another walk of the function: only done once a write to such a name is seen.
     plain_locals: set[str] | None = None
-    for target in _write_targets(func):
+    for target in code.targets:
         if (
             isinstance(target, ast.Subscript)
             and isinstance(target.value, ast.Call)
@@ -278,6 +388,7 @@ class _Keeping:
     some of them to what they call."""
 
     def __init__(self, tree: ast.Module) -> None:
+        self.code = _code_index(tree)
         self.funcs: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
         self.classes: dict[str, ast.ClassDef] = {}
         self._owner: dict[int, str] = {}
@@ -308,7 +419,7 @@ class _Keeping:
             if name in self.classes and name not in shared:
                 shared.add(name)
                 cls = self.classes[name]
-                todo.extend(_self_writers(cls))
+                todo.extend(self._self_writers(cls))
                 for base in cls.bases:
                     if isinstance(base, ast.Name):
                         share(base.id)
@@ -321,11 +432,23 @@ class _Keeping:
             if id(func) in stateful:
                 continue
             stateful.add(id(func))
-            for name in _local_calls(func):
+            for name in self.code[id(func)].calls:
                 todo.extend(self.named((name,)))
                 # `cls()` in a classmethod: a singleton of its own class.
                 share(self._owner.get(id(func), "") if name == "cls" else name)
         return stateful
+
+    def _self_writers(self, cls: ast.ClassDef) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+        """The methods of ``cls`` that store something on their instance (``self.x = ...``,
+        ``self.cache[key] = ...``, ``self.items.append(...)``)."""
+        found = []
+        for _, node in _walk_defs(cls.body, ""):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            params = [*node.args.posonlyargs, *node.args.args]
+            if params and any(_root_name(t) == params[0].arg for t in self.code[id(node)].targets):
+                found.append(node)
+        return found
 
 
 def stateful_functions(tree: ast.Module) -> set[int]:
@@ -342,15 +465,20 @@ def stateful_functions(tree: ast.Module) -> set[int]:
     # the closure, which depend on it anyway.
     makers: set[str] = set()
     seeds: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    code = keeping.code
     for func in keeping.funcs:
-        keepers = _closure_keepers(func)
+        keepers = _closure_keepers(code[id(func)], code)
         if keepers:
             makers.add(func.name)
-            local = _bound_names(func)  # `func(*args)`: the wrapped function, a parameter
+            local = code[id(func)].bound()  # `func(*args)`: the wrapped function, a parameter
             seeds.extend(
-                keeping.named(n for k in keepers for n in _local_calls(k) if n not in local)
+                keeping.named(n for k in keepers for n in code[id(k)].calls if n not in local)
             )
-    seeds.extend(f for f in keeping.funcs if _carries_state(f, shared) or _decorated_by(f, makers))
+    seeds.extend(
+        f
+        for f in keeping.funcs
+        if _carries_state(f, code[id(f)], shared) or _decorated_by(f, makers)
+    )
     return keeping.spread(seeds, ())
 
 
@@ -386,59 +514,32 @@ def instance_state(tree: ast.Module, qualname: str) -> InstanceState | None:
     return InstanceState(readers, lines) if lines and readers else None
 
 
-def _self_writers(cls: ast.ClassDef) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    """The methods of ``cls`` that store something on their instance (``self.x = ...``,
-    ``self.cache[key] = ...``, ``self.items.append(...)``)."""
-    found = []
-    for _, node in _walk_defs(cls.body, ""):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        params = [*node.args.posonlyargs, *node.args.args]
-        if params and any(_root_name(t) == params[0].arg for t in _write_targets(node)):
-            found.append(node)
+def _closure_keepers(code: _Code, index: dict[int, _Code]) -> list[_Scope]:
+    """The functions defined inside ``code``'s function that store into a variable of it
+    (``nonlocal``, ``found[key] = ...``, ``found.update(...)``): the closure it returns keeps
+    what they store across calls, a home-made memo."""
+    if not code.nested:
+        return []
+    outer = code.bound()
+    found: list[_Scope] = []
+    for node in code.nested:
+        inner = index[id(node)]
+        bound: set[str] | None = None
+        for target in inner.targets:
+            root = _root_name(target)
+            if root in outer:
+                if bound is None:
+                    bound = inner.bound()
+                if root not in bound:
+                    break
+        else:
+            if not inner.has_nonlocal:
+                continue
+        found.append(node)
     return found
 
 
-def _write_targets(node: ast.AST) -> Iterator[ast.expr]:
-    """What the code under ``node`` writes into: attribute and item targets of assignments and
-    deletions, and the objects of mutating method calls (``x.append``: ``x``)."""
-    for sub in walk(node):
-        targets: list[ast.expr] = []
-        if isinstance(sub, (ast.Assign, ast.Delete)):
-            targets = list(sub.targets)
-        elif isinstance(sub, (ast.AugAssign, ast.AnnAssign)):
-            targets = [sub.target]
-        elif (
-            isinstance(sub, ast.Call)
-            and isinstance(sub.func, ast.Attribute)
-            and sub.func.attr in _MUTATORS
-        ):
-            targets = [sub.func]
-        yield from (t for t in targets if isinstance(t, (ast.Attribute, ast.Subscript)))
-
-
-def _closure_keepers(
-    func: ast.FunctionDef | ast.AsyncFunctionDef,
-) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda]:
-    """The functions defined inside ``func`` that store into a variable of ``func``
-    (``nonlocal``, ``found[key] = ...``, ``found.update(...)``): the closure ``func`` returns
-    keeps what they store across calls, a home-made memo."""
-    outer = _bound_names(func)
-    found: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda] = []
-    for node in walk(func):
-        if node is func or not isinstance(
-            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-        ):
-            continue
-        inner = _bound_names(node)
-        if any(isinstance(n, ast.Nonlocal) for n in walk(node)) or any(
-            (root := _root_name(t)) in outer and root not in inner for t in _write_targets(node)
-        ):
-            found.append(node)
-    return found
-
-
-def _params(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
+def _params(func: _Scope) -> set[str]:
     args = func.args
     return {
         a.arg
@@ -447,29 +548,8 @@ def _params(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[st
     }
 
 
-def _bound_names(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> set[str]:
-    """Parameters of ``func`` and the names it binds itself (nested functions' included)."""
-    names = _params(func)
-    names.update(
-        n.id for n in walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    )
-    return names
-
-
 def _decorated_by(func: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str]) -> bool:
     return any(isinstance(t, ast.Name) and t.id in names for t in _decorators(func))
-
-
-def _local_calls(func: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> Iterator[str]:
-    """The names of what ``func`` calls that may be functions of its own file (``f()``,
-    ``self.f()``, ``cls.f()``)."""
-    for node in walk(func):
-        if isinstance(node, ast.Call):
-            callee = node.func
-            if isinstance(callee, ast.Name):
-                yield callee.id
-            elif isinstance(callee, ast.Attribute) and _root_name(callee) in ("self", "cls"):
-                yield callee.attr
 
 
 def first_line(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> int:
@@ -487,35 +567,34 @@ def keeping_lines(tree: ast.Module) -> frozenset[int]:
     object to every test."""
     stateful = stateful_functions(tree)
     lines: set[int] = set()
-    for node in walk(tree):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+    for code in _code_index(tree).values():
+        node = code.node
+        if isinstance(node, ast.Lambda):
             continue
         if id(node) in stateful:
-            for inner in walk(node):
-                if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    lines.add(first_line(inner))
-                elif isinstance(inner, ast.Lambda):
-                    lines.add(inner.lineno)
-        elif _stores_outside(node):
+            lines.add(first_line(node))
+            for inner in code.nested:
+                lines.add(inner.lineno if isinstance(inner, ast.Lambda) else first_line(inner))
+        elif _stores_outside(code):
             lines.add(first_line(node))
     return frozenset(lines)
 
 
-def _stores_outside(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """Whether ``func`` stores into an object it was handed (``self``, an argument) or that it
+def _stores_outside(code: _Code) -> bool:
+    """Whether a function (its :class:`_Code`) stores into an object it was handed (``self``, an argument) or that it
     reaches by a name it does not bind (module state, a closure's variable). A local it binds,
     even to what a call returned (``found = json.load(fh)``), counts as its own: what it stores
     there is what it returns."""
     own: set[str] | None = None
-    for target in _write_targets(func):
+    for target in code.targets:
         root = _root_name(target)
         if root is None:
             return True  # `make().x = 1`: into whatever the call returned
         if own is None:
-            own = _bound_names(func) - _params(func)
+            own = code.stores - _params(code.node)
         if root not in own:
             return True
-    return any(isinstance(node, (ast.Global, ast.Nonlocal)) for node in walk(func))
+    return code.has_global or code.has_nonlocal
 
 
 def memo_only(tree: ast.Module, stateful: set[int]) -> set[int]:
@@ -524,16 +603,17 @@ def memo_only(tree: ast.Module, stateful: set[int]) -> set[int]:
     reached only through their own name (a function whose result another memo keeps is not
     one of them: that memo's readers never mention it)."""
     shared = _module_names(tree)
+    code = _code_index(tree)
     funcs = [
         node
         for _, node in _walk_defs(tree.body, "")
         if id(node) in stateful and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     ]
-    called = {name for func in funcs for name in _local_calls(func) if name != func.name}
+    called = {name for func in funcs for name in code[id(func)].calls if name != func.name}
     return {
         id(f)
         for f in funcs
-        if f.name not in called and _memoized(f) and not _writes_state(f, shared)
+        if f.name not in called and _memoized(f) and not _writes_state(f, code[id(f)], shared)
     }
 
 
