@@ -17,7 +17,7 @@ from difftest.changes.blocks import digest, parse_tree
 from difftest.changes.imports import imported_names
 from difftest.changes.names import blocks_and_names
 from difftest.model import TestRecord
-from difftest.runners.pytest import local, recorder
+from difftest.runners.pytest import local, recorder, store
 from difftest.runners.pytest.prefetch import Analysed, Prefetcher, Request
 from difftest.runners.pytest.records import RecordBuilder
 from difftest.runners.pytest.spool import Spool
@@ -206,6 +206,7 @@ def test_a_recording_run_uses_its_helpers_and_stores_what_a_run_without_them_sto
     monkeypatch.setattr(Spool, "send", counted_send)
     monkeypatch.setattr(recorder, "helper_possible", lambda: True)
     monkeypatch.setattr(local, "helper_possible", lambda: True)
+    monkeypatch.setattr(store, "SPOOL_AFTER", 0.0)  # the helper writes from the first batch
     project.baseline("--diff-batch-size", "1").assert_outcomes(passed=2)
     with_helpers = _what_ran_against(project.records())
     assert used["answers"] >= 2 and used["batches"] >= 1

@@ -29,7 +29,9 @@ def _batches(baselines) -> list[list[TestRecord]]:
 
 def _write(path: Path, batches: list[list[TestRecord]], spool: Spool | None) -> None:
     with Baseline.open(path) as baseline:
-        writer = BatchWriter(baseline, replace_all=True, spool=spool)
+        writer = BatchWriter(
+            baseline, replace_all=True, spool=spool and (lambda: spool), spool_after=0
+        )
         for batch in batches:
             writer.write(batch, edges=[("app.py", "data.json", "data")])
         writer.write([], meta={"k": "v"}, last=True)
@@ -58,7 +60,7 @@ def test_a_helper_that_failed_is_reported_and_the_batches_it_committed_stay(
     Baseline.open(path).close()
     spool = Spool(path, tmp_path)
     with Baseline.open(path) as baseline:
-        writer = BatchWriter(baseline, replace_all=True, spool=spool)
+        writer = BatchWriter(baseline, replace_all=True, spool=lambda: spool, spool_after=0)
         writer.write(first)
         # A batch the helper cannot write (here: not a batch at all); it takes no more.
         assert spool._proc is not None and spool._proc.stdin is not None
@@ -69,3 +71,33 @@ def test_a_helper_that_failed_is_reported_and_the_batches_it_committed_stay(
     stored = set(baselines.content(path)["records"])
     assert {r.nodeid for r in first} <= stored
     assert not {r.nodeid for r in second} & stored
+
+
+def test_the_helper_starts_only_once_writing_took_as_long_as_starting_it_would(
+    tmp_path: Path, baselines
+) -> None:
+    first, second, third = _batches(baselines)
+    path = tmp_path / "b.db"
+    started: list[Spool] = []
+
+    def start() -> Spool:
+        started.append(Spool(path, tmp_path))
+        return started[-1]
+
+    with Baseline.open(path) as baseline:
+        writer = BatchWriter(baseline, replace_all=True, spool=start, spool_after=3600)
+        for batch in (first, second, third):
+            writer.write(batch)
+        writer.write([], last=True)
+    assert not started
+    assert len(baselines.content(path)["records"]) == 6
+
+    with Baseline.open(path) as baseline:
+        writer = BatchWriter(baseline, replace_all=True, spool=start, spool_after=1e-9)
+        writer.write(first)  # nothing written yet: the run writes it
+        assert not started
+        writer.write(second)
+        writer.write(third)
+        assert len(started) == 1 and writer.written == 6
+        writer.write([], last=True)
+    assert set(baselines.content(path)["records"]) == {r.nodeid for r in (*first, *second, *third)}

@@ -62,11 +62,12 @@ class LocalRun:
             builder = make_builder(recorder, hasher, plan, settings)
             if not plan.replace_all:
                 builder.facts.known_names = baseline.names_keys()
+            db_path, root = baseline.path, recorder.paths.root
             self.writer = BatchWriter(
                 baseline,
                 replace_all=plan.replace_all,
                 names_of=builder.facts.names_of,
-                spool=Spool(baseline.path, recorder.paths.root) if helper_possible() else None,
+                spool=(lambda: Spool(db_path, root)) if helper_possible() else None,
                 cached_names=builder.facts.cached_names,
             )
             recorder.bind(
