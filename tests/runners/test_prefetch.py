@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 
-from difftest.changes.blocks import digest, parse_tree
+from difftest.changes.blocks import digest, parse_blocks, parse_tree
 from difftest.changes.imports import imported_names
 from difftest.changes.names import blocks_and_names
+from difftest.changes.scan import FileHasher
 from difftest.model import TestRecord
-from difftest.runners.pytest import local, recorder, store
+from difftest.runners.pytest import local, prefetch, recorder, records, store
 from difftest.runners.pytest.prefetch import Analysed, Prefetcher, Request
+from difftest.runners.pytest.probes import ProjectPaths
 from difftest.runners.pytest.records import RecordBuilder
 from difftest.runners.pytest.spool import Spool
 
@@ -280,3 +282,71 @@ def test_the_helper_is_asked_for_the_package_while_pytest_still_collects(
 
 def _what_ran_against(records: dict[str, TestRecord]) -> dict[str, Any]:
     return {n: (r.outcome, sorted(r.deps, key=repr)) for n, r in records.items()}  # not durations
+
+
+class _HelperAnsweringOneFileAtATime:
+    """A helper seen from the run: it answers the files it was asked for in order, one more
+    each time the run looks at how far it got (the real one works on beside the run)."""
+
+    def __init__(self, root: Path, files: list[str]) -> None:
+        self.root, self.files, self.answered, self.handed_out = root, files, 0, []
+
+    def _progress(self) -> None:
+        self.answered = min(self.answered + 1, len(self.files))
+
+    def unanswered(self) -> list[str]:
+        self._progress()
+        return self.files[self.answered :]
+
+    def waiting_for(self, path: str) -> bool:
+        self._progress()
+        return path in self.files[self.answered :]
+
+    def busy(self) -> bool:
+        return self.answered < len(self.files)
+
+    def _answer(self, path: str, version: str) -> Analysed | None:
+        if path not in self.files[: self.answered]:
+            return None
+        found = prefetch._decode(prefetch.analyse(self.root, path, "pkg", True))
+        return found if found is not None and found.version == version else None
+
+    def take(self, path: str, version: str) -> Analysed | None:
+        found = self._answer(path, version)
+        if found is not None:
+            self.handed_out.append(path)
+        return found
+
+    def imports(self, path: str, version: str, package: str) -> frozenset[str] | None:
+        found = self._answer(path, version)
+        return found.imports if found is not None else None
+
+    def close(self) -> None:
+        pass
+
+
+def test_records_due_while_the_helper_still_works_are_analysed_from_the_back_to_meet_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _project(tmp_path)
+    files = [f"pkg/m{i}.py" for i in range(7)]
+    for i, path in enumerate(files):
+        (tmp_path / path).write_text(f"X = {i}\n\ndef f():\n    return X\n")
+    builder = RecordBuilder(ProjectPaths(tmp_path), FileHasher(tmp_path), cache_size=100, env={})
+    helper = _HelperAnsweringOneFileAtATime(tmp_path, files)
+    builder.facts.prefetch = helper  # type: ignore[assignment]
+    here: list[str] = []
+    analyse_here = records.blocks_and_names
+
+    def counted(tree: Any, path: str, *, names: bool = True) -> Any:
+        here.append(path)
+        return analyse_here(tree, path, names=names)
+
+    monkeypatch.setattr(records, "blocks_and_names", counted)
+    builder.analyse_rest()
+    assert here == files[::-1][: len(here)], "the run starts from the last file"
+    assert 0 < len(here) < len(files)
+    for path in files:
+        assert builder.facts.get(path).blocks == parse_blocks((tmp_path / path).read_text(), path)
+    # Every file was analysed once: by the run from the back, by the helper from the front.
+    assert sorted(here + helper.handed_out) == sorted(files)

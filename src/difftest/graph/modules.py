@@ -110,7 +110,8 @@ class ImportGraph:
         """A run-time edge: ``kind`` "import" (dst a file) or "data" (dst a data file)."""
         self.edges.setdefault(src, {})[dst] = kind
 
-    def _expand(self, path: str) -> None:
+    def expand(self, path: str) -> None:
+        """Find the static edges of ``path`` (once)."""
         if path in self._expanded:
             return
         self._expanded.add(path)
@@ -158,7 +159,7 @@ class ImportGraph:
             if node.startswith(EXTERNAL_PREFIX):
                 result.external.add(node[len(EXTERNAL_PREFIX) :])
                 continue
-            self._expand(node)
+            self.expand(node)
             if node.endswith(".py"):
                 result.files.add(node)
             else:

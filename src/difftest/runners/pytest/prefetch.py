@@ -92,6 +92,8 @@ class Prefetcher:
             "difftest.runners.pytest.prefetch", [str(root)], root
         )
         self._pending: set[str] = set()
+        #: Every path asked for, in the order the helper works through them.
+        self._order: list[str] = []
         self._answers: dict[str, Analysed | None] = {}
         self._imports: dict[str, Analysed] = {}
         self._buffer = b""
@@ -111,6 +113,7 @@ class Prefetcher:
         if wanted:
             self._unsent += json.dumps(wanted).encode() + b"\n"
             self._pending.update(path for path, _, _ in wanted)
+            self._order.extend(path for path, _, _ in wanted)
         self._last = last
         self._send()
 
@@ -134,6 +137,18 @@ class Prefetcher:
         """Whether answers are still to come (reads those that arrived, without waiting)."""
         self._read()
         return bool(self._pending)
+
+    def unanswered(self) -> list[str]:
+        """The paths asked for and not answered yet (those that arrived are read first), in the
+        order the helper works through them."""
+        self._read()
+        return [path for path in self._order if path in self._pending]
+
+    def waiting_for(self, path: str) -> bool:
+        """Whether ``path`` was asked for and not answered yet (reads what arrived first)."""
+        if path in self._pending:
+            self._read()
+        return path in self._pending
 
     def take(self, path: str, version: str) -> Analysed | None:
         """The answer for ``path`` at ``version``, or None (not asked for, not answered yet,

@@ -300,6 +300,8 @@ class Recorder:
             return
         self.probe.paused = True
         try:
+            if builder.analysing():
+                builder.analyse_rest()
             tests: dict[str, dict[str, set[int]]] = {}
             collects: dict[str, dict[str, set[int]]] = {}
             for context, measured in self.coverage.harvest().items():

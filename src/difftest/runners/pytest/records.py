@@ -300,6 +300,20 @@ class RecordBuilder:
         """Whether the helper has answers to come: until then, writing records would wait."""
         return self.facts.prefetch is not None and self.facts.prefetch.busy()
 
+    def analyse_rest(self) -> None:
+        """Analyse here the files the helper has not answered yet, starting from the last one
+        it will come to, while it goes on from the first: records due now need every one, and
+        the two meet in the middle instead of both analysing the same files. Each answer that
+        arrives is read before the next file; those already in are used as they are."""
+        prefetch = self.facts.prefetch
+        if prefetch is None:
+            return
+        for path in reversed(prefetch.unanswered()):
+            if not prefetch.waiting_for(path):
+                break  # the helper got here: it answered every file before this one too
+            self.graph.expand(path)  # its imports; the tree goes on to its facts
+            self.facts.get(path)
+
     def close(self) -> None:
         if self.facts.prefetch is not None:
             self.facts.prefetch.close()
