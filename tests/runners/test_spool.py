@@ -3,6 +3,7 @@ that fails is reported at the end, and what it committed before stays."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from difftest.errors import StorageError
 from difftest.model import TestRecord
 from difftest.runners.pytest.spool import Spool
-from difftest.runners.pytest.store import BatchWriter
+from difftest.runners.pytest.store import SPOOL_TESTS, BatchWriter
 from difftest.storage.baseline import Baseline
 
 
@@ -73,16 +74,23 @@ def test_a_helper_that_failed_is_reported_and_the_batches_it_committed_stay(
     assert not {r.nodeid for r in second} & stored
 
 
+def _starts(path: Path, root: Path) -> tuple[Callable[[], Spool], list[Spool]]:
+    """What starts a helper writing to ``path``, and the helpers it started."""
+    started: list[Spool] = []
+
+    def start() -> Spool:
+        started.append(Spool(path, root))
+        return started[-1]
+
+    return start, started
+
+
 def test_the_helper_starts_only_once_writing_took_as_long_as_starting_it_would(
     tmp_path: Path, baselines
 ) -> None:
     first, second, third = _batches(baselines)
     path = tmp_path / "b.db"
-    started: list[Spool] = []
-
-    def start() -> Spool:
-        started.append(Spool(path, tmp_path))
-        return started[-1]
+    start, started = _starts(path, tmp_path)
 
     with Baseline.open(path) as baseline:
         writer = BatchWriter(baseline, replace_all=True, spool=start, spool_after=3600)
@@ -101,3 +109,21 @@ def test_the_helper_starts_only_once_writing_took_as_long_as_starting_it_would(
         assert len(started) == 1 and writer.written == 6
         writer.write([], last=True)
     assert set(baselines.content(path)["records"]) == {r.nodeid for r in (*first, *second, *third)}
+
+
+def test_a_run_with_many_tests_to_record_starts_the_helper_as_soon_as_they_are_collected(
+    tmp_path: Path, baselines
+) -> None:
+    path = tmp_path / "b.db"
+    start, started = _starts(path, tmp_path)
+
+    with Baseline.open(path) as baseline:
+        writer = BatchWriter(baseline, replace_all=True, spool=start, spool_after=3600)
+        writer.expect(SPOOL_TESTS - 1)
+        assert not started
+        writer.expect(SPOOL_TESTS)
+        assert len(started) == 1
+        for batch in _batches(baselines):
+            writer.write(batch)
+        writer.write([], last=True)
+    assert len(baselines.content(path)["records"]) == 6

@@ -86,6 +86,10 @@ class LocalRun:
         except DifftestError as exc:
             self.error = exc  # reported once, at the end of the run
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.writer is not None:
+            self.writer.expect(len(session.items))
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:

@@ -7,9 +7,11 @@ collection, starting while pytest still collects (the files imported by the firs
 usually the package under test, then the rest at the end of collection), and the recorder holds
 its first batches of records until the answers are in. The helper runs the same functions
 (:func:`analyse`) and sends their results back as JSON; the recorder uses an answer only for the
-file version it was asked about and never waits for one. A file that changed meanwhile, an answer not there yet when the records are due
-(a short run; a helper that failed or hangs), or a file imported later: the recorder works it out
-itself, as it does without a helper.
+file version it was asked about and never waits for one. Records due while the helper still works
+(the end of a short run) are built from both: the recorder analyses the unanswered files from
+the last one back and stops where the helper got to. A file that changed meanwhile, a helper that
+failed or hangs, or a file imported later: the recorder works it out itself, as it does without a
+helper.
 """
 
 from __future__ import annotations

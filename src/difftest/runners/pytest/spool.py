@@ -1,10 +1,12 @@
 """Write a recording run's batches of records in a process of its own.
 
 Storing a batch is SQLite work in the run's process: on more-itertools (77,000 dependency rows)
-it was a third of what a baseline run added to the tests' wall time. With a second core, the
-run hands each batch to a helper process, which writes it (one transaction per batch, as the
-run would) while the next tests run; the run's final write (what no test references any more,
-the meta values, the hash cache) waits for the helper to finish, then is the run's own.
+it was a third of what a baseline run added to the tests' wall time. With a second core, the run
+hands its batches to a helper process, which writes each (one transaction per batch, as the run
+would) while the next tests run; a short run writes its first batches itself
+(:class:`~difftest.runners.pytest.store.BatchWriter` decides when the helper starts). The run's
+final write (what no test references any more, the meta values, the hash cache) waits for the
+helper to finish, then is the run's own.
 
 Name facts the run has worked out already travel with the batches; the helper reads the others
 from the files, as the run would. If a batch fails to write, the helper writes no more (it still
