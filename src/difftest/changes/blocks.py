@@ -228,6 +228,7 @@ def _code_index(tree: ast.Module) -> dict[int, _Code]:
     found = {}
     order: list[tuple[_Code, _Code | None]] = []
     stack: list[tuple[ast.AST, _Code | None]] = [(tree, None)]
+    children: list[ast.AST] = []
     while stack:
         node, owner = stack.pop()
         kind = type(node)
@@ -252,12 +253,9 @@ def _code_index(tree: ast.Module) -> dict[int, _Code]:
                     elif type(callee) is ast.Attribute and _root_name(callee) in ("self", "cls"):
                         owner.calls.append(callee.attr)
                 owner.targets += _written(node)
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                stack.extend((v, owner) for v in value if isinstance(v, ast.AST))
-            elif isinstance(value, ast.AST) and not isinstance(value, _CONTEXTS):
-                stack.append((value, owner))
+        push_children(children, node)
+        stack.extend((child, owner) for child in children)
+        children.clear()
     # Each function was found before the functions it holds: in reverse, each is complete by
     # the time it is added to the one holding it.
     for code, owner in reversed(order):
@@ -524,18 +522,9 @@ def _closure_keepers(code: _Code, index: dict[int, _Code]) -> list[_Scope]:
     found: list[_Scope] = []
     for node in code.nested:
         inner = index[id(node)]
-        bound: set[str] | None = None
-        for target in inner.targets:
-            root = _root_name(target)
-            if root in outer:
-                if bound is None:
-                    bound = inner.bound()
-                if root not in bound:
-                    break
-        else:
-            if not inner.has_nonlocal:
-                continue
-        found.append(node)
+        into_outer = {_root_name(t) for t in inner.targets} & outer
+        if inner.has_nonlocal or (into_outer and not into_outer <= inner.bound()):
+            found.append(node)
     return found
 
 
@@ -581,10 +570,10 @@ def keeping_lines(tree: ast.Module) -> frozenset[int]:
 
 
 def _stores_outside(code: _Code) -> bool:
-    """Whether a function (its :class:`_Code`) stores into an object it was handed (``self``, an argument) or that it
-    reaches by a name it does not bind (module state, a closure's variable). A local it binds,
-    even to what a call returned (``found = json.load(fh)``), counts as its own: what it stores
-    there is what it returns."""
+    """Whether a function (its :class:`_Code`) stores into an object it was handed (``self``, an
+    argument) or that it reaches by a name it does not bind (module state, a closure's
+    variable). A local it binds, even to what a call returned (``found = json.load(fh)``),
+    counts as its own: what it stores there is what it returns."""
     own: set[str] | None = None
     for target in code.targets:
         root = _root_name(target)

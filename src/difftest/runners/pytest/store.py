@@ -152,7 +152,11 @@ class BatchWriter:
     def expect(self, tests: int) -> None:
         """``tests`` will be recorded: enough of them, and the helper starts now, ready by the
         time the first batch is."""
-        if self._start_spool is not None and self._spool is None and tests >= SPOOL_TESTS:
+        if tests >= SPOOL_TESTS:
+            self._start_helper()
+
+    def _start_helper(self) -> None:
+        if self._start_spool is not None:
             self._spool, self._start_spool = self._start_spool(), None
 
     def write(
@@ -169,8 +173,8 @@ class BatchWriter:
         """``last``: the run's final write, which also deletes what no test references any
         more (once per run: doing it per batch made recording quadratic in the suite size)."""
         records = list(records)
-        if self._start_spool is not None and not last and self._writing >= self._spool_after:
-            self._spool, self._start_spool = self._start_spool(), None
+        if not last and self._writing >= self._spool_after:
+            self._start_helper()
         spool = self._spool
         if spool is not None and not last and not remove and stat_cache is None and not meta:
             edges = list(edges)
