@@ -4,6 +4,7 @@ cannot answer, the recorder is left to do the work, never waiting on it forever.
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 from collections.abc import Iterator
@@ -278,6 +279,51 @@ def test_the_helper_is_asked_for_the_package_while_pytest_still_collects(
     assert more is False  # more requests follow
     assert rest and rest[-1][1] is True  # the end of collection closes the requests
     assert all("pkg/sibling.py" not in wanted for wanted, _ in rest)  # each file asked once
+
+
+def test_the_helper_starts_before_the_conftests_are_imported_and_is_the_one_asked(
+    project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write(
+        {
+            "conftest.py": "import os\nos.environ['DIFFTEST_TEST_CONFTEST'] = 'imported'\n",
+            "pkg/__init__.py": "",
+            "pkg/sibling.py": "LIMIT = 3\n",
+            "tests/test_a.py": "from pkg.sibling import LIMIT\n\ndef test_a():\n    assert LIMIT\n",
+        }
+    )
+    monkeypatch.delenv("DIFFTEST_TEST_CONFTEST", raising=False)
+    started: list[tuple[Prefetcher, str | None]] = []
+    asked: list[Prefetcher] = []
+    closed: list[Prefetcher] = []
+    init, submit, close = Prefetcher.__init__, Prefetcher.submit, Prefetcher.close
+
+    def starting(self: Prefetcher, root: Path) -> None:
+        started.append((self, os.environ.get("DIFFTEST_TEST_CONFTEST")))
+        init(self, root)
+
+    def submitting(self: Prefetcher, requests: Any, *, last: bool = True) -> None:
+        asked.append(self)
+        submit(self, requests, last=last)
+
+    def closing(self: Prefetcher) -> None:
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(Prefetcher, "__init__", starting)
+    monkeypatch.setattr(Prefetcher, "submit", submitting)
+    monkeypatch.setattr(Prefetcher, "close", closing)
+    monkeypatch.setattr(recorder, "helper_possible", lambda: True)
+    project.baseline().assert_outcomes(passed=1)
+    assert [seen for _, seen in started] == [None]  # one helper, started before the conftest
+    helper = started[0][0]
+    assert asked and all(h is helper for h in asked)
+    assert helper in closed
+
+    # A run that turns out to record nothing (--setup-plan runs no test body) stops it.
+    started.clear(), closed.clear()
+    project.baseline("--setup-plan")
+    assert len(started) == 1 and closed == [started[0][0]]
 
 
 def _what_ran_against(records: dict[str, TestRecord]) -> dict[str, Any]:

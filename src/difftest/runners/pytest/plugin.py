@@ -86,9 +86,11 @@ def pytest_load_initial_conftests(
         static = bool(getattr(namespace, "diff_static", False))
         if static or _other_measurement(namespace) is None:
             # Before the conftests: what is registered now is pytest's and installed plugins'.
-            _start_recorder(
+            recorder = _start_recorder(
                 early_config, static=static, registered=registered_options(early_config)
             )
+            if not os.environ.get("PYTEST_XDIST_WORKER"):  # workers leave the cores to tests
+                recorder.start_helper()
 
 
 def _other_measurement(namespace: argparse.Namespace, ours: Recorder | None = None) -> str | None:

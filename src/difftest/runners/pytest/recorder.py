@@ -19,6 +19,7 @@ import pytest
 from difftest.model import COLLECT_SUFFIX, TestRecord
 from difftest.runners.pytest.helpers import helper_possible
 from difftest.runners.pytest.outcomes import phase_outcome, worst
+from difftest.runners.pytest.prefetch import Prefetcher
 from difftest.runners.pytest.probes import (
     FIXTURE_CONTEXT,
     SESSION_CONTEXT,
@@ -115,6 +116,8 @@ class Recorder:
         #: Test files whose collection started a process: their tests depend on it too.
         self._spawning_files: set[str] = set()
         self._prefetch = False
+        #: The analysis helper started before a builder was bound (:meth:`start_helper`).
+        self._helper: Prefetcher | None = None
         #: Whether the analysis helper was asked for what the first test file imported.
         self._asked_early = False
 
@@ -136,10 +139,26 @@ class Recorder:
         self.batch_size = batch_size
         self.recorded = recorded
         self._prefetch = prefetch and helper_possible()
+        helper, self._helper = self._helper, None
         if self._prefetch:
             self.probe.paused = True  # the helper is difftest's process, not the project's
             try:
-                builder.start_prefetch()
+                builder.start_prefetch(helper)
+            finally:
+                self.probe.paused = False
+        elif helper is not None:
+            helper.close()
+
+    def start_helper(self) -> None:
+        """Start the analysis helper now, before the conftests are imported: it takes about
+        as long to start (an interpreter, difftest's analysis modules) as pytest takes from
+        here to collecting the first test file, when it is first asked for files (on toolz it
+        was still starting when collection ended). :meth:`bind` with ``prefetch`` uses it;
+        otherwise it is stopped there or by :meth:`close`."""
+        if self._helper is None and not self.closed and helper_possible():
+            self.probe.paused = True
+            try:
+                self._helper = Prefetcher(self.paths.root)
             finally:
                 self.probe.paused = False
 
@@ -149,6 +168,9 @@ class Recorder:
             self.closed = True
             self.coverage.stop()
             self.probe.uninstall()
+            if self._helper is not None:
+                self._helper.close()
+                self._helper = None
             if self.builder is not None:
                 self.builder.close()
 
