@@ -3,8 +3,9 @@
 A recording run needs the blocks, name facts and imports of every project file a test reaches.
 Working them out is CPU work in the run's own process: on more-itertools, about 1 s of a run
 whose tests take 4.6 s. With a second core, a helper process does it for the files imported by
-collection, starting while pytest still collects (the files imported by the first test file,
-usually the package under test, then the rest at the end of collection), and the recorder holds
+collection. It starts when recording does, before the conftests are imported, and works while
+pytest still collects (the files imported by the first test file, usually the package under
+test, then the rest at the end of collection), and the recorder holds
 its first batches of records until the answers are in. The helper runs the same functions
 (:func:`analyse`) and sends their results back as JSON; the recorder uses an answer only for the
 file version it was asked about and never waits for one. Records due while the helper still works
