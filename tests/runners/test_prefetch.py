@@ -5,6 +5,7 @@ cannot answer, the recorder is left to do the work, never waiting on it forever.
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
 import time
 from collections.abc import Iterator
@@ -55,15 +56,14 @@ def _version(root: Path, path: str) -> str:
 
 
 @contextmanager
-def _asked(root: Path, *requests: Request, answered: bool = True) -> Iterator[Prefetcher]:
-    """A helper for the sample project, asked for ``requests`` (and waited for, unless not
-    ``answered``); stopped afterwards."""
+def _asked(root: Path, *requests: Request) -> Iterator[Prefetcher]:
+    """A helper for the sample project, asked for ``requests`` and waited for; stopped
+    afterwards."""
     _project(root)
     helper = Prefetcher(root)
     helper.submit(requests)
     try:
-        if answered:
-            _answered(helper)
+        _answered(helper)
         yield helper
     finally:
         helper.close()
@@ -131,13 +131,20 @@ def test_a_helper_that_died_leaves_every_file_to_the_recorder_without_waiting(
 
 
 def test_an_answer_not_there_yet_is_not_waited_for(tmp_path: Path) -> None:
-    with _asked(tmp_path, ("pkg/shapes.py", "pkg", True), answered=False) as helper:
-        # The helper is still starting its interpreter: nothing can have been answered.
+    _project(tmp_path)
+    helper = Prefetcher(tmp_path)
+    assert helper._proc is not None
+    os.kill(helper._proc.pid, signal.SIGSTOP)  # a helper that has not got to it yet
+    try:
+        helper.submit([("pkg/shapes.py", "pkg", True)])
         started = time.monotonic()
         assert helper.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is None
         assert time.monotonic() - started < 0.05
+        os.kill(helper._proc.pid, signal.SIGCONT)
         _answered(helper)
         assert helper.take("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is not None
+    finally:
+        helper.close()
 
 
 def test_requests_asked_in_waves_are_all_answered(tmp_path: Path) -> None:
@@ -157,12 +164,16 @@ def test_requests_asked_in_waves_are_all_answered(tmp_path: Path) -> None:
 def test_asking_for_more_than_a_pipe_holds_does_not_block_the_run(tmp_path: Path) -> None:
     _project(tmp_path)
     helper = Prefetcher(tmp_path)
+    assert helper._proc is not None
+    # A helper that reads nothing for now (a busy one): the pipe fills up whatever the timing.
+    os.kill(helper._proc.pid, signal.SIGSTOP)
     try:
         many = [(f"pkg/missing_{i:05}.py", "pkg", True) for i in range(5000)]  # ~200 KB
         started = time.monotonic()
         helper.submit(many, last=True)
         assert time.monotonic() - started < 0.5
         assert helper._unsent  # the rest waits here, not in a blocked write
+        os.kill(helper._proc.pid, signal.SIGCONT)
         _answered(helper)
         assert helper.take("pkg/missing_04999.py", "") is None
         assert not helper._unsent

@@ -5,14 +5,13 @@ Working them out is CPU work in the run's own process: on more-itertools, about 
 whose tests take 4.6 s. With a second core, a helper process does it for the files imported by
 collection. It starts when recording does, before the conftests are imported, and works while
 pytest still collects (the files imported by the first test file, usually the package under
-test, then the rest at the end of collection), and the recorder holds
-its first batches of records until the answers are in. The helper runs the same functions
-(:func:`analyse`) and sends their results back as JSON; the recorder uses an answer only for the
-file version it was asked about and never waits for one. Records due while the helper still works
-(the end of a short run) are built from both: the recorder analyses the unanswered files from
-the last one back and stops where the helper got to. A file that changed meanwhile, a helper that
-failed or hangs, or a file imported later: the recorder works it out itself, as it does without a
-helper.
+test, then the rest at the end of collection); the recorder holds its first batches of records
+until the answers are in. The helper runs the same functions (:func:`analyse`) and sends their
+results back as JSON; the recorder uses an answer only for the file version it was asked about
+and never waits for one. Records due while the helper still works (the end of a short run) are
+built from both: the recorder analyses the unanswered files from the last one back and stops
+where the helper got to. A file that changed meanwhile, a helper that failed or hangs, or a file
+imported later: the recorder works it out itself, as it does without a helper.
 """
 
 from __future__ import annotations
