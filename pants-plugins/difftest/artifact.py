@@ -26,11 +26,10 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from difftest.changes.blocks import digest
 from difftest.changes.scan import listed_dir, listing_digest_of, listing_names_of_files
 from difftest.changes.state import CurrentState
 from difftest.graph.combined import MemoryIndex, add_records, from_json, records, to_json
-from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, ENV_PREFIX, Dependency, TestRecord
+from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, ENV_PREFIX, Dependency, TestRecord, digest
 from difftest.selection.engine import select
 
 RECORDS_FORMAT = "difftest-pants-records"

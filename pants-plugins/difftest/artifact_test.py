@@ -8,7 +8,7 @@ from pathlib import Path
 from difftest import artifact
 from difftest.artifact import EnvSnapshot, TargetInfo
 from difftest.changes import scan
-from difftest.changes.blocks import digest, parse_blocks
+from difftest.changes.blocks import parse_blocks
 from difftest.model import (
     COLLECT_SUFFIX,
     DATA_BLOCK,
@@ -16,6 +16,7 @@ from difftest.model import (
     SPAWN_BLOCK,
     Dependency,
     TestRecord,
+    digest,
 )
 
 ENV = EnvSnapshot(

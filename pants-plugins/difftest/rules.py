@@ -65,7 +65,7 @@ from pants.util.memo import memoized
 
 from difftest import artifact
 from difftest.artifact import Decision, EnvSnapshot, TargetInfo
-from difftest.changes.blocks import digest
+from difftest.model import digest
 from difftest.subsystem import DifftestSubsystem, NoRecordsPolicy
 
 #: Sandbox directory of everything the plugin injects (difftest never records files under

@@ -14,9 +14,9 @@ from pants.engine.rules import QueryRule
 from pants.testutil.rule_runner import RuleRunner
 
 from difftest import artifact, register
-from difftest.changes.blocks import digest, parse_blocks
+from difftest.changes.blocks import parse_blocks
 from difftest.goals import DifftestAffected
-from difftest.model import COLLECT_SUFFIX, Dependency, TestRecord
+from difftest.model import COLLECT_SUFFIX, Dependency, TestRecord, digest
 from difftest.rules import (
     ENGINE_DIR,
     RECORDER_MODULE,

@@ -5,8 +5,15 @@ Stages: changes -> graph -> selection -> front ends (pytest, Pants, CLI) -> stor
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import NamedTuple
+
+
+def digest(data: bytes) -> str:
+    """A 128-bit content hash: wide enough that collisions are not a concern."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
 
 #: Name of the block holding what a module runs at import time outside class bodies: module-level
 #: statements, decorators, signatures, defaults and docstrings of module-level functions. Class
@@ -37,6 +44,13 @@ ENV_BLOCK = "<env>"
 ABSENT = "absent"
 #: Prefix of dependency keys that are not files: the Python version, a distribution, pytest's config.
 ENV_PREFIX = "<env>/"
+#: The version of the name-facts analysis (:mod:`difftest.changes.names`) that wrote a file's
+#: facts. Raised whenever the analysis changes what a function or statement counts as: facts of
+#: an earlier analysis are not trusted (the file is judged as if nothing were known of it) and are
+#: computed again on the next ``--diff-baseline`` run.
+FACTS_VERSION = 5
+#: How the JSON of facts of this version ends (keys are sorted: "v" comes last).
+FACTS_TAIL = f'"v":{FACTS_VERSION}}}'
 #: Suffix of the pseudo test id that records what collecting a test file depends on.
 COLLECT_SUFFIX = "::<collect>"
 

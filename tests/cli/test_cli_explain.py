@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from difftest.changes.blocks import digest, parse_blocks
+from difftest.changes.blocks import parse_blocks
 from difftest.changes.environment import python_fingerprint
 from difftest.changes.names import names_reader
 from difftest.changes.scan import FileHasher
 from difftest.cli.error_handler import EXIT_ERROR, EXIT_OK
 from difftest.cli.main import main
-from difftest.model import Dependency, TestRecord
+from difftest.model import Dependency, TestRecord, digest
 from difftest.storage.baseline import Baseline
 
 APP = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pytester_project import Project, ran
 
-from difftest.changes.names import FACTS_VERSION
+from difftest.model import FACTS_VERSION
 
 LIMITS = {
     "limits.py": """

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from difftest.changes.blocks import digest, parse_blocks, parse_tree
+from difftest.changes.blocks import parse_blocks, parse_tree
 from difftest.changes.imports import imported_names
 from difftest.changes.names import blocks_and_names
 from difftest.changes.scan import FileHasher
-from difftest.model import TestRecord
+from difftest.model import TestRecord, digest
 from difftest.runners.pytest import local, prefetch, recorder, records, store
 from difftest.runners.pytest.prefetch import Analysed, Prefetcher, Request
 from difftest.runners.pytest.probes import ProjectPaths

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from difftest.changes.blocks import digest, parse_blocks
+from difftest.changes.blocks import parse_blocks
 from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
-from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, Dependency, TestRecord
+from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, Dependency, TestRecord, digest
 from difftest.selection.engine import select
 from difftest.storage.baseline import Baseline
 

@@ -17,7 +17,6 @@ Fingerprints are taken over the AST without positions: formatting and comments d
 from __future__ import annotations
 
 import ast
-import hashlib
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,15 +24,10 @@ from functools import cached_property
 from typing import Union
 
 from difftest.errors import SourceError
-from difftest.model import DOCSTRINGS_BLOCK, MODULE_BLOCK, Block
+from difftest.model import DOCSTRINGS_BLOCK, MODULE_BLOCK, Block, digest
 
 _FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 _CONTAINERS = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.While)
-
-
-def digest(data: bytes) -> str:
-    """A 128-bit content hash: wide enough that collisions are not a concern."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from difftest.changes.blocks import digest
-from difftest.model import ENV_PREFIX
+from difftest.model import ENV_PREFIX, digest
 
 PYTHON_KEY = ENV_PREFIX + "python"
 DIST_PREFIX = ENV_PREFIX + "dist/"

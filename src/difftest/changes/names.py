@@ -40,7 +40,6 @@ from difftest.changes.blocks import (
     _dump,
     block_defs,
     blocks_from_tree,
-    digest,
     doctest_docstrings,
     memo_only,
     push_children,
@@ -48,7 +47,7 @@ from difftest.changes.blocks import (
 )
 from difftest.changes.scan import FileHasher
 from difftest.errors import SourceError
-from difftest.model import DOCSTRINGS_BLOCK
+from difftest.model import DOCSTRINGS_BLOCK, FACTS_VERSION, digest
 
 PURE = "p"
 IMPORTS = "m"
@@ -162,15 +161,6 @@ _PICKLERS = frozenset({"pickle", "cPickle", "dill", "cloudpickle", "joblib", "sh
 IMPORT_MARK = "import:"
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 Statement = list[str]  # [identity, kind, fingerprint, uses]
-
-
-#: The version of the analysis that wrote a file's facts. Raised whenever the analysis changes
-#: what a function or statement counts as: facts of an earlier analysis are not trusted (the
-#: file is judged as if nothing were known of it) and are computed again on the next
-#: ``--diff-baseline`` run.
-FACTS_VERSION = 5
-#: How the JSON of facts of this version ends (keys are sorted: "v" comes last).
-FACTS_TAIL = f'"v":{FACTS_VERSION}}}'
 
 
 @dataclass

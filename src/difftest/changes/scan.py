@@ -7,8 +7,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from difftest.changes.blocks import digest
-from difftest.model import LISTING
+from difftest.model import LISTING, digest
 
 StatEntry = tuple[int, int, str]  # (mtime_ns, size, content hash)
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from difftest.changes.blocks import FileBlocks, parse_tree
 from difftest.changes.environment import current_value
-from difftest.changes.names import NameFacts, blocks_and_names
 from difftest.changes.scan import FileHasher
 from difftest.errors import SourceError
 from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, SPAWN_BLOCK, block_of
+
+if TYPE_CHECKING:
+    from difftest.changes.blocks import FileBlocks
+    from difftest.changes.names import NameFacts
 
 #: Fingerprint of every block of a file that does not parse: never equal to a recorded one.
 UNPARSEABLE = "<unparseable>"
@@ -39,6 +42,10 @@ class CurrentState:
     def blocks(self, path: str) -> FileBlocks | None:
         """Parsed blocks of a Python file now; None if it is missing or does not parse."""
         if path not in self._blocks:
+            # Imported here: a run where nothing changed parses nothing.
+            from difftest.changes.blocks import parse_tree
+            from difftest.changes.names import blocks_and_names
+
             parsed: FileBlocks | None = None
             names: NameFacts | None = None
             if self.hasher.hash(path) is not None:

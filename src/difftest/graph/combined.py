@@ -26,9 +26,8 @@ from typing import Any
 
 import networkx as nx
 
-from difftest.changes.blocks import digest
 from difftest.errors import BaselineCorruptError, BaselineVersionError
-from difftest.model import DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, Dependency, TestRecord
+from difftest.model import DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, Dependency, TestRecord, digest
 
 GRAPH_FORMAT = "difftest-graph"
 GRAPH_VERSION = 1

@@ -16,8 +16,6 @@ import ast
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from difftest.changes.blocks import parse_tree
-from difftest.changes.imports import imported_names
 from difftest.errors import SourceError
 
 EXTERNAL_PREFIX = "ext:"
@@ -119,6 +117,10 @@ class ImportGraph:
             return
         known = self._imports_of(path) if self._imports_of is not None else None
         if known is None:
+            # Imported here: a selection run builds a module index but parses nothing.
+            from difftest.changes.blocks import parse_tree
+            from difftest.changes.imports import imported_names
+
             source = self._read(path)
             if source is None:
                 return

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from difftest.changes.environment import OPTION_PREFIX, VAR_PREFIX
-from difftest.changes.names import NameFacts
 from difftest.changes.scan import listed_dir
 from difftest.changes.state import UNPARSEABLE, CurrentState
 from difftest.model import (
@@ -26,7 +25,10 @@ from difftest.model import (
     Reason,
     block_of,
 )
-from difftest.selection.narrowing import ImportCheck, WatchCheck, narrow
+
+if TYPE_CHECKING:
+    from difftest.changes.names import NameFacts
+    from difftest.selection.narrowing import ImportCheck, WatchCheck
 
 
 class RecordIndex(Protocol):
@@ -178,6 +180,10 @@ def select(
     selection.changed.sort()
 
     if deferred:
+        # Imported here: only a run with import-time changes narrows them.
+        from difftest.changes.names import NameFacts
+        from difftest.selection.narrowing import narrow
+
         vids = sorted({vid for vid, _ in deferred})
         python = [vid for vid, key, _ in versions if key.endswith(".py")]
         stored: dict[int, NameFacts] = {}

@@ -14,12 +14,13 @@ import subprocess
 import sys
 from collections.abc import Collection, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from difftest.changes.blocks import block_defs, first_line, parse_tree
 from difftest.errors import SourceError
 from difftest.graph.modules import ModuleIndex
-from difftest.selection import watch_imports
-from difftest.selection.narrowing import Watched
+
+if TYPE_CHECKING:
+    from difftest.selection.narrowing import Watched
 
 _SCRIPT = """
 import importlib, sys
@@ -81,6 +82,10 @@ class SubprocessImportCheck:
         """Import the modules of ``paths`` (root-relative files; those that are no module under
         the import roots are left out), watching ``functions`` ((file, qualified name))
         whenever import-time code calls them (:mod:`difftest.selection.watch_imports`)."""
+        # Imported here, as in _lines_of: every run makes a check, few runs use it.
+        from difftest.selection import watch_imports
+        from difftest.selection.narrowing import Watched
+
         modules = sorted({m for p in paths if (m := self.index.module_of(p)) is not None})
         spec = json.dumps({"modules": modules, "watched": self._lines_of(functions)})
         done = self._run(["-c", _WATCH, str(watch_imports.__file__), str(self.root), spec])
@@ -105,6 +110,8 @@ class SubprocessImportCheck:
         """(file, qualified name, first line, last line) of each function block: the watch
         knows a function's code, and the code of what is nested in it, by where it lies (a
         function that is gone or does not parse now is left out, so it does not run there)."""
+        from difftest.changes.blocks import block_defs, first_line, parse_tree
+
         wanted: dict[str, set[str]] = {}
         for file, qualname in functions:
             wanted.setdefault(file, set()).add(qualname)

@@ -43,9 +43,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from difftest.changes.names import FACTS_TAIL
 from difftest.errors import BaselineCorruptError, BaselineVersionError, StorageError
-from difftest.model import Dependency, TestRecord
+from difftest.model import FACTS_TAIL, Dependency, TestRecord, digest
 
 #: meta key: JSON object {test file: [nodeids marked diff_always]}, so they run even when the file
 #: is not collected for any other reason.
@@ -109,8 +108,6 @@ def _chunks(items: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
 
 
 def _depset_digest(deps: Iterable[Dependency]) -> str:
-    from difftest.changes.blocks import digest
-
     text = "\n".join(sorted(f"{d.key}\0{d.version}\0{d.name}\0{d.fingerprint}" for d in deps))
     return digest(text.encode())
 

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from difftest.changes.blocks import digest
 from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
 from difftest.errors import StorageError
-from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, Reason
+from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, Reason, digest
 from difftest.runners.pytest.options import Settings
 from difftest.runners.pytest.store import Opened, open_for_run, unreadable
 from difftest.selection.engine import Selection, select

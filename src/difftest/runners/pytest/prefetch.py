@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from difftest.changes.blocks import FileBlocks, digest, parse_tree
+from difftest.changes.blocks import FileBlocks, parse_tree
 from difftest.changes.imports import imported_names
 from difftest.changes.names import blocks_and_names
 from difftest.errors import SourceError
-from difftest.model import Block
+from difftest.model import Block, digest
 from difftest.runners.pytest.helpers import spawn_helper, stop_helper
 
 #: A request: (root-relative path, its package for relative imports, whether name facts are

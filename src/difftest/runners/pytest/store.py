@@ -9,13 +9,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from difftest.errors import DifftestError, StorageError
 from difftest.model import Dependency, TestRecord
-from difftest.runners.pytest.spool import Spool, shared_deps
 from difftest.storage.baseline import Baseline
+
+if TYPE_CHECKING:
+    from difftest.runners.pytest.spool import Spool
 
 Edge = tuple[str, str, str]
 #: Suffix of a baseline file set aside because it could not be read.
@@ -177,6 +180,8 @@ class BatchWriter:
             self._start_helper()
         spool = self._spool
         if spool is not None and not last and not remove and stat_cache is None and not meta:
+            from difftest.runners.pytest.spool import shared_deps
+
             edges = list(edges)
             unique = shared_deps(records)
             rows = [*names, *self._names_to_send(unique.values())]

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from difftest.changes.names import names_reader
 from difftest.changes.scan import FileHasher
 from difftest.errors import DifftestError
 from difftest.model import TestRecord
@@ -129,6 +128,8 @@ class ControllerRun:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def _merge(self) -> None:
+        from difftest.changes.names import names_reader
+
         assert self.baseline is not None
         writer = BatchWriter(
             self.baseline, replace_all=self.plan.replace_all, names_of=names_reader(self.hasher)
