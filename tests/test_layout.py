@@ -54,3 +54,15 @@ def test_the_core_imports_no_stage():
                 n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
             }
             assert not {m for m in imported if _stage(m) in STAGES}, name
+
+
+def test_every_public_name_is_listed_once_and_imports_from_the_package():
+    import difftest
+
+    # The package's __init__ imports its API on first use: each name in __all__ must have a
+    # module to come from, and come from it.
+    assert sorted(difftest.__all__) == sorted(difftest._PUBLIC)
+    for name in difftest.__all__:
+        value = getattr(difftest, name)
+        assert getattr(value, "__module__", None) == difftest._PUBLIC[name], name
+    assert not hasattr(difftest, "no_such_name")

@@ -139,15 +139,14 @@ class Recorder:
         self.batch_size = batch_size
         self.recorded = recorded
         self._prefetch = prefetch and helper_possible()
-        helper, self._helper = self._helper, None
         if self._prefetch:
-            self.probe.paused = True  # the helper is difftest's process, not the project's
-            try:
-                builder.start_prefetch(helper)
-            finally:
-                self.probe.paused = False
-        elif helper is not None:
-            helper.close()
+            self.start_helper()  # unless it started before the conftests
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            if self._prefetch:
+                builder.use_prefetch(helper)
+            else:
+                helper.close()
 
     def start_helper(self) -> None:
         """Start the analysis helper now, before the conftests are imported: it takes about
@@ -156,7 +155,7 @@ class Recorder:
         was still starting when collection ended). :meth:`bind` with ``prefetch`` uses it;
         otherwise it is stopped there or by :meth:`close`."""
         if self._helper is None and not self.closed and helper_possible():
-            self.probe.paused = True
+            self.probe.paused = True  # the helper is difftest's process, not the project's
             try:
                 self._helper = Prefetcher(self.paths.root)
             finally:

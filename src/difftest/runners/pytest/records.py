@@ -272,13 +272,13 @@ class RecordBuilder:
                 self._graph.add_edge(src, dst, kind)
         return self._graph
 
-    def start_prefetch(self, started: Prefetcher | None = None) -> None:
-        """Use the helper process ``started`` (or start one now): it starts before pytest
-        collects, and imports difftest's analysis while the conftests are imported."""
+    def use_prefetch(self, helper: Prefetcher) -> None:
+        """Have ``helper`` analyse the files asked for with :meth:`prefetch` (the recorder
+        starts it, before pytest collects)."""
         if self.facts.prefetch is None:
-            self.facts.prefetch = started or Prefetcher(Path(self.paths.root))
-        elif started is not None:
-            started.close()
+            self.facts.prefetch = helper
+        else:
+            helper.close()
 
     def prefetch(self, files: Iterable[str], *, last: bool = True) -> None:
         """Ask the helper to analyse ``files`` (Python sources) while the tests run (those not
