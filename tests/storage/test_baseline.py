@@ -308,3 +308,76 @@ def test_name_facts_of_an_earlier_analysis_are_computed_again_or_dropped_on_the_
             ("src/other.py", "v-src/other.py"),
         }
     assert stored == {"src/same.py": current, "src/other.py": current}
+
+
+def _count(path: Path, sql: str) -> int:
+    conn = sqlite3.connect(str(path))
+    try:
+        return int(conn.execute(sql).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_what_the_tests_of_one_file_share_is_stored_once_and_read_back_in_every_record(
+    tmp_path: Path, baselines
+) -> None:
+    shared = [(f"src/m{j}.py", "<module>") for j in range(10)]
+    records = [
+        baselines.record(f"tests/test_a.py::test_{i}", *shared, (f"src/f{i}.py", "f"))
+        for i in range(3)
+    ] + [baselines.record("tests/test_b.py::test_alone", *shared)]
+    path = baselines.make(tmp_path / "baseline.db", records)
+
+    # The 10 shared rows once, one own row per test of test_a.py; test_b.py's test ran against
+    # exactly the shared part, so its depset is that same base.
+    assert _count(path, "SELECT COUNT(*) FROM dep") == 10 + 3
+    assert _count(path, "SELECT COUNT(*) FROM depset WHERE base_id IS NOT NULL") == 3
+    with Baseline.open_existing(path) as baseline:
+        assert {r.nodeid: (r.file, set(r.deps)) for r in baseline.records()} == {
+            r.nodeid: (r.file, set(r.deps)) for r in records
+        }
+        for rec in records:
+            assert set(baseline.record(rec.nodeid).deps) == set(rec.deps)  # type: ignore[union-attr]
+        assert sorted(n for n, _, _ in baseline.dependents_of_key("src/m3.py")) == [
+            "tests/test_a.py::test_0",
+            "tests/test_a.py::test_1",
+            "tests/test_a.py::test_2",
+            "tests/test_b.py::test_alone",
+        ]
+        assert [n for n, _, _ in baseline.dependents_of_key("src/f1.py")] == [
+            "tests/test_a.py::test_1"
+        ]
+        # What selection asks: the depsets holding a version, then their tests.
+        (vid,) = [v for v, key, _ in baseline.versions() if key == "src/m3.py"]
+        depsets = sorted({d for d, _, _, _ in baseline.deps_of_versions([vid])})
+        assert sorted(n for n, _, _ in baseline.tests_of_depsets(depsets)) == sorted(
+            r.nodeid for r in records
+        )
+        (own,) = [v for v, key, _ in baseline.versions() if key == "src/f2.py"]
+        depsets = sorted({d for d, _, _, _ in baseline.deps_of_versions([own])})
+        assert [n for n, _, _ in baseline.tests_of_depsets(depsets)] == ["tests/test_a.py::test_2"]
+
+
+def test_a_shared_part_is_kept_while_a_test_stands_on_it_and_collected_after(
+    tmp_path: Path, baselines
+) -> None:
+    shared = [("src/lib.py", "<module>"), ("src/lib.py", "K")]
+    path = baselines.make(
+        tmp_path / "baseline.db",
+        [baselines.record(f"t.py::test_{i}", *shared, ("src/own.py", f"f{i}")) for i in range(2)],
+    )
+    with Baseline.open_existing(path) as baseline:
+        # test_0 alone is re-recorded (a `-k` run): it no longer shares a batch with test_1,
+        # whose depset still stands on the old base.
+        baseline.write([baselines.record("t.py::test_0", ("src/other.py", "g"))])
+        assert [n for n, _, _ in baseline.dependents_of_key("src/lib.py")] == [
+            "t.py::test_1",
+            "t.py::test_1",
+        ]
+        assert set(baseline.record("t.py::test_1").deps) == {  # type: ignore[union-attr]
+            *baselines.record("t.py::test_1", *shared, ("src/own.py", "f1")).deps
+        }
+        baseline.write([], remove=["t.py::test_1"])
+        assert sorted(key for _, key, _ in baseline.versions()) == ["src/other.py"]
+    assert _count(path, "SELECT COUNT(*) FROM depset") == 1
+    assert _count(path, "SELECT COUNT(*) FROM dep") == 1

@@ -5,7 +5,7 @@ whole; writes are transactional (a crash mid-write rolls back, never leaves half
 it holds only data (no pickle), so a baseline from an untrusted remote is safe to open once
 its schema has been checked; and one file is easy to upload, download and merge.
 
-Schema, version 2 (``PRAGMA application_id`` = 0x44494654, "DIFT"):
+Schema, version 3 (``PRAGMA application_id`` = 0x44494654, "DIFT"):
 
 ``meta(key, value)``
     ``format_version``; ``tool`` ("difftest"); ``created_at``/``updated_at`` (ISO UTC);
@@ -14,8 +14,13 @@ Schema, version 2 (``PRAGMA application_id`` = 0x44494654, "DIFT"):
 ``version(id, key, hash)``
     A file (root-relative POSIX path) or environment item (``<env>/...``) as some test saw it:
     ``hash`` is the content hash, or the environment value.
-``depset(id, digest)``
-    A distinct set of dependencies; tests that ran against the same things share one.
+``depset(id, digest, base_id)``
+    A distinct set of dependencies; tests that ran against the same things share one. A depset
+    with a ``base_id`` holds its own ``dep`` rows and those of that base depset (one level: a
+    base has none). The tests of one file share most of what they depend on (the import-time
+    blocks of every module their file imports), so each batch stores that common part once per
+    file, as a base, and each test's depset holds only the rest: on more-itertools, 2,000 rows
+    instead of 79,000.
 ``dep(depset_id, version_id, name, fingerprint)``
     One member of a depset: block ``name`` of that version, with its checksum then.
 ``test(nodeid, file, depset_id, outcome, duration, recorded_at)``
@@ -50,7 +55,7 @@ from difftest.model import FACTS_TAIL, Dependency, TestRecord, digest
 #: is not collected for any other reason.
 ALWAYS_RUN_META = "always_run"
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: A LIKE pattern for name facts written by the current analysis.
 _CURRENT = "%" + FACTS_TAIL
 APPLICATION_ID = 0x44494654
@@ -59,7 +64,8 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE version (id INTEGER PRIMARY KEY, key TEXT NOT NULL, hash TEXT NOT NULL, UNIQUE (key, hash));
-CREATE TABLE depset (id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE);
+CREATE TABLE depset (id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, base_id INTEGER);
+CREATE INDEX depset_by_base ON depset (base_id);
 CREATE TABLE dep (
     depset_id INTEGER NOT NULL,
     version_id INTEGER NOT NULL,
@@ -92,6 +98,7 @@ _EXPECTED_OBJECTS = {
     ("table", "edge"),
     ("table", "names"),
     ("index", "dep_by_version"),
+    ("index", "depset_by_base"),
     ("index", "test_by_depset"),
     ("index", "test_by_file"),
 }
@@ -107,9 +114,38 @@ def _chunks(items: Sequence[_T], size: int = 500) -> Iterator[Sequence[_T]]:
         yield items[i : i + size]
 
 
-def _depset_digest(deps: Iterable[Dependency]) -> str:
+def _depset_digest(deps: Iterable[Dependency], base: str = "") -> str:
     text = "\n".join(sorted(f"{d.key}\0{d.version}\0{d.name}\0{d.fingerprint}" for d in deps))
-    return digest(text.encode())
+    # A layered depset's digest names its base, so it never equals a flat depset's.
+    return digest(f"base {base}\n{text}".encode() if base else text.encode())
+
+
+#: The fewest dependencies common to a file's tests that are stored once, as a base. Low, so
+#: that nearly every baseline (and test) holds layered depsets: a base saves rows only from a
+#: few dependencies up, but costs next to nothing below that.
+_MIN_BASE = 2
+
+
+def _layer(records: Sequence[TestRecord]) -> dict[int, frozenset[Dependency]]:
+    """index in ``records`` -> the dependencies it shares with the other records of its test
+    file in this batch (where there are enough to be worth a base depset)."""
+    by_file: dict[str, list[int]] = {}
+    for i, rec in enumerate(records):
+        by_file.setdefault(rec.file, []).append(i)
+    bases: dict[int, frozenset[Dependency]] = {}
+    for members in by_file.values():
+        if len(members) < 2:
+            continue
+        common = set(records[members[0]].deps)
+        for i in members[1:]:
+            common.intersection_update(records[i].deps)
+            if len(common) < _MIN_BASE:
+                break
+        if len(common) >= _MIN_BASE:
+            base = frozenset(common)
+            for i in members:
+                bases[i] = base
+    return bases
 
 
 class Baseline:
@@ -331,7 +367,8 @@ class Baseline:
         ]
 
     def deps_of_versions(self, version_ids: Sequence[int]) -> list[tuple[int, int, str, str]]:
-        """(depset id, version id, block name, fingerprint) rows for the given versions."""
+        """(depset id, version id, block name, fingerprint) rows for the given versions: a row
+        of a base depset is given for each depset on it too."""
         rows: list[tuple[int, int, str, str]] = []
         for chunk in _chunks(list(version_ids)):
             marks = ",".join("?" * len(chunk))
@@ -342,6 +379,15 @@ class Baseline:
                     chunk,
                 )
             )
+        on: dict[int, list[int]] = {}
+        for chunk in _chunks(sorted({row[0] for row in rows})):
+            marks = ",".join("?" * len(chunk))
+            for depset_id, base_id in self._query(
+                f"SELECT id, base_id FROM depset WHERE base_id IN ({marks})", chunk
+            ):
+                on.setdefault(int(base_id), []).append(int(depset_id))
+        if on:
+            rows.extend((d, v, n, f) for base, v, n, f in rows if base in on for d in on[base])
         return rows
 
     def tests_of_depsets(self, depset_ids: Sequence[int]) -> list[tuple[str, str, int]]:
@@ -389,26 +435,34 @@ class Baseline:
         deps = tuple(
             Dependency(str(k), str(h), str(n), str(f))
             for k, h, n, f in self._query(
-                "SELECT v.key, v.hash, d.name, d.fingerprint FROM dep d JOIN version v ON v.id = d.version_id "
-                "WHERE d.depset_id = ? ORDER BY v.key, d.name",
-                (depset_id,),
+                "SELECT DISTINCT v.key, v.hash, d.name, d.fingerprint FROM dep d "
+                "JOIN version v ON v.id = d.version_id WHERE d.depset_id = ? "
+                "OR d.depset_id = (SELECT base_id FROM depset WHERE id = ?) ORDER BY v.key, d.name",
+                (depset_id, depset_id),
             )
         )
         return TestRecord(str(nodeid), str(file), str(outcome), float(duration), deps)
 
     def records(self) -> Iterator[TestRecord]:
         """Every record, depsets shared; for merge and export (loads the file whole)."""
-        by_depset: dict[int, list[Dependency]] = {}
+        own: dict[int, list[Dependency]] = {}
         for depset_id, key, hash_, name, fp in self._query(
             "SELECT d.depset_id, v.key, v.hash, d.name, d.fingerprint FROM dep d JOIN version v ON v.id = d.version_id"
         ):
-            by_depset.setdefault(int(depset_id), []).append(
+            own.setdefault(int(depset_id), []).append(
                 Dependency(str(key), str(hash_), str(name), str(fp))
             )
+        by_depset = dict(own)
+        for depset_id, base_id in self._query(
+            "SELECT id, base_id FROM depset WHERE base_id IS NOT NULL"
+        ):
+            by_depset[int(depset_id)] = own.get(int(depset_id), []) + own.get(int(base_id), [])
         for nodeid, file, outcome, duration, depset_id, _ in self._query(
             "SELECT nodeid, file, outcome, duration, depset_id, recorded_at FROM test ORDER BY nodeid"
         ):
-            deps = tuple(sorted(by_depset.get(int(depset_id), ()), key=lambda d: (d.key, d.name)))
+            deps = tuple(
+                sorted(set(by_depset.get(int(depset_id), ())), key=lambda d: (d.key, d.name, d))
+            )
             yield TestRecord(str(nodeid), str(file), str(outcome), float(duration), deps)
 
     def recorded_at(self) -> dict[str, float]:
@@ -420,7 +474,8 @@ class Baseline:
             (str(n), str(b), str(f))
             for n, b, f in self._query(
                 "SELECT DISTINCT t.nodeid, d.name, d.fingerprint FROM version v JOIN dep d ON d.version_id = v.id "
-                "JOIN test t ON t.depset_id = d.depset_id WHERE v.key = ? ORDER BY t.nodeid, d.name",
+                "JOIN depset s ON s.id = d.depset_id OR s.base_id = d.depset_id "
+                "JOIN test t ON t.depset_id = s.id WHERE v.key = ? ORDER BY t.nodeid, d.name",
                 (key,),
             )
         ]
@@ -472,26 +527,49 @@ class Baseline:
             conn.executemany(
                 "INSERT OR IGNORE INTO names (key, hash, facts) VALUES (?, ?, ?)", names
             )
+            batch = list(records)
+            bases = _layer(batch)
+            base_digests: dict[int, str] = {}
             rows = []
             depset_ids: dict[str, int] = {}
-            new: dict[str, Sequence[Dependency]] = {}
-            for rec in records:
-                digest_ = _depset_digest(rec.deps)
-                rows.append((rec, digest_))
+            #: digest -> (its own dependencies, its base's digest or "")
+            new: dict[str, tuple[Sequence[Dependency], str]] = {}
+
+            def stored(digest_: str) -> bool:
                 if digest_ in depset_ids or digest_ in new:
-                    continue
+                    return True
                 row = conn.execute("SELECT id FROM depset WHERE digest = ?", (digest_,)).fetchone()
                 if row is not None:
                     depset_ids[digest_] = int(row[0])
+                return row is not None
+
+            for i, rec in enumerate(batch):
+                base = bases.get(i)
+                if base is None:
+                    own: Sequence[Dependency] = rec.deps
+                    base_digest = ""
                 else:
-                    new[digest_] = rec.deps
+                    own = [d for d in rec.deps if d not in base]
+                    base_digest = base_digests.get(id(base), "")
+                    if not base_digest:
+                        base_digest = base_digests[id(base)] = _depset_digest(base)
+                        if not stored(base_digest):
+                            new[base_digest] = (tuple(base), "")
+                digest_ = _depset_digest(own, base_digest)
+                rows.append((rec, digest_))
+                if not stored(digest_):
+                    new[digest_] = (own, base_digest)
             if new:
-                wanted = {(d.key, d.version) for deps in new.values() for d in deps}
+                wanted = {(d.key, d.version) for deps, _ in new.values() for d in deps}
                 version_ids = self._intern_versions(wanted)
                 if names_of is not None:
                     self._store_names(wanted, names_of)
-                for digest_, deps in new.items():
-                    cursor = conn.execute("INSERT INTO depset (digest) VALUES (?)", (digest_,))
+                # A base comes before the depsets on it (``new`` keeps insertion order).
+                for digest_, (deps, base_digest) in new.items():
+                    cursor = conn.execute(
+                        "INSERT INTO depset (digest, base_id) VALUES (?, ?)",
+                        (digest_, depset_ids[base_digest] if base_digest else None),
+                    )
                     depset_id = depset_ids[digest_] = int(cursor.lastrowid or 0)
                     conn.executemany(
                         "INSERT OR IGNORE INTO dep (depset_id, version_id, name, fingerprint) "
@@ -516,7 +594,11 @@ class Baseline:
                     ((p, m, s, h) for p, (m, s, h) in stat_cache.items()),
                 )
             if collect:
-                conn.execute("DELETE FROM depset WHERE id NOT IN (SELECT depset_id FROM test)")
+                conn.execute(
+                    "DELETE FROM depset WHERE id NOT IN (SELECT depset_id FROM test) AND id NOT IN "
+                    "(SELECT s.base_id FROM depset s JOIN test t ON t.depset_id = s.id "
+                    "WHERE s.base_id IS NOT NULL)"
+                )
                 conn.execute("DELETE FROM dep WHERE depset_id NOT IN (SELECT id FROM depset)")
                 conn.execute("DELETE FROM version WHERE id NOT IN (SELECT version_id FROM dep)")
                 conn.execute(

@@ -210,7 +210,9 @@ class RuntimeProbe:
         self.shared: dict[str, list[InstanceState]] = {}
         self._states: dict[tuple[str, str], InstanceState | None] = {}
         self._trees: dict[str, ast.Module | None] = {}
-        self._seen_kinds: dict[int, type] = {}
+        #: id -> type of the values :meth:`share` looked at, and of code (never shared): a
+        #: later value of one of these kinds is passed over at once (most module globals are).
+        self._seen_kinds: dict[int, type] = {id(k): k for k in _CODE if k is not type}
         self._orig_open: Callable[..., Any] = builtins.open
         self._orig_io_open: Callable[..., Any] = io.open
         self._orig_import_module: Callable[..., ModuleType] = importlib.import_module
@@ -566,6 +568,7 @@ class RuntimeProbe:
         """:meth:`share` the instances that project modules hold at module level, in their
         classes' attributes, or one level down in a plain container there (``_BACKENDS =
         {"default": Backend()}``; its first items only), now."""
+        seen = self._seen_kinds
         for module in list(sys.modules.values()):
             filename = getattr(module, "__file__", None)
             if not isinstance(filename, str) or self._code_file(filename) is None:
@@ -575,6 +578,8 @@ class RuntimeProbe:
             except TypeError:
                 continue
             for value in values:
+                if id(type(value)) in seen:
+                    continue
                 if isinstance(value, type):
                     # The module's own classes: instances kept in class attributes.
                     if value.__module__ == module.__name__:
@@ -586,7 +591,8 @@ class RuntimeProbe:
                     except RuntimeError:  # changed size while read (another thread)
                         continue
                     for item in held:
-                        if not _is_code(item) and type(item) not in _CONTAINERS:
+                        kind = type(item)
+                        if id(kind) not in seen and kind not in _CONTAINERS and not _is_code(item):
                             self.share(item)
                 elif not _is_code(value):
                     self.share(value)
