@@ -282,6 +282,22 @@ def test_functions_storing_into_objects_they_did_not_build_may_keep_what_they_re
     assert keeping_lines(ast.parse(source)) == {2, 9}
 
 
+def test_a_local_that_may_stand_for_an_object_kept_elsewhere_stores_outside_the_function():
+    source = (
+        "def got(path):\n    cache = get_cache()\n    cache[path] = open(path).read()\n\n"  # 1
+        "def alias(path):\n    cache = _CACHE\n    cache[path] = 1\n\n"  # 5
+        "class K:\n"
+        "    def mine(self, path):\n        c = self.load(path)\n        c['x'] = 1\n\n"  # 10
+        "    def each(self):\n        for e in sorted(self.entries):\n            e.seen = 1\n\n"
+        "def parsed(path):\n"  # 17
+        "    rows = list(csv.DictReader(open(path)))\n"
+        "    for row in rows:\n        row['n'] = int(row['n'])\n"
+        "    for key, value in json.load(open(path)).items():\n        rows.append(value)\n"
+        "    return rows\n"
+    )
+    assert keeping_lines(ast.parse(source)) == {1, 5, 10, 14}
+
+
 def test_the_state_of_an_instance_is_what_its_storing_methods_and_their_callees_run():
     source = _REGISTRY + "\n    def describe(self):\n        return 'registry'\n"
     # __init__ and value store, value stores what _compute returns: their first body lines.

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from pytester_project import Project, ran
 
@@ -949,15 +951,15 @@ def test_editing_a_method_whose_result_a_module_level_instance_caches_reselects_
     _both_run_and_fail(project)
 
 
+def _load_users() -> dict[str, str]:
+    """Two test files whose tests check what ``conf.load()`` returns."""
+    test = 'import conf\n\ndef test_{0}():\n    assert conf.load() == {{"level": 1}}\n'
+    return {f"tests/test_{n}.py": test.format(n) for n in ("first", "second")}
+
+
 def test_a_data_file_a_closure_cached_for_an_earlier_test_reselects_every_test_reading_the_closure(
     project: Project,
 ) -> None:
-    uses = """
-        import conf
-
-        def test_{0}():
-            assert conf.load() == {{"level": 1}}
-        """
     project.write(
         {
             **UNRELATED,
@@ -978,13 +980,103 @@ def test_a_data_file_a_closure_cached_for_an_earlier_test_reselects_every_test_r
 
                 load = _loader()
                 """,
-            "tests/test_first.py": uses.format("first"),
-            "tests/test_second.py": uses.format("second"),
+            **_load_users(),
         }
     )
     project.baseline()
     project.write({"settings.json": '{"level": 2}'})
     _both_run_and_fail(project)
+
+
+_ALIASED_CACHE_LOADERS = {
+    "a cache a function returns": """
+        def _cache():
+            return _FOUND
+
+        def load():
+            cache = _cache()
+            if "settings" not in cache:
+                cache["settings"] = json.loads(SETTINGS.read_text())
+            return cache["settings"]
+        """,
+    "a local alias of a module dict": """
+        def load():
+            cache = _FOUND
+            if "settings" not in cache:
+                cache["settings"] = json.loads(SETTINGS.read_text())
+            return cache["settings"]
+        """,
+    "a local alias of an instance's dict": """
+        class _Store:
+            def __init__(self):
+                self.found = _FOUND
+
+            def load(self):
+                cache = self.found
+                if "settings" not in cache:
+                    cache["settings"] = json.loads(SETTINGS.read_text())
+                return cache["settings"]
+
+        load = _Store().load
+        """,
+}
+
+
+@pytest.mark.parametrize("kept_in", sorted(_ALIASED_CACHE_LOADERS))
+def test_a_data_file_a_loader_kept_through_a_local_name_for_an_earlier_test_reselects_every_test_reading_it(
+    project: Project, kept_in: str
+) -> None:
+    header = """
+        import json
+        from pathlib import Path
+
+        SETTINGS = Path(__file__).with_name("settings.json")
+        _FOUND = {}
+        """
+    project.write(
+        {
+            **UNRELATED,
+            "settings.json": '{"level": 1}',
+            "conf.py": textwrap.dedent(header) + textwrap.dedent(_ALIASED_CACHE_LOADERS[kept_in]),
+            **_load_users(),
+        }
+    )
+    project.baseline()
+    project.write({"settings.json": '{"level": 2}'})
+    _both_run_and_fail(project)
+
+
+def test_a_loader_that_only_changes_what_it_parsed_leaves_other_tests_to_their_own_reads(
+    project: Project,
+) -> None:
+    uses = "import conf\n\ndef test_{0}():\n    assert {1}\n"
+    project.write(
+        {
+            **UNRELATED,
+            "rows.csv": "n\n1\n",
+            "conf.py": """
+                import csv
+                from pathlib import Path
+
+                def rows():
+                    with open(Path(__file__).with_name("rows.csv")) as fh:
+                        found = list(csv.DictReader(fh))
+                    for row in found:
+                        row["n"] = int(row["n"])
+                    return found
+
+                def other():
+                    return 1
+                """,
+            "tests/test_first.py": uses.format("first", 'conf.rows() == [{"n": 1}]'),
+            "tests/test_second.py": uses.format("second", "conf.other() == 1"),
+        }
+    )
+    project.baseline()
+    project.write({"rows.csv": "n\n2\n"})
+    result = project.diff()
+    assert ran(result) == ["tests/test_first.py::test_first"]
+    result.assert_outcomes(failed=1)
 
 
 def _registry_held(held: str, test: str) -> dict[str, str]:

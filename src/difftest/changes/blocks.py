@@ -565,19 +565,121 @@ def keeping_lines(tree: ast.Module) -> frozenset[int]:
 
 def _stores_outside(code: _Code) -> bool:
     """Whether a function (its :class:`_Code`) stores into an object it was handed (``self``, an
-    argument) or that it reaches by a name it does not bind (module state, a closure's
-    variable). A local it binds, even to what a call returned (``found = json.load(fh)``),
-    counts as its own: what it stores there is what it returns."""
+    argument), that it reaches by a name it does not bind (module state, a closure's variable),
+    or that a name it binds may stand for (:func:`_own_locals`: ``cache = _CACHE``,
+    ``cache = get_cache()``, ``for entry in self.entries``). A local bound to what it builds
+    or to a new object a call returns (``found = json.load(fh)``) counts as its own: what it
+    stores there is what it returns."""
     own: set[str] | None = None
     for target in code.targets:
         root = _root_name(target)
         if root is None:
             return True  # `make().x = 1`: into whatever the call returned
         if own is None:
-            own = code.stores - _params(code.node)
+            own = _own_locals(code.node)
         if root not in own:
             return True
     return code.has_global or code.has_nonlocal
+
+
+#: Calls that parse what they are given into new objects, unless called on ``self`` or ``cls``:
+#: what they return, and the items in it, are the caller's own (``json.load(fh)``).
+_PARSED_BY = frozenset(
+    {
+        "load",
+        "loads",
+        "safe_load",
+        "full_load",
+        "read",
+        "read_text",
+        "read_bytes",
+        "readlines",
+        "deepcopy",
+        "DictReader",
+        "reader",
+    }
+)
+#: Calls that return a new container of what they are given (``list(rows)``, ``rows.items()``):
+#: the container is the caller's own, its items are as much its own as what it was given.
+_CONTAINED_BY = frozenset(
+    {
+        "dict",
+        "list",
+        "set",
+        "frozenset",
+        "tuple",
+        "bytearray",
+        "sorted",
+        "reversed",
+        "enumerate",
+        "zip",
+        "defaultdict",
+        "OrderedDict",
+        "Counter",
+        "deque",
+        "SimpleNamespace",
+        "copy",
+        "items",
+        "values",
+    }
+)
+
+
+def _new_object(value: ast.expr, own: set[str], *, items: bool = False) -> bool:
+    """Whether ``value`` (``items``: each item it holds) is an object no one else holds, given
+    the names known to be ``own``: one built here (``[0] * n``), an own name, or what a
+    :data:`_PARSED_BY` or :data:`_CONTAINED_BY` call returns."""
+    if isinstance(value, ast.Name):
+        return value.id in own
+    if isinstance(value, ast.Call):
+        func = value.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        receiver = func.value if isinstance(func, ast.Attribute) else None
+        if receiver is not None and _root_name(receiver) in ("self", "cls"):
+            return False
+        if name in _PARSED_BY:
+            return True
+        if name not in _CONTAINED_BY:
+            return False
+        if name in ("items", "values", "copy") and receiver is not None:
+            given: list[ast.expr] = [receiver]
+        else:
+            given = list(value.args)
+        return not items or all(_new_object(g, own, items=True) for g in given)
+    return not isinstance(value, _ALIASING)
+
+
+def _own_locals(func: _Scope) -> set[str]:
+    """Names ``func`` only ever binds to objects of its own (:func:`_new_object`), loop targets
+    over those included (``for row in rows``). Parameters, ``with`` targets, unpacked names,
+    names declared global or nonlocal and names bound to an existing object may be shared."""
+    binds: list[tuple[str, ast.expr, bool]] = []  # (name, value, bound to each of its items)
+    other: set[str] = set(_params(func)) if not isinstance(func, ast.Lambda) else set()
+    named: set[int] = set()
+    for node in walk(func):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    named.add(id(t))
+                    # `x += more` keeps x what it was: judged by x's other bindings.
+                    if not isinstance(node, ast.AugAssign):
+                        binds.append((t.id, node.value, False))
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            if isinstance(node.target, ast.Name):
+                named.add(id(node.target))
+                binds.append((node.target.id, node.iter, True))
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            other.update(node.names)
+    for node in walk(func):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and id(node) not in named:
+            other.add(node.id)  # unpacked, a `with` target, a walrus, an import...
+    own = {name for name, _, _ in binds} - other
+    while True:  # a name is own once all its bindings are: `rows = [...]`, `for r in rows`
+        now = {n for n in own if all(_new_object(v, own, items=i) for m, v, i in binds if m == n)}
+        if now == own:
+            return own
+        own = now
 
 
 def memo_only(tree: ast.Module, stateful: set[int]) -> set[int]:
