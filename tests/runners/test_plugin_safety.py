@@ -1152,6 +1152,32 @@ def test_editing_a_method_whose_result_an_instance_made_in_another_module_caches
     _both_run_and_fail(project)
 
 
+_HELD_FURTHER = {
+    "two containers down": (
+        'REGISTRIES = {"default": [Registry()]}',
+        "from registry import REGISTRIES\n\ndef test_NAME():\n"
+        "    assert REGISTRIES['default'][0].value(2) == 4\n",
+    ),
+    "in a closure": (
+        # Indented as the line it replaces in _SINGLETON_CACHE's registry.py.
+        "def _holder():\n            one = Registry()\n\n            def get():\n"
+        "                return one\n\n            return get\n\n        get_registry = _holder()",
+        "from registry import get_registry\n\ndef test_NAME():\n"
+        "    assert get_registry().value(2) == 4\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("held", sorted(_HELD_FURTHER))
+def test_editing_a_method_whose_result_an_instance_held_further_in_caches_reselects_every_test_using_it(
+    project: Project, held: str
+) -> None:
+    project.write(_registry_held(*_HELD_FURTHER[held]))
+    project.baseline()
+    project.edit("registry.py", "return key * 2", "return key * 3")
+    _both_run_and_fail(project)
+
+
 def test_editing_a_method_whose_result_an_instance_held_in_a_module_dict_caches_reselects_every_test_using_it(
     project: Project,
 ) -> None:

@@ -34,7 +34,7 @@ import itertools
 import os
 import sys
 import sysconfig
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISDIR
@@ -566,8 +566,10 @@ class RuntimeProbe:
 
     def share_module_globals(self) -> None:
         """:meth:`share` the instances that project modules hold at module level, in their
-        classes' attributes, or one level down in a plain container there (``_BACKENDS =
-        {"default": Backend()}``; its first items only), now."""
+        classes' attributes, in the variables their functions close over (``get =
+        _make_getter()``), or inside plain containers there (``_BACKENDS = {"db": {"default":
+        Backend()}}``; :data:`_HELD_DEPTH` levels down, the first :data:`_HELD_SCANNED` items
+        of each value), now."""
         seen = self._seen_kinds
         for module in list(sys.modules.values()):
             filename = getattr(module, "__file__", None)
@@ -578,24 +580,39 @@ class RuntimeProbe:
             except TypeError:
                 continue
             for value in values:
-                if id(type(value)) in seen:
+                kind = type(value)
+                if kind is FunctionType:
+                    if value.__closure__:
+                        self._share_held(_cells(value), _HELD_DEPTH, [_HELD_SCANNED])
+                    continue
+                if id(kind) in seen:
                     continue
                 if isinstance(value, type):
                     # The module's own classes: instances kept in class attributes.
                     if value.__module__ == module.__name__:
                         values.extend(v for v in list(vars(value).values()) if not _is_code(v))
-                elif type(value) in _CONTAINERS:
-                    items = value.values() if type(value) is dict else value
-                    try:
-                        held = list(itertools.islice(items, _HELD_SCANNED))
-                    except RuntimeError:  # changed size while read (another thread)
-                        continue
-                    for item in held:
-                        kind = type(item)
-                        if id(kind) not in seen and kind not in _CONTAINERS and not _is_code(item):
-                            self.share(item)
+                elif kind in _CONTAINERS:
+                    self._share_held(_items(value), _HELD_DEPTH, [_HELD_SCANNED])
                 elif not _is_code(value):
                     self.share(value)
+
+    def _share_held(self, items: Iterable[object], depth: int, budget: list[int]) -> None:
+        """:meth:`share` what ``items`` hold, ``depth`` levels of containers and closures down,
+        looking at ``budget[0]`` items at most (what is left is passed on)."""
+        seen = self._seen_kinds
+        try:
+            held = list(itertools.islice(items, budget[0]))
+        except RuntimeError:  # changed size while read (another thread)
+            return
+        budget[0] -= len(held)
+        for item in held:
+            kind = type(item)
+            if kind in _CONTAINERS or kind is FunctionType:
+                if depth > 1 and budget[0] > 0:
+                    inner = _cells(item) if isinstance(item, FunctionType) else _items(item)
+                    self._share_held(inner, depth - 1, budget)
+            elif id(kind) not in seen and not _is_code(item):
+                self.share(item)
 
     def on_spawn(self, frame: FrameType | None) -> None:
         """A process is being started: it counts when project code started it (pytest's and
@@ -719,8 +736,24 @@ _CODE = (
 
 
 _CONTAINERS = (dict, list, tuple, set, frozenset)
-#: How many items of a container a project module holds are looked at for shared instances.
+#: How many items, in all, of a container a project module holds (or of the variables a function
+#: it holds closes over) are looked at for shared instances.
 _HELD_SCANNED = 1000
+#: How many levels of containers and closures are looked into.
+_HELD_DEPTH = 3
+
+
+def _items(container: Any) -> Iterable[object]:
+    return container.values() if type(container) is dict else container  # type: ignore[no-any-return]
+
+
+def _cells(func: FunctionType) -> Iterator[object]:
+    """The values of the variables ``func`` closes over (unset ones left out)."""
+    for cell in func.__closure__ or ():
+        try:
+            yield cell.cell_contents
+        except ValueError:
+            continue
 
 
 def _is_code(value: object) -> bool:
