@@ -328,6 +328,24 @@ def machine() -> dict[str, Any]:
     }
 
 
+#: Keep a tool's pytest plugin out of a run. pytest blocks an installed plugin by the name of
+#: its entry point: difftest's is "difftest", testmon's "pytest-testmon" (``-p no:testmon``
+#: blocks nothing: testmon's plugin, which imports coverage.py, was loaded in every "plain" run).
+NO_DIFFTEST = ["-p", "no:difftest"]
+NO_TESTMON = ["-p", "no:pytest-testmon"]
+#: Distribution names of the tools' plugins, as the report plugin lists what was loaded.
+TOOL_DISTS = {"difftest": NO_DIFFTEST, "pytest-testmon": NO_TESTMON}
+
+
+def check_blocked(args: list[str], loaded: list[str]) -> str | None:
+    """Why a run with ``args`` is not what it claims (a tool it blocks was loaded), or None."""
+    for dist, block in TOOL_DISTS.items():
+        blocked = any(args[i : i + 2] == block for i in range(len(args) - 1))
+        if blocked and dist in loaded:
+            return f"{dist} was loaded although {' '.join(block)} was given"
+    return None
+
+
 def pytest_env(report: Path | None = None, bytecode: bool = True) -> dict[str, str | None]:
     """Environment of every measured pytest run: our reporting plugin importable, and .pyc
     files written as a user's machine would (timings) or not at all (mutants: a file changed

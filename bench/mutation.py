@@ -36,6 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
+    NO_DIFFTEST,
+    NO_TESTMON,
     WORK,
     BenchError,
     Venv,
@@ -124,10 +126,10 @@ class ProjectSetup:
 def _args(project: Project) -> dict[str, list[str]]:
     targets = list(project.test_args)
     return {
-        "full": ["-p", "no:difftest", "-p", "no:testmon", "-q", *targets],
-        "difftest-baseline": ["-p", "no:testmon", "-q", "--diff-baseline", *targets],
-        "difftest": ["-p", "no:testmon", "-q", "--diff", "--diff-v", *targets],
-        "testmon": ["-p", "no:difftest", "-q", "--testmon", *targets],
+        "full": [*NO_DIFFTEST, *NO_TESTMON, "-q", *targets],
+        "difftest-baseline": [*NO_TESTMON, "-q", "--diff-baseline", *targets],
+        "difftest": [*NO_TESTMON, "-q", "--diff", "--diff-v", *targets],
+        "testmon": [*NO_DIFFTEST, "-q", "--testmon", *targets],
     }
 
 

@@ -36,10 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gensuite
 from common import (
+    NO_DIFFTEST,
+    NO_TESTMON,
     WORK,
     BenchError,
     Timing,
     Venv,
+    check_blocked,
     copy_tree,
     fetch_sdist,
     log,
@@ -111,8 +114,13 @@ class _Runner:
                 else f"exited {res.returncode}"
             )
             raise BenchError(f"{what} {why}: {' '.join(cmd)}\n  in {root}\n{res.tail()}")
-        ran = len(json.loads(report.read_text())["tests"]) if report.exists() else -1
-        return res.seconds, ran
+        if not report.exists():
+            return res.seconds, -1
+        data = json.loads(report.read_text())
+        wrong = check_blocked(args, data.get("plugins", []))
+        if wrong is not None:
+            raise BenchError(f"{what}: {wrong}: {' '.join(cmd)}\n  in {root}")
+        return res.seconds, len(data["tests"])
 
     def cmd(self, args: list[str]) -> list[str]:
         return ["python", "-m", "pytest", "-p", "bench_report", *args]
@@ -120,12 +128,12 @@ class _Runner:
 
 def _commands(targets: list[str]) -> dict[str, list[str]]:
     return {
-        "plain": ["-p", "no:difftest", "-p", "no:testmon", "-q", *targets],
-        "collect-only": ["-p", "no:difftest", "-p", "no:testmon", "-q", "--collect-only", *targets],
-        "difftest-baseline": ["-p", "no:testmon", "-q", "--diff-baseline", *targets],
-        "difftest-diff": ["-p", "no:testmon", "-q", "--diff", *targets],
-        "difftest-static": ["-p", "no:testmon", "-q", "--diff-static", *targets],
-        "testmon": ["-p", "no:difftest", "-q", "--testmon", *targets],
+        "plain": [*NO_DIFFTEST, *NO_TESTMON, "-q", *targets],
+        "collect-only": [*NO_DIFFTEST, *NO_TESTMON, "-q", "--collect-only", *targets],
+        "difftest-baseline": [*NO_TESTMON, "-q", "--diff-baseline", *targets],
+        "difftest-diff": [*NO_TESTMON, "-q", "--diff", *targets],
+        "difftest-static": [*NO_TESTMON, "-q", "--diff-static", *targets],
+        "testmon": [*NO_DIFFTEST, "-q", "--testmon", *targets],
     }
 
 

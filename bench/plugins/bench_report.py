@@ -1,7 +1,8 @@
 """A pytest plugin the benchmark loads with ``-p bench_report``: what ran, and how it ended.
 
 It writes one JSON file (path in ``$BENCH_REPORT``) with every test that ran (its nodeid and
-whether any phase failed, subtests included) and every collection error, so the harness never
+whether any phase failed, subtests included), every collection error and the distributions
+whose plugins were loaded, so the harness never
 has to parse terminal output or map junitxml class names back to node ids.
 """
 
@@ -36,8 +37,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     path = os.environ.get("BENCH_REPORT")
     if not path:
         return
+    loaded = session.config.pluginmanager.list_plugin_distinfo()
     data: dict[str, Any] = {
         "exitstatus": int(exitstatus),
+        # Distributions whose pytest plugins were loaded: the harness checks the tools it
+        # blocked stayed out.
+        "plugins": sorted({str(dist.project_name) for _, dist in loaded}),
         "tests": _ran,
         "collect_errors": sorted(set(_collect_errors)),
     }
