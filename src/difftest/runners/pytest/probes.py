@@ -570,7 +570,6 @@ class RuntimeProbe:
         _make_getter()``), or inside plain containers there (``_BACKENDS = {"db": {"default":
         Backend()}}``; :data:`_HELD_DEPTH` levels down, the first :data:`_HELD_SCANNED` items
         of each value), now."""
-        seen = self._seen_kinds
         for module in list(sys.modules.values()):
             filename = getattr(module, "__file__", None)
             if not isinstance(filename, str) or self._code_file(filename) is None:
@@ -580,39 +579,30 @@ class RuntimeProbe:
             except TypeError:
                 continue
             for value in values:
-                kind = type(value)
-                if kind is FunctionType:
-                    if value.__closure__:
-                        self._share_held(_cells(value), _HELD_DEPTH, [_HELD_SCANNED])
-                    continue
-                if id(kind) in seen:
-                    continue
                 if isinstance(value, type):
                     # The module's own classes: instances kept in class attributes.
                     if value.__module__ == module.__name__:
                         values.extend(v for v in list(vars(value).values()) if not _is_code(v))
-                elif kind in _CONTAINERS:
-                    self._share_held(_items(value), _HELD_DEPTH, [_HELD_SCANNED])
-                elif not _is_code(value):
-                    self.share(value)
+                else:
+                    self._share_value(value, _HELD_DEPTH, [_HELD_SCANNED])
 
-    def _share_held(self, items: Iterable[object], depth: int, budget: list[int]) -> None:
-        """:meth:`share` what ``items`` hold, ``depth`` levels of containers and closures down,
-        looking at ``budget[0]`` items at most (what is left is passed on)."""
-        seen = self._seen_kinds
-        try:
-            held = list(itertools.islice(items, budget[0]))
-        except RuntimeError:  # changed size while read (another thread)
-            return
-        budget[0] -= len(held)
-        for item in held:
-            kind = type(item)
-            if kind in _CONTAINERS or kind is FunctionType:
-                if depth > 1 and budget[0] > 0:
-                    inner = _cells(item) if isinstance(item, FunctionType) else _items(item)
-                    self._share_held(inner, depth - 1, budget)
-            elif id(kind) not in seen and not _is_code(item):
-                self.share(item)
+    def _share_value(self, value: object, depth: int, budget: list[int]) -> None:
+        """:meth:`share` ``value``, or what it holds when it is a plain container or a function
+        with a closure, ``depth`` levels of them down, looking at ``budget[0]`` items at most
+        (what is left is passed on)."""
+        kind = type(value)
+        if kind in _CONTAINERS or kind is FunctionType:
+            if depth > 0 and budget[0] > 0:
+                held = _cells(value) if isinstance(value, FunctionType) else _items(value)
+                try:
+                    items = list(itertools.islice(held, budget[0]))
+                except RuntimeError:  # changed size while read (another thread)
+                    return
+                budget[0] -= len(items)
+                for item in items:
+                    self._share_value(item, depth - 1, budget)
+        elif id(kind) not in self._seen_kinds and not _is_code(value):
+            self.share(value)
 
     def on_spawn(self, frame: FrameType | None) -> None:
         """A process is being started: it counts when project code started it (pytest's and
