@@ -4,6 +4,10 @@
     with ``.difftest/`` removed; ``pytest --testmon`` with ``.testmondata`` removed) over a plain
     ``pytest`` run of the same suite, per Python version; median of ``reps`` runs each,
     interleaved so that machine noise hits all three alike.
+    The same loop times **coverage.py alone** (``coverage run -m pytest``, no contexts, the
+    core difftest uses: sys.monitoring on 3.12+, the C tracer before, measuring only the
+    project's files): the floor under any recorder built on coverage.py, difftest's and
+    testmon's alike.
 (b) **No-change run**: ``pytest --diff`` (and testmon's ``pytest --testmon``) right after a
     baseline, nothing edited, over ``pytest --collect-only -q``: what it costs to learn that
     nothing needs to run.
@@ -101,11 +105,17 @@ class _Runner:
         reports.mkdir(parents=True, exist_ok=True)
 
     def __call__(
-        self, root: Path, args: list[str], what: str, ok: tuple[int, ...] = (0, 5)
+        self,
+        root: Path,
+        args: list[str],
+        what: str,
+        ok: tuple[int, ...] = (0, 5),
+        launcher: list[str] | None = None,
     ) -> tuple[float, int]:
+        """``launcher``: what starts pytest instead of ``python -m pytest``."""
         report = self.reports / "last.json"
         report.unlink(missing_ok=True)
-        cmd = [*self.venv.pytest(), "-p", "bench_report", *args]
+        cmd = [*(launcher or self.venv.pytest()), "-p", "bench_report", *args]
         res = run(cmd, cwd=root, timeout=self.timeout, env=pytest_env(report))
         if res.timed_out or res.returncode not in ok:
             why = (
@@ -122,8 +132,20 @@ class _Runner:
             raise BenchError(f"{what}: {wrong}: {' '.join(cmd)}\n  in {root}")
         return res.seconds, len(data["tests"])
 
-    def cmd(self, args: list[str]) -> list[str]:
-        return ["python", "-m", "pytest", "-p", "bench_report", *args]
+    def cmd(self, args: list[str], launcher: list[str] | None = None) -> list[str]:
+        return [*(launcher or ["python", "-m", "pytest"]), "-p", "bench_report", *args]
+
+
+def _coverage_alone(venv: Venv, base: Path, tree: Path) -> list[str]:
+    """``coverage run`` measuring the way difftest does (its core, the project's files only),
+    with no contexts and its data file outside the tree."""
+    rc = base / "coverage-alone.ini"
+    core = "sysmon" if tuple(map(int, venv.version.split("."))) >= (3, 12) else "ctrace"
+    rc.write_text(
+        f"[run]\ncore = {core}\ndata_file = {base / 'coverage-alone.data'}\n"
+        f"include = {tree.resolve()}/*\n"
+    )
+    return [venv.python, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest"]
 
 
 def _commands(targets: list[str]) -> dict[str, list[str]]:
@@ -157,6 +179,10 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
     timings["difftest-nochange"] = Timing("difftest-nochange", runner.cmd(cmds["difftest-diff"]))
     timings["static-first"] = Timing("static-first", runner.cmd(cmds["difftest-static"]))
     timings["static-nochange"] = Timing("static-nochange", runner.cmd(cmds["difftest-static"]))
+    alone = _coverage_alone(venv, base, trees["plain"])
+    timings["coverage-alone"] = Timing(
+        "coverage-alone", runner.cmd(cmds["plain"], ["python", *alone[1:]])
+    )
     counts: dict[str, int] = {}
 
     log(f"perf {project.name} on {venv.version}: warm-up")
@@ -164,7 +190,7 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
         runner(tree, cmds["plain"], f"warm-up in {name}", ok=(0, 1))
     log(
         f"perf {project.name} on {venv.version}: {reps} x (plain, difftest baseline, testmon "
-        "baseline, first --diff-static run)"
+        "baseline, first --diff-static run, coverage.py alone)"
     )
     for _ in range(reps):
         secs, counts["plain"] = runner(trees["plain"], cmds["plain"], "plain pytest", ok=(0, 1))
@@ -184,6 +210,10 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
             trees["static"], cmds["difftest-static"], "difftest --diff-static, first run", ok=(0, 1)
         )
         timings["static-first"].seconds.append(secs)
+        secs, counts["coverage-alone"] = runner(
+            trees["plain"], cmds["plain"], "coverage.py alone", ok=(0, 1), launcher=alone
+        )
+        timings["coverage-alone"].seconds.append(secs)
     log(
         f"perf {project.name} on {venv.version}: {reps} x (collect-only, difftest no-change, testmon no-change)"
     )
@@ -226,6 +256,14 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
             "difftest_baseline_over_plain_paired": paired("difftest-baseline"),
             "testmon_baseline_over_plain_paired": paired("testmon-baseline"),
             "static_first_over_plain_paired": paired("static-first"),
+            "coverage_alone_over_plain": ratio(med["coverage-alone"], med["plain"]),
+            "coverage_alone_over_plain_paired": paired("coverage-alone"),
+            "difftest_baseline_over_coverage_alone": ratio(
+                med["difftest-baseline"], med["coverage-alone"]
+            ),
+            "testmon_baseline_over_coverage_alone": ratio(
+                med["testmon-baseline"], med["coverage-alone"]
+            ),
             "difftest_nochange_over_collect_only": ratio(
                 med["difftest-nochange"], med["collect-only"]
             ),

@@ -304,6 +304,21 @@ def render_markdown(results: dict[str, Any]) -> str:
             "testmon_baseline_over_plain_paired",
         ),
         (
+            "coverage.py alone (`coverage run -m pytest`, no contexts: the floor) / plain pytest",
+            "coverage_alone_over_plain",
+            None,
+        ),
+        (
+            "coverage.py alone / plain pytest run just before it, median of the rounds",
+            "coverage_alone_over_plain_paired",
+            None,
+        ),
+        (
+            "baseline run / coverage.py alone",
+            "difftest_baseline_over_coverage_alone",
+            "testmon_baseline_over_coverage_alone",
+        ),
+        (
             "first `--diff-static` run (records, no coverage) / plain pytest",
             "static_first_over_plain",
             None,
@@ -457,13 +472,14 @@ def _render_scenarios(records: list[dict[str, Any]], w: Any) -> None:
 def _render_overhead(entries: list[dict[str, Any]], w: Any) -> None:
     w("## Recording overhead and no-change runs (medians, seconds)\n")
     w(
-        "| project | Python | plain | difftest baseline | testmon baseline | collect-only | difftest no-change | testmon no-change | `--diff-static` first | `--diff-static` no change |"
+        "| project | Python | plain | coverage.py alone | difftest baseline | testmon baseline | collect-only | difftest no-change | testmon no-change | `--diff-static` first | `--diff-static` no change |"
     )
-    w("|---|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
     for e in entries:
         t = e["timings"]
         cols = [
             "plain",
+            "coverage-alone",
             "difftest-baseline",
             "testmon-baseline",
             "collect-only",
