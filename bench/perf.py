@@ -238,10 +238,11 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
 
     med = {k: t.median for k, t in timings.items()}
 
-    def paired(label: str) -> float | None:
-        """Median over rounds of ``label``'s time over the plain run just before it: a slow
-        stretch of the machine then weighs on both sides of each ratio."""
-        rounds = zip(timings[label].seconds, timings["plain"].seconds)
+    def paired(label: str, reference: str = "plain") -> float | None:
+        """Median over rounds of ``label``'s time over the ``reference`` run of the same round
+        (run just before it): a slow stretch of the machine then weighs on both sides of each
+        ratio."""
+        rounds = zip(timings[label].seconds, timings[reference].seconds)
         return ratio(statistics.median(a / b for a, b in rounds), 1.0)
 
     return {
@@ -270,6 +271,10 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
             "testmon_nochange_over_collect_only": ratio(
                 med["testmon-nochange"], med["collect-only"]
             ),
+            "difftest_nochange_over_collect_only_paired": paired(
+                "difftest-nochange", "collect-only"
+            ),
+            "testmon_nochange_over_collect_only_paired": paired("testmon-nochange", "collect-only"),
             "difftest_nochange_over_plain": ratio(med["difftest-nochange"], med["plain"]),
             "static_first_over_plain": ratio(med["static-first"], med["plain"]),
             "static_nochange_over_collect_only": ratio(med["static-nochange"], med["collect-only"]),

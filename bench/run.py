@@ -187,6 +187,7 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         h[f"baseline_over_plain[{key}]"] = {
             "difftest": entry["ratios"]["difftest_baseline_over_plain"],
             "testmon": entry["ratios"]["testmon_baseline_over_plain"],
+            "coverage.py alone": entry["ratios"].get("coverage_alone_over_plain"),
         }
         h[f"nochange_over_collect_only[{key}]"] = {
             "difftest": entry["ratios"]["difftest_nochange_over_collect_only"],
@@ -333,6 +334,11 @@ def render_markdown(results: dict[str, Any]) -> str:
             "difftest_nochange_over_collect_only",
             "testmon_nochange_over_collect_only",
         ),
+        (
+            "no-change run / `pytest --collect-only` run just before it, median of the rounds",
+            "difftest_nochange_over_collect_only_paired",
+            "testmon_nochange_over_collect_only_paired",
+        ),
     ]
     for label, ours, peer in overhead_rows:
         for entry in results.get("overhead", []):
@@ -344,7 +350,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             target = " "
             if ours.startswith("difftest_baseline_over_plain") and entry["python"] == "3.12":
                 target = f" ≤ {TARGETS['baseline_over_plain_312']}x "
-            elif ours.endswith("nochange_over_collect_only"):
+            elif "nochange_over_collect_only" in ours:
                 target = " < 1x "
             w(f"| {label} ({name}) | {_num(r[ours], 'x')} |{theirs}|{target}|")
     scale = results.get("scale")
