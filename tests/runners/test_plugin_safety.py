@@ -316,6 +316,59 @@ def test_creating_a_file_a_test_looked_for_reselects_it(project: Project) -> Non
     assert result.ret == 1
 
 
+#: How a test looks at files through pathlib (on Python 3.9 and 3.10 pathlib calls the functions
+#: it bound when it was imported, not os.stat, io.open, os.listdir and os.scandir as they are
+#: now), and the edit that must re-run it: (test body, edit).
+_PATHLIB_LOOKS = {
+    "Path.exists on a missing file, which is then created": (
+        'assert not Path("flags/local.cfg").exists()',
+        {"flags/local.cfg": "on\n"},
+    ),
+    "Path.is_file on a missing file, which is then created": (
+        'assert not Path("flags/local.cfg").is_file()',
+        {"flags/local.cfg": "on\n"},
+    ),
+    "Path.read_text of a file, which is then edited": (
+        'assert Path("flags/level.txt").read_text() == "1\\n"',
+        {"flags/level.txt": "2\n"},
+    ),
+    "Path.open of a file, which is then edited": (
+        'with Path("flags/level.txt").open() as fh:\n        assert fh.read() == "1\\n"',
+        {"flags/level.txt": "2\n"},
+    ),
+    "Path.iterdir of a directory, to which a file is then added": (
+        'assert sorted(p.name for p in Path("flags").iterdir()) == ["level.txt"]',
+        {"flags/extra.txt": "x\n"},
+    ),
+    "Path.glob in a directory, to which a matching file is then added": (
+        'assert [p.name for p in Path("flags").glob("*.txt")] == ["level.txt"]',
+        {"flags/extra.txt": "x\n"},
+    ),
+}
+
+
+@pytest.mark.parametrize("look", sorted(_PATHLIB_LOOKS))
+def test_a_test_that_looked_at_files_through_pathlib_reruns_when_they_change(
+    project: Project, look: str
+) -> None:
+    body, edit = _PATHLIB_LOOKS[look]
+    project.write(
+        {
+            **UNRELATED,
+            "flags/level.txt": "1\n",
+            "tests/test_flags.py": (
+                "from pathlib import Path\n\n\ndef test_flags():\n    " + body + "\n"
+            ),
+        }
+    )
+    project.baseline().assert_outcomes(passed=2)
+    assert ran(project.diff()) == []
+    project.write(edit)
+    result = project.diff()
+    assert ran(result) == ["tests/test_flags.py::test_flags"]
+    result.assert_outcomes(failed=1)
+
+
 def test_editing_a_data_file_read_at_import_time_reselects_tests_importing_the_module(
     project: Project,
 ) -> None:

@@ -243,10 +243,40 @@ class RuntimeProbe:
         os.stat = self._stat
         os.scandir = self._scandir
         self._install_spawn_patches()
+        self._install_pathlib_patch()
         self._install_loader_patch()
         self._install_environ_patch()
         sys.meta_path.append(self._unfound)
         self.installed = True
+
+    def _install_pathlib_patch(self) -> None:
+        """Some standard library classes hold the file functions they found when they were
+        imported, not ``os.stat``, ``io.open``, ``os.listdir`` and ``os.scandir`` as they are
+        now: pathlib's accessor before Python 3.11 (``Path.exists``, ``Path.iterdir``,
+        ``Path.glob``; on 3.10 ``Path.read_text`` too) and the globber of ``Path.glob`` from
+        3.13. Without this, what goes through them would go unseen there."""
+        import glob
+        import pathlib
+
+        functions = (
+            ("stat", self._orig_stat, self._stat),
+            ("open", self._orig_io_open, self._io_open),
+            ("listdir", self._orig_listdir, self._listdir),
+            ("scandir", self._orig_scandir, self._scandir),
+        )
+        for owner in (
+            getattr(pathlib, "_NormalAccessor", None),
+            getattr(glob, "_StringGlobber", None),
+        ):
+            if not isinstance(owner, type):
+                continue
+            for attr, orig, patched in functions:
+                held = vars(owner).get(attr)
+                if held is not None and getattr(owner, attr) is orig:
+                    # Held on the class, a function would become a method: the builtins it
+                    # replaces do not.
+                    setattr(owner, attr, staticmethod(patched))
+                    self._patches.append((owner, attr, held, patched))
 
     def _install_loader_patch(self) -> None:
         """Package data read through the import system's loaders (``pkgutil.get_data``) goes

@@ -1,0 +1,60 @@
+"""The run-time probe sees files a test looks at through pathlib on every supported Python, and
+leaves no patched function behind when it is uninstalled."""
+
+from __future__ import annotations
+
+import builtins
+import glob
+import io
+import os
+import pathlib
+from pathlib import Path
+from typing import Any
+
+from difftest.changes.scan import listing_key
+from difftest.runners.pytest.probes import ProjectPaths, RuntimeProbe
+
+
+def _probe_functions() -> list[str]:
+    """The functions of the probe module that the file functions pathlib and os use now are
+    (none once the probe is uninstalled)."""
+    candidates: list[Any] = [builtins.open, io.open, os.stat, os.listdir, os.scandir]
+    # pathlib's accessor (Python 3.9 and 3.10) and Path.glob's globber (3.13 on).
+    for owner in (getattr(pathlib, "_NormalAccessor", None), getattr(glob, "_StringGlobber", None)):
+        for name in ("stat", "open", "listdir", "scandir"):
+            candidates.append(getattr(owner, name, None))
+    return [
+        f.__name__
+        for f in candidates
+        if getattr(getattr(f, "__code__", None), "co_filename", "").endswith("probes.py")
+    ]
+
+
+def test_a_test_that_looks_at_files_through_pathlib_depends_on_them(tmp_path: Path) -> None:
+    (tmp_path / "flags").mkdir()
+    (tmp_path / "flags" / "level.txt").write_text("1\n")
+    probe = RuntimeProbe(ProjectPaths(tmp_path))
+    probe.install()
+    try:
+        scope = probe.push("tests/test_flags.py::test_flags", "tests/test_flags.py")
+        assert not (tmp_path / "flags" / "local.cfg").exists()
+        assert (tmp_path / "flags" / "level.txt").read_text() == "1\n"
+        assert [p.name for p in (tmp_path / "flags").iterdir()] == ["level.txt"]
+        probe.pop(scope)
+        globbing = probe.push("tests/test_flags.py::test_glob", "tests/test_flags.py")
+        assert [p.name for p in (tmp_path / "flags").glob("*.txt")] == ["level.txt"]
+        probe.pop(globbing)
+    finally:
+        probe.uninstall()
+    assert {"flags/local.cfg", "flags/level.txt", listing_key("flags")} <= scope.data
+    assert listing_key("flags") in globbing.data
+
+
+def test_uninstalling_the_probe_restores_every_file_function_it_patched(tmp_path: Path) -> None:
+    probe = RuntimeProbe(ProjectPaths(tmp_path))
+    probe.install()
+    try:
+        assert _probe_functions()
+    finally:
+        probe.uninstall()
+    assert _probe_functions() == []
