@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
+import bz2
+import io
+import os
+import tarfile
 import textwrap
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from pytester_project import Project, ran
@@ -366,6 +372,50 @@ def test_a_test_that_looked_at_files_through_pathlib_reruns_when_they_change(
     project.write(edit)
     result = project.diff()
     assert ran(result) == ["tests/test_flags.py::test_flags"]
+    result.assert_outcomes(failed=1)
+
+
+def _tar(path: Path, names: list[str]) -> None:
+    with tarfile.open(path, "w") as tar:
+        for name in names:
+            data = name.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+#: Archives read through standard-library modules that hold the built-in ``open`` they found at
+#: import (``tarfile``, ``bz2``): (test module, write the archive, change it).
+_ARCHIVE_READS: dict[str, tuple[str, Callable[[Path], None], Callable[[Path], None]]] = {
+    "tarfile.open": (
+        'import tarfile\n\n\ndef test_archive():\n    with tarfile.open("data/bundle", "r:") as tar:\n'
+        '        assert tar.getnames() == ["a.txt"]\n',
+        lambda path: _tar(path, ["a.txt"]),
+        lambda path: _tar(path, ["a.txt", "b.txt"]),
+    ),
+    "bz2.open": (
+        'import bz2\n\n\ndef test_archive():\n    with bz2.open("data/bundle") as fh:\n'
+        '        assert fh.read() == b"1\\n"\n',
+        lambda path: path.write_bytes(bz2.compress(b"1\n")),
+        lambda path: path.write_bytes(bz2.compress(b"2\n")),
+    ),
+}
+
+
+@pytest.mark.parametrize("reader", sorted(_ARCHIVE_READS))
+def test_a_test_that_read_an_archive_reruns_when_it_changes(project: Project, reader: str) -> None:
+    module, write, change = _ARCHIVE_READS[reader]
+    project.write({**UNRELATED, "tests/test_archive.py": module})
+    archive = project.path / "data" / "bundle"
+    archive.parent.mkdir()
+    write(archive)
+    project.baseline().assert_outcomes(passed=2)
+    assert ran(project.diff()) == []
+    before = archive.stat().st_mtime
+    change(archive)
+    os.utime(archive, (before + 2, before + 2))  # an edit later on, whatever the clock's step
+    result = project.diff()
+    assert ran(result) == ["tests/test_archive.py::test_archive"]
     result.assert_outcomes(failed=1)
 
 

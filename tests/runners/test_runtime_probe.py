@@ -4,10 +4,12 @@ leaves no patched function behind when it is uninstalled."""
 from __future__ import annotations
 
 import builtins
+import bz2
 import glob
 import io
 import os
 import pathlib
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ def _probe_functions() -> list[str]:
     """The functions of the probe module that the file functions pathlib and os use now are
     (none once the probe is uninstalled)."""
     candidates: list[Any] = [builtins.open, io.open, os.stat, os.listdir, os.scandir]
+    candidates += [tarfile.bltn_open, bz2._builtin_open]  # type: ignore[attr-defined]
     # pathlib's accessor (Python 3.9 and 3.10) and Path.glob's globber (3.13 on).
     for owner in (getattr(pathlib, "_NormalAccessor", None), getattr(glob, "_StringGlobber", None)):
         for name in ("stat", "open", "listdir", "scandir"):

@@ -243,20 +243,23 @@ class RuntimeProbe:
         os.stat = self._stat
         os.scandir = self._scandir
         self._install_spawn_patches()
-        self._install_pathlib_patch()
+        self._install_held_patches()
         self._install_loader_patch()
         self._install_environ_patch()
         sys.meta_path.append(self._unfound)
         self.installed = True
 
-    def _install_pathlib_patch(self) -> None:
-        """Some standard library classes hold the file functions they found when they were
-        imported, not ``os.stat``, ``io.open``, ``os.listdir`` and ``os.scandir`` as they are
-        now: pathlib's accessor before Python 3.11 (``Path.exists``, ``Path.iterdir``,
-        ``Path.glob``; on 3.10 ``Path.read_text`` too) and the globber of ``Path.glob`` from
-        3.13. Without this, what goes through them would go unseen there."""
+    def _install_held_patches(self) -> None:
+        """Some standard library modules hold the file functions they found when they were
+        imported, not ``open``, ``io.open``, ``os.stat``, ``os.listdir`` and ``os.scandir`` as
+        they are now: pathlib's accessor before Python 3.11 (``Path.exists``, ``Path.iterdir``,
+        ``Path.glob``; on 3.10 ``Path.read_text`` too), the globber of ``Path.glob`` from 3.13,
+        and ``tarfile`` and ``bz2`` (their own name for ``open``). Without this, what goes
+        through them would go unseen."""
+        import bz2
         import glob
         import pathlib
+        import tarfile
 
         functions = (
             ("stat", self._orig_stat, self._stat),
@@ -277,6 +280,10 @@ class RuntimeProbe:
                     # replaces do not.
                     setattr(owner, attr, staticmethod(patched))
                     self._patches.append((owner, attr, held, patched))
+        for module, attr in ((tarfile, "bltn_open"), (bz2, "_builtin_open")):
+            if getattr(module, attr, None) is self._orig_open:
+                setattr(module, attr, self._open)
+                self._patches.append((module, attr, self._orig_open, self._open))
 
     def _install_loader_patch(self) -> None:
         """Package data read through the import system's loaders (``pkgutil.get_data``) goes
