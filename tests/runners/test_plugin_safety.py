@@ -6,6 +6,7 @@ from __future__ import annotations
 import bz2
 import io
 import os
+import sqlite3
 import tarfile
 import textwrap
 from collections.abc import Callable
@@ -384,38 +385,69 @@ def _tar(path: Path, names: list[str]) -> None:
             tar.addfile(info, io.BytesIO(data))
 
 
-#: Archives read through standard-library modules that hold the built-in ``open`` they found at
-#: import (``tarfile``, ``bz2``): (test module, write the archive, change it).
-_ARCHIVE_READS: dict[str, tuple[str, Callable[[Path], None], Callable[[Path], None]]] = {
+def _database(path: Path, rows: int) -> None:
+    path.unlink(missing_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE item (n INTEGER)")
+        db.executemany("INSERT INTO item VALUES (?)", [(n,) for n in range(rows)])
+    db.close()
+
+
+_COUNT_ITEMS = "    assert db.execute('SELECT count(*) FROM item').fetchone() == (1,)\n"
+
+#: Files read without calling ``open`` as the probe patched it: through standard-library
+#: modules that hold the built-in ``open`` they found at import (``tarfile``, ``bz2``), or opened
+#: by ``os.open`` or by C code (``sqlite3``): (test module, write the file, change it).
+_READS_WITHOUT_OPEN: dict[str, tuple[str, Callable[[Path], None], Callable[[Path], None]]] = {
     "tarfile.open": (
-        'import tarfile\n\n\ndef test_archive():\n    with tarfile.open("data/bundle", "r:") as tar:\n'
+        'import tarfile\n\n\ndef test_read():\n    with tarfile.open("data/bundle", "r:") as tar:\n'
         '        assert tar.getnames() == ["a.txt"]\n',
         lambda path: _tar(path, ["a.txt"]),
         lambda path: _tar(path, ["a.txt", "b.txt"]),
     ),
     "bz2.open": (
-        'import bz2\n\n\ndef test_archive():\n    with bz2.open("data/bundle") as fh:\n'
+        'import bz2\n\n\ndef test_read():\n    with bz2.open("data/bundle") as fh:\n'
         '        assert fh.read() == b"1\\n"\n',
         lambda path: path.write_bytes(bz2.compress(b"1\n")),
         lambda path: path.write_bytes(bz2.compress(b"2\n")),
     ),
+    "os.open": (
+        "import os\n\n\ndef test_read():\n    fd = os.open('data/bundle', os.O_RDONLY)\n"
+        "    try:\n        assert os.read(fd, 100) == b'1\\n'\n    finally:\n        os.close(fd)\n",
+        lambda path: path.write_bytes(b"1\n"),
+        lambda path: path.write_bytes(b"2\n"),
+    ),
+    "sqlite3.connect": (
+        "import sqlite3\n\n\ndef test_read():\n    db = sqlite3.connect('data/bundle')\n"
+        + _COUNT_ITEMS,
+        lambda path: _database(path, 1),
+        lambda path: _database(path, 2),
+    ),
+    "sqlite3.connect(uri=True)": (
+        "from sqlite3 import connect\n\n\ndef test_read():\n"
+        "    db = connect('file:data/bundle?mode=ro', uri=True)\n" + _COUNT_ITEMS,
+        lambda path: _database(path, 1),
+        lambda path: _database(path, 2),
+    ),
 }
 
 
-@pytest.mark.parametrize("reader", sorted(_ARCHIVE_READS))
-def test_a_test_that_read_an_archive_reruns_when_it_changes(project: Project, reader: str) -> None:
-    module, write, change = _ARCHIVE_READS[reader]
-    project.write({**UNRELATED, "tests/test_archive.py": module})
-    archive = project.path / "data" / "bundle"
-    archive.parent.mkdir()
-    write(archive)
+@pytest.mark.parametrize("reader", sorted(_READS_WITHOUT_OPEN))
+def test_a_test_that_read_a_file_without_calling_open_reruns_when_it_changes(
+    project: Project, reader: str
+) -> None:
+    module, write, change = _READS_WITHOUT_OPEN[reader]
+    project.write({**UNRELATED, "tests/test_read.py": module})
+    data = project.path / "data" / "bundle"
+    data.parent.mkdir()
+    write(data)
     project.baseline().assert_outcomes(passed=2)
     assert ran(project.diff()) == []
-    before = archive.stat().st_mtime
-    change(archive)
-    os.utime(archive, (before + 2, before + 2))  # an edit later on, whatever the clock's step
+    before = data.stat().st_mtime
+    change(data)
+    os.utime(data, (before + 2, before + 2))  # an edit later on, whatever the clock's step
     result = project.diff()
-    assert ran(result) == ["tests/test_archive.py::test_archive"]
+    assert ran(result) == ["tests/test_read.py::test_read"]
     result.assert_outcomes(failed=1)
 
 

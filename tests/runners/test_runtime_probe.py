@@ -1,5 +1,6 @@
 """The run-time probe sees files a test looks at through pathlib on every supported Python, and
-leaves no patched function behind when it is uninstalled."""
+leaves none of the file functions it patched (those of pathlib, tarfile, bz2, os and sqlite3)
+behind when it is uninstalled."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import glob
 import io
 import os
 import pathlib
+import sqlite3
+import sqlite3.dbapi2
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,10 @@ from difftest.runners.pytest.probes import ProjectPaths, RuntimeProbe
 
 
 def _probe_functions() -> list[str]:
-    """The functions of the probe module that the file functions pathlib and os use now are
-    (none once the probe is uninstalled)."""
-    candidates: list[Any] = [builtins.open, io.open, os.stat, os.listdir, os.scandir]
+    """The functions of the probe module that the file functions of the standard library are
+    now (none once the probe is uninstalled)."""
+    candidates: list[Any] = [builtins.open, io.open, os.stat, os.listdir, os.scandir, os.open]
+    candidates += [sqlite3.connect, sqlite3.dbapi2.connect]
     candidates += [tarfile.bltn_open, bz2._builtin_open]  # type: ignore[attr-defined]
     # pathlib's accessor (Python 3.9 and 3.10) and Path.glob's globber (3.13 on).
     for owner in (getattr(pathlib, "_NormalAccessor", None), getattr(glob, "_StringGlobber", None)):

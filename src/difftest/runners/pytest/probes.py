@@ -4,9 +4,10 @@ Three probes, all active only while recording:
 
 - :class:`CoverageProbe` measures executed lines with coverage.py, one dynamic context per scope
   (a test, a test file's collection, a higher-scoped fixture's setup, the rest of the session).
-- :class:`RuntimeProbe` patches ``builtins.open``/``io.open`` and ``importlib.import_module``: a
-  read of a project data file, or a dynamic import, is credited to the module being imported if
-  one is (an import-time edge of the graph), else to the innermost open scope. It also patches
+- :class:`RuntimeProbe` patches ``builtins.open``/``io.open`` (and ``os.open``,
+  ``sqlite3.connect``) and ``importlib.import_module``: a read of a project data file, or a
+  dynamic import, is credited to the module being imported if one is (an import-time edge of
+  the graph), else to the innermost open scope. It also patches
   the ways a process is started (``subprocess``, ``os.fork``, ``os.system``, ...): what another
   process runs is not measured, so a scope whose project code started one depends on every
   project file.
@@ -34,6 +35,7 @@ import itertools
 import os
 import sys
 import sysconfig
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +150,25 @@ _SPAWNERS = (
 )
 
 
+#: ``os.open``'s flags: the access mode bits, and "only if a directory".
+_ACCESS_MODE = getattr(os, "O_ACCMODE", os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+
+
+def _database_file(database: Any, uri: bool) -> str | bytes | os.PathLike[Any] | None:
+    """The file ``sqlite3.connect(database, uri=uri)`` opens, or None for a database in
+    memory."""
+    if not isinstance(database, str):
+        return database if isinstance(database, (bytes, os.PathLike)) else None
+    if not uri or not database.startswith("file:"):
+        return None if database in ("", ":memory:") else database
+    parts = urllib.parse.urlsplit(database)
+    query = urllib.parse.parse_qs(parts.query)
+    if parts.path in ("", ":memory:") or query.get("mode") == ["memory"]:
+        return None
+    return urllib.parse.unquote(parts.path)
+
+
 def _read_mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     mode = args[0] if args else kwargs.get("mode", "r")
     return isinstance(mode, str) and ("r" in mode or "+" in mode)
@@ -244,6 +265,7 @@ class RuntimeProbe:
         os.scandir = self._scandir
         self._install_spawn_patches()
         self._install_held_patches()
+        self._install_descriptor_patches()
         self._install_loader_patch()
         self._install_environ_patch()
         sys.meta_path.append(self._unfound)
@@ -255,7 +277,10 @@ class RuntimeProbe:
         they are now: pathlib's accessor before Python 3.11 (``Path.exists``, ``Path.iterdir``,
         ``Path.glob``; on 3.10 ``Path.read_text`` too), the globber of ``Path.glob`` from 3.13,
         and ``tarfile`` and ``bz2`` (their own name for ``open``). Without this, what goes
-        through them would go unseen."""
+        through them would go unseen. They are imported here, not looked up in
+        ``sys.modules``: one first imported while a probe is installed would keep that probe's
+        functions once it is gone, and a later probe (another session in the process) would not
+        know them."""
         import bz2
         import glob
         import pathlib
@@ -284,6 +309,23 @@ class RuntimeProbe:
             if getattr(module, attr, None) is self._orig_open:
                 setattr(module, attr, self._open)
                 self._patches.append((module, attr, self._orig_open, self._open))
+
+    def _install_descriptor_patches(self) -> None:
+        """Files opened without ``open``: ``os.open`` (then read with ``os.read`` or
+        ``os.fdopen``) and SQLite databases, which ``sqlite3.connect``'s C code opens itself."""
+        import sqlite3
+        import sqlite3.dbapi2
+
+        orig_os_open: Callable[..., Any] = os.open
+        os_open = self._make_os_open(orig_os_open)
+        os.open = os_open
+        self._patches.append((os, "open", orig_os_open, os_open))
+        orig_connect: Callable[..., Any] = sqlite3.connect
+        connect = self._make_connect(orig_connect)
+        for module in (sqlite3, sqlite3.dbapi2):
+            if getattr(module, "connect", None) is orig_connect:
+                module.connect = connect  # type: ignore[attr-defined]
+                self._patches.append((module, "connect", orig_connect, connect))
 
     def _install_loader_patch(self) -> None:
         """Package data read through the import system's loaders (``pkgutil.get_data``) goes
@@ -445,6 +487,45 @@ class RuntimeProbe:
 
         return patched_stat
 
+    def _make_os_open(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        probe = self
+
+        @functools.wraps(orig)
+        def os_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> Any:
+            if (
+                not probe.paused
+                and isinstance(path, (str, bytes, os.PathLike))
+                and isinstance(flags, int)
+                and flags & _ACCESS_MODE != os.O_WRONLY
+                and not flags & _O_DIRECTORY
+                and kwargs.get("dir_fd") is None
+            ):
+                try:
+                    probe.on_descriptor(path, sys._getframe(1))
+                except Exception:
+                    pass
+            return orig(path, flags, *args, **kwargs)
+
+        return os_open
+
+    def _make_connect(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        probe = self
+
+        @functools.wraps(orig)
+        def connect(database: Any, *args: Any, **kwargs: Any) -> Any:
+            if not probe.paused:
+                try:
+                    # uri is connect's seventh parameter after the database.
+                    uri = kwargs.get("uri", args[6] if len(args) > 6 else False)
+                    path = _database_file(database, bool(uri))
+                    if path is not None:
+                        probe.on_descriptor(path, sys._getframe(1))
+                except Exception:
+                    pass
+            return orig(database, *args, **kwargs)
+
+        return connect
+
     def _make_spawn(self, orig: Callable[..., Any]) -> Callable[..., Any]:
         probe = self
 
@@ -489,6 +570,20 @@ class RuntimeProbe:
         # other file, but only when project code reads it: pytest reads each test module to
         # rewrite its asserts.
         self._credit(rel, frame, project_only=rel.endswith(".py"))
+
+    def on_descriptor(self, file: Any, frame: FrameType | None) -> None:
+        """A file opened other than through ``open`` (``os.open``, ``sqlite3.connect``): a read
+        like ``open``'s, directories aside (``os.fwalk`` and ``shutil.rmtree`` open those to
+        walk them)."""
+        path = os.fsdecode(os.fspath(file))
+        if self.paths.rel(path) is None:
+            return
+        try:
+            if S_ISDIR(self._orig_stat(path).st_mode):
+                return
+        except OSError:
+            pass  # absent: what ran depends on it staying so
+        self.on_read(path, frame)
 
     def on_stat(self, file: Any, frame: FrameType | None) -> None:
         """Whether a file exists, or its size or time, was asked (``os.path.exists``,
