@@ -29,7 +29,16 @@ import networkx as nx
 from difftest.changes.scan import listed_dir, listing_digest_of, listing_names_of_files
 from difftest.changes.state import CurrentState
 from difftest.graph.combined import MemoryIndex, add_records, from_json, records, to_json
-from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, ENV_PREFIX, Dependency, TestRecord, digest
+from difftest.model import (
+    ABSENT,
+    COLLECT_SUFFIX,
+    DATA_BLOCK,
+    DIRECTORY,
+    ENV_PREFIX,
+    Dependency,
+    TestRecord,
+    digest,
+)
 from difftest.selection.engine import select
 
 RECORDS_FORMAT = "difftest-pants-records"
@@ -290,6 +299,14 @@ class ViewHasher:
             found = None
         self._hashes[path] = found
         return found
+
+    def data_version(self, path: str) -> str:
+        """Like ``FileHasher.data_version``: in a sandbox, a directory is there when a file of
+        the view is under it."""
+        found = self.hash(path)
+        if found is not None:
+            return found
+        return DIRECTORY if listing_names_of_files(self._files, path) is not None else ABSENT
 
     def read(self, path: str) -> bytes:
         return self._contents[path]

@@ -226,6 +226,24 @@ def test_a_listing_is_computed_from_the_view_as_the_sandbox_listed_it(tmp_path: 
     assert [n for n, _ in decision.affected] == ["test_x.py::test_g"]
 
 
+def test_a_directory_appearing_where_a_test_found_nothing_is_seen_as_the_sandbox_saw_it(
+    tmp_path: Path,
+) -> None:
+    now = {"lib.py": LIB, "test_x.py": TEST, "data.json": b"{}"}
+    later = dict(now, **{"plugins/extra.py": b"NAME = 1\n"})
+    _view(tmp_path, later)
+    # The recorder in the sandbox and the plugin deciding from the view agree on each version.
+    assert scan.FileHasher(tmp_path).data_version("plugins") == "directory"
+    assert artifact.ViewHasher(later, later).data_version("plugins") == "directory"
+    assert artifact.ViewHasher(now, now).data_version("plugins") == "absent"
+    assert scan.FileHasher(tmp_path).data_version("nothing") == "absent"
+    recs = _with_deps("test_x.py::test_g", (Dependency("plugins", "absent", DATA_BLOCK, "absent"),))
+    assert not _decide(recs, now).run
+    decision = _decide(recs, later)
+    assert [n for n, _ in decision.affected] == ["test_x.py::test_g"]
+    assert "directory plugins was created" in decision.reasons[0]
+
+
 def test_a_root_listing_keeps_only_the_views_entries() -> None:
     files = ["pyproject.toml", "src/a/b.py", "tests/t.py", "src/a/__init__.py"]
     assert artifact.root_entries(files) == ["pyproject.toml", "src/", "tests/"]

@@ -42,6 +42,10 @@ LISTING = "<listing>"
 ENV_BLOCK = "<env>"
 #: Fingerprint of a file that did not exist when a test looked for it.
 ABSENT = "absent"
+#: Version of a data dependency that is a directory now: a test that checked for a path
+#: (``os.path.exists``, ``Path.is_dir``) while nothing was there runs again when a directory
+#: appears there, as it does when a file does.
+DIRECTORY = "directory"
 #: Prefix of dependency keys that are not files: the Python version, a distribution, pytest's config.
 ENV_PREFIX = "<env>/"
 #: The version of the name-facts analysis (:mod:`difftest.changes.names`) that wrote a file's

@@ -300,6 +300,36 @@ def test_creating_an_optional_file_that_code_checks_for_first_reselects_the_test
     result.stdout.fnmatch_lines(["*changed: file local.json was created"])
 
 
+def test_creating_a_directory_that_code_checks_for_reselects_the_tests_that_checked(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "app.py": """
+                import os
+
+                def plugins():
+                    # only a stat while it is absent
+                    return sorted(os.listdir("plugins")) if os.path.isdir("plugins") else []
+                """,
+            "tests/test_app.py": """
+                from app import plugins
+
+                def test_no_plugins():
+                    assert plugins() == []
+                """,
+        }
+    )
+    project.baseline()
+    assert ran(project.diff()) == []
+    project.write({"plugins/extra.py": "NAME = 'extra'\n"})
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_app.py::test_no_plugins"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*changed: directory plugins was created"])
+
+
 def test_creating_a_file_a_test_looked_for_reselects_it(project: Project) -> None:
     project.write(
         {

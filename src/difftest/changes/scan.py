@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from difftest.model import LISTING, digest
+from difftest.model import ABSENT, DIRECTORY, LISTING, digest
 
 StatEntry = tuple[int, int, str]  # (mtime_ns, size, content hash)
 
@@ -178,6 +178,14 @@ class FileHasher:
                     self.updated[path] = (st.st_mtime_ns, st.st_size, value)
         self._now[path] = value
         return value
+
+    def data_version(self, path: str) -> str:
+        """The version of ``path`` as a data dependency: its content hash, else whether a
+        directory or nothing is there."""
+        found = self.hash(path)
+        if found is not None:
+            return found
+        return DIRECTORY if os.path.isdir(os.path.join(self.root, path)) else ABSENT
 
     def read(self, path: str) -> bytes:
         with open(os.path.join(self.root, path), "rb") as fh:

@@ -37,7 +37,7 @@ class CurrentState:
             if key not in self.env:
                 self.env[key] = current_value(key)
             return self.env[key]
-        return self.hasher.hash(key) or ABSENT
+        return self.hasher.data_version(key)
 
     def blocks(self, path: str) -> FileBlocks | None:
         """Parsed blocks of a Python file now; None if it is missing or does not parse."""

@@ -18,6 +18,7 @@ from difftest.model import (
     ABSENT,
     COLLECT_SUFFIX,
     DATA_BLOCK,
+    DIRECTORY,
     ENV_BLOCK,
     ENV_PREFIX,
     MODULE_BLOCK,
@@ -97,6 +98,10 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
         if directory is not None:
             where = f"directory {directory or '.'}"
             return f"{where} " + ("was deleted" if now == ABSENT else "gained or lost files")
+        if now == DIRECTORY:
+            return f"directory {key} was created" if was == ABSENT else f"{key} is now a directory"
+        if was == DIRECTORY:
+            return f"directory {key} " + ("was deleted" if now == ABSENT else "is now a file")
         if was == ABSENT:
             return f"file {key} was created"
         return f"file {key} " + ("was deleted" if now == ABSENT else "changed")

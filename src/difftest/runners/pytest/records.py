@@ -501,7 +501,7 @@ class RecordBuilder:
                 value = current_value(path)
                 deps.append(Dependency(path, value, ENV_BLOCK, value))
                 continue
-            version = self.hasher.hash(path) or ABSENT
+            version = self.hasher.data_version(path)
             deps.append(Dependency(path, version, DATA_BLOCK, version))
         for name in sorted(closure.external):
             deps.extend(self._dist_deps(name))
