@@ -194,6 +194,47 @@ def test_editing_package_data_read_through_pkgutil_get_data_reselects_the_tests_
     result.stdout.fnmatch_lines(["*changed: file app/rates.json changed"])
 
 
+#: Package data looked at through ``importlib.resources`` (Python 3.9 asks the package's loader,
+#: which opens, checks and lists with functions of its own): (the test's check, the change
+#: that breaks it).
+_RESOURCE_READS: dict[str, tuple[str, dict[str, str]]] = {
+    "read_text": ('resources.read_text("app", "rates.json") == "1"', {"app/rates.json": "2"}),
+    "open_binary": (
+        'resources.open_binary("app", "rates.json").read() == b"1"',
+        {"app/rates.json": "2"},
+    ),
+    "files": (
+        'resources.files("app").joinpath("rates.json").read_text() == "1"',
+        {"app/rates.json": "2"},
+    ),
+    "is_resource": ('not resources.is_resource("app", "local.json")', {"app/local.json": "{}"}),
+    "contents": ('"extra.json" not in list(resources.contents("app"))', {"app/extra.json": "{}"}),
+}
+
+
+@pytest.mark.parametrize("reader", sorted(_RESOURCE_READS))
+def test_package_data_looked_at_through_importlib_resources_reruns_the_test_when_it_changes(
+    project: Project, reader: str
+) -> None:
+    check, change = _RESOURCE_READS[reader]
+    project.write(
+        {
+            **UNRELATED,
+            "app/__init__.py": "",
+            "app/rates.json": "1",
+            "tests/test_data.py": "import warnings\nfrom importlib import resources\n\n"
+            "warnings.simplefilter('ignore', DeprecationWarning)  # the legacy API, 3.11 and 3.12\n"
+            f"\n\ndef test_data():\n    assert {check}\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=2)
+    assert ran(project.diff()) == []
+    project.write(change)
+    result = project.diff()
+    assert ran(result) == ["tests/test_data.py::test_data"]
+    result.assert_outcomes(failed=1)
+
+
 def test_editing_a_python_file_that_code_reads_as_text_reselects_the_tests_that_read_it(
     project: Project,
 ) -> None:

@@ -1,12 +1,13 @@
 """The run-time probe sees files a test looks at through pathlib on every supported Python, and
-leaves none of the file functions it patched (those of pathlib, tarfile, bz2, os and sqlite3)
-behind when it is uninstalled."""
+leaves none of the file functions it patched (those of pathlib, tarfile, bz2, os, sqlite3 and
+the package loader) behind when it is uninstalled."""
 
 from __future__ import annotations
 
 import builtins
 import bz2
 import glob
+import importlib.machinery
 import io
 import os
 import pathlib
@@ -25,6 +26,9 @@ def _probe_functions() -> list[str]:
     now (none once the probe is uninstalled)."""
     candidates: list[Any] = [builtins.open, io.open, os.stat, os.listdir, os.scandir, os.open]
     candidates += [sqlite3.connect, sqlite3.dbapi2.connect]
+    # The package loader's resource functions (importlib.resources on 3.9).
+    loader = importlib.machinery.SourceFileLoader
+    candidates += [getattr(loader, name, None) for name in ("open_resource", "is_resource")]
     candidates += [tarfile.bltn_open, bz2._builtin_open]  # type: ignore[attr-defined]
     # pathlib's accessor (Python 3.9 and 3.10) and Path.glob's globber (3.13 on).
     for owner in (getattr(pathlib, "_NormalAccessor", None), getattr(glob, "_StringGlobber", None)):

@@ -267,6 +267,7 @@ class RuntimeProbe:
         self._install_held_patches()
         self._install_descriptor_patches()
         self._install_loader_patch()
+        self._install_resource_patches()
         self._install_environ_patch()
         sys.meta_path.append(self._unfound)
         self.installed = True
@@ -351,6 +352,28 @@ class RuntimeProbe:
 
         owner.get_data = get_data
         self._patches.append((owner, "get_data", orig, get_data))
+
+    def _install_resource_patches(self) -> None:
+        """Python 3.9's ``importlib.resources`` (``read_text``, ``open_binary``,
+        ``is_resource``, ``contents``) asks the package's loader, which opens the file with
+        ``_io.FileIO``, and checks and lists with the import system's own ``posix`` functions:
+        none of them is a function the probe patched. Later versions go through pathlib."""
+        events: dict[str, Callable[[str, FrameType | None], None]] = {
+            "open_resource": self.on_read,
+            "is_resource": self.on_stat,
+            "contents": self.on_list,
+        }
+        for attr, event in events.items():
+            owner: Any = next(
+                (c for c in importlib.machinery.SourceFileLoader.__mro__ if attr in vars(c)),
+                None,
+            )
+            if owner is None:
+                continue
+            orig: Callable[..., Any] = vars(owner)[attr]
+            patched = self._make_resource(orig, event)
+            setattr(owner, attr, patched)
+            self._patches.append((owner, attr, orig, patched))
 
     def _install_environ_patch(self) -> None:
         """``os.environ[name]``, which ``os.environ.get``, ``in`` and ``os.getenv`` go through."""
@@ -525,6 +548,24 @@ class RuntimeProbe:
             return orig(database, *args, **kwargs)
 
         return connect
+
+    def _make_resource(
+        self, orig: Callable[..., Any], event: Callable[[str, FrameType | None], None]
+    ) -> Callable[..., Any]:
+        probe = self
+
+        @functools.wraps(orig)
+        def resource(loader: Any, *args: Any) -> Any:
+            if not probe.paused:
+                try:
+                    # The path as the loader forms it: the resource beside the package's
+                    # __init__.py (for contents, the package's directory).
+                    event(os.path.join(os.path.dirname(loader.path), *args[:1]), sys._getframe(1))
+                except Exception:
+                    pass
+            return orig(loader, *args)
+
+        return resource
 
     def _make_spawn(self, orig: Callable[..., Any]) -> Callable[..., Any]:
         probe = self
