@@ -13,9 +13,12 @@ import os
 import pathlib
 import sqlite3
 import sqlite3.dbapi2
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from difftest.changes.scan import listing_key
 from difftest.runners.pytest.probes import ProjectPaths, RuntimeProbe
@@ -69,3 +72,46 @@ def test_uninstalling_the_probe_restores_every_file_function_it_patched(tmp_path
     finally:
         probe.uninstall()
     assert _probe_functions() == []
+
+
+_REGISTRY = """
+class Registry:
+    def __init__(self):
+        self._values = {}
+
+    def value(self, key):
+        if key not in self._values:
+            self._values[key] = key * 2
+        return self._values[key]
+
+
+class Cache:
+    def __init__(self):
+        self._found = {}
+
+    def get(self, key):
+        return self._found.setdefault(key, str(key))
+
+
+REGISTRY = None
+CACHES = []
+"""
+
+
+def test_instances_a_module_comes_to_hold_between_two_looks_are_found_by_the_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "registry.py").write_text(_REGISTRY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "registry", raising=False)
+    registry: Any = importlib.import_module("registry")
+    probe = RuntimeProbe(ProjectPaths(tmp_path))
+    probe.share_module_globals()
+    assert probe.shared == {}
+    # A global bound again (a singleton made on first use), then a container filled in place.
+    registry.REGISTRY = registry.Registry()
+    probe.share_module_globals()
+    assert len(probe.shared["registry.py"]) == 1
+    registry.CACHES.append(registry.Cache())
+    probe.share_module_globals()
+    assert len(probe.shared["registry.py"]) == 2

@@ -32,6 +32,7 @@ import importlib
 import importlib.machinery
 import io
 import itertools
+import operator
 import os
 import sys
 import sysconfig
@@ -231,6 +232,10 @@ class RuntimeProbe:
         self.shared: dict[str, list[InstanceState]] = {}
         self._states: dict[tuple[str, str], InstanceState | None] = {}
         self._trees: dict[str, ast.Module | None] = {}
+        #: id of a module -> (the module, its globals when last looked at, :meth:`_held_by`)
+        self._held: dict[int, tuple[ModuleType, list[object], list[object]]] = {}
+        #: (sys.modules' values when last looked at, the project modules among them)
+        self._modules: tuple[list[Any], list[ModuleType]] = ([], [])
         #: id -> type of the values :meth:`share` looked at, and of code (never shared): a
         #: later value of one of these kinds is passed over at once (most module globals are).
         self._seen_kinds: dict[int, type] = {id(k): k for k in _CODE if k is not type}
@@ -743,14 +748,8 @@ class RuntimeProbe:
         _make_getter()``), or inside plain containers there (``_BACKENDS = {"db": {"default":
         Backend()}}``; :data:`_HELD_DEPTH` levels down, the first :data:`_HELD_SCANNED` items
         of each value), now."""
-        for module in list(sys.modules.values()):
-            filename = getattr(module, "__file__", None)
-            if not isinstance(filename, str) or self._code_file(filename) is None:
-                continue
-            try:
-                values = list(vars(module).values())
-            except TypeError:
-                continue
+        for module in self._project_modules():
+            values = list(self._held_by(module))
             for value in values:
                 if isinstance(value, type):
                     # The module's own classes: instances kept in class attributes.
@@ -758,6 +757,49 @@ class RuntimeProbe:
                         values.extend(v for v in list(vars(value).values()) if not _is_code(v))
                 else:
                     self._share_value(value, _HELD_DEPTH, [_HELD_SCANNED])
+
+    # share_module_globals runs once per batch of records over the globals of every project
+    # module: what it looks at is worked out again only when sys.modules, or a module's globals,
+    # no longer hold the same objects (a C-speed comparison), not per batch.
+    def _project_modules(self) -> list[ModuleType]:
+        now = list(sys.modules.values())
+        known = self._modules
+        if not _same_objects(known[0], now):
+            found = []
+            for module in now:
+                filename = getattr(module, "__file__", None)
+                if isinstance(filename, str) and self._code_file(filename) is not None:
+                    found.append(module)
+            self._modules = known = (now, found)
+        return known[1]
+
+    def _held_by(self, module: ModuleType) -> list[object]:
+        """The module's globals that may hold an instance: all but modules, functions without
+        a closure (which hold nothing, and never will: most of a test module) and other code,
+        values of kinds already looked at (:meth:`share`), and the interpreter's
+        ``__builtins__``."""
+        try:
+            now = list(vars(module).values())
+        except TypeError:
+            return []
+        known = self._held.get(id(module))
+        if known is not None and known[0] is module and _same_objects(known[1], now):
+            return known[2]
+        builtin = vars(builtins)
+        seen = self._seen_kinds
+        held = [
+            v
+            for v in now
+            if v is not builtin
+            and (
+                isinstance(v, type)  # its class attributes may hold one
+                or (type(v) is FunctionType and v.__closure__)  # so may what it closes over
+                or type(v) in _CONTAINERS
+                or not (id(type(v)) in seen or _is_code(v))
+            )
+        ]
+        self._held[id(module)] = (module, now, held)
+        return held
 
     def _share_value(self, value: object, depth: int, budget: list[int]) -> None:
         """:meth:`share` ``value``, or what it holds when it is a plain container or a function
@@ -904,6 +946,12 @@ _CONTAINERS = (dict, list, tuple, set, frozenset)
 _HELD_SCANNED = 1000
 #: How many levels of containers and closures are looked into.
 _HELD_DEPTH = 3
+
+
+def _same_objects(before: list[Any], now: list[Any]) -> bool:
+    """Whether two lists hold the same objects in the same order (compared by identity: no
+    ``__eq__`` of the code under test runs)."""
+    return len(before) == len(now) and all(map(operator.is_, before, now))
 
 
 def _items(container: Any) -> Iterable[object]:
