@@ -62,6 +62,25 @@ def test_upgrading_a_distribution_reselects_the_tests_that_import_it(
     )
 
 
+@pytest.mark.parametrize("shadow", ["tests/fakedist.py", "tests/fakedist/__init__.py"])
+def test_a_project_module_created_under_an_installed_modules_name_reselects_its_importers(
+    project: Project, site: Path, shadow: str
+) -> None:
+    project.write(
+        {
+            "tests/test_fake.py": "import fakedist\n\ndef test_answer():\n    assert fakedist.answer() == 42\n",
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline()
+    # pytest puts tests/ before site-packages on sys.path: this module is imported instead.
+    project.write({shadow: "def answer():\n    return 0\n"})
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_fake.py::test_answer"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"difftest: changed: file {shadow} was created"])
+
+
 def test_installing_a_missing_optional_distribution_reselects_the_tests_that_tried_it(
     project: Project, empty_site: Path
 ) -> None:

@@ -235,6 +235,40 @@ def test_package_data_looked_at_through_importlib_resources_reruns_the_test_when
     result.assert_outcomes(failed=1)
 
 
+def test_source_looked_up_through_inspect_reruns_every_test_that_looked_even_from_linecache(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "app.py": "def f():\n    return 1\n\n\ndef g():\n    return 2\n",
+            # g never runs. The first test's lookup reads app.py through tokenize's own name for
+            # open; linecache keeps the lines, so the second one reads nothing.
+            "tests/test_source.py": """
+                import inspect
+
+                import app
+
+                def test_g_source():
+                    assert "return 2" in inspect.getsource(app.g)
+
+                def test_no_print():
+                    assert "print(" not in inspect.getsource(app)
+                """,
+        }
+    )
+    project.baseline().assert_outcomes(passed=3)
+    assert ran(project.diff()) == []
+    project.edit("app.py", "    return 2", "    print('g')\n    return 3")
+    result = project.diff("--diff-v")
+    assert ran(result) == [
+        "tests/test_source.py::test_g_source",
+        "tests/test_source.py::test_no_print",
+    ]
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*changed: file app.py changed"])
+
+
 def test_editing_a_python_file_that_code_reads_as_text_reselects_the_tests_that_read_it(
     project: Project,
 ) -> None:
@@ -371,6 +405,48 @@ def test_creating_a_directory_that_code_checks_for_reselects_the_tests_that_chec
     result.stdout.fnmatch_lines(["*changed: directory plugins was created"])
 
 
+@pytest.mark.parametrize(
+    ("optional_import", "created"),
+    [
+        ("from app import extra", "app/extra.py"),
+        ("from app import extra", "app/extra/__init__.py"),
+        ("from . import extra", "app/extra.py"),
+        ("import extra", "extra.py"),
+    ],
+)
+def test_creating_a_module_that_an_optional_import_missed_reselects_the_tests_that_tried_it(
+    project: Project, optional_import: str, created: str
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "app/__init__.py": "",
+            "app/core.py": f"""
+                try:
+                    {optional_import}
+                except ImportError:
+                    extra = None
+
+                def has_extra():
+                    return extra is not None
+                """,
+            "tests/test_core.py": """
+                from app.core import has_extra
+
+                def test_no_extra():
+                    assert not has_extra()
+                """,
+        }
+    )
+    project.baseline()
+    assert ran(project.diff()) == []
+    project.write({created: "ENABLED = True\n"})
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_core.py::test_no_extra"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"difftest: changed: *{created}*"])
+
+
 def test_creating_a_file_a_test_looked_for_reselects_it(project: Project) -> None:
     project.write(
         {
@@ -493,6 +569,12 @@ _READS_WITHOUT_OPEN: dict[str, tuple[str, Callable[[Path], None], Callable[[Path
         + _COUNT_ITEMS,
         lambda path: _database(path, 1),
         lambda path: _database(path, 2),
+    ),
+    "tokenize.open": (
+        'import tokenize\n\n\ndef test_read():\n    with tokenize.open("data/bundle") as fh:\n'
+        '        assert fh.read() == "1\\n"\n',
+        lambda path: path.write_bytes(b"1\n"),
+        lambda path: path.write_bytes(b"2\n"),
     ),
     "sqlite3.connect(uri=True)": (
         "from sqlite3 import connect\n\n\ndef test_read():\n"
@@ -643,6 +725,33 @@ def test_editing_a_conftest_fixture_reselects_only_the_tests_using_it(project: P
     project.edit("tests/conftest.py", "return 1", "return 2")
     result = project.diff()
     assert ran(result) == ["tests/test_fixtures.py::test_number"]
+
+
+def test_a_package_created_under_a_project_packages_name_earlier_on_the_path_reselects_its_users(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "pytest.ini": "[pytest]\npythonpath = src\n",
+            "src/app/__init__.py": "",
+            "src/app/core.py": "def find():\n    return 1\n",
+            "tests/test_core.py": "from app.core import find\n\ndef test_find():\n    assert find() == 1\n",
+        }
+    )
+    project.baseline()
+    assert ran(project.diff()) == []
+    # pytest puts tests/ before src/ on sys.path: `import app` now finds this one.
+    project.write({"tests/app/__init__.py": ""})
+    result = project.diff("--diff-v")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "difftest: changed: file tests/app/__init__.py was created",
+            "difftest: 1 unaffected test files not collected: tests/test_unrelated.py",
+            "*ModuleNotFoundError: No module named 'app.core'",
+        ]
+    )
 
 
 def test_a_new_conftest_overriding_a_fixture_reselects_the_tests_below_it(project: Project) -> None:

@@ -1,6 +1,6 @@
 """The run-time probe sees files a test looks at through pathlib on every supported Python, and
-leaves none of the file functions it patched (those of pathlib, tarfile, bz2, os, sqlite3 and
-the package loader) behind when it is uninstalled."""
+leaves none of the file functions it patched (those of pathlib, tarfile, bz2, tokenize,
+linecache, os, sqlite3 and the package loader) behind when it is uninstalled."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import bz2
 import glob
 import importlib.machinery
 import io
+import linecache
 import os
 import pathlib
 import sqlite3
 import sqlite3.dbapi2
 import sys
 import tarfile
+import tokenize
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ def _probe_functions() -> list[str]:
     loader = importlib.machinery.SourceFileLoader
     candidates += [getattr(loader, name, None) for name in ("open_resource", "is_resource")]
     candidates += [tarfile.bltn_open, bz2._builtin_open]  # type: ignore[attr-defined]
+    candidates += [tokenize._builtin_open, linecache.getlines]  # type: ignore[attr-defined]
     # pathlib's accessor (Python 3.9 and 3.10) and Path.glob's globber (3.13 on).
     for owner in (getattr(pathlib, "_NormalAccessor", None), getattr(glob, "_StringGlobber", None)):
         for name in ("stat", "open", "listdir", "scandir"):

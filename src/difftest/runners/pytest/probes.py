@@ -200,9 +200,12 @@ class _Unfound:
         self.probe = probe
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
-        if path is None and not self.probe.paused:
+        if not self.probe.paused:
             try:
-                self.probe.on_missing(fullname, sys._getframe(1))
+                if path is None:
+                    self.probe.on_missing(fullname, sys._getframe(1))
+                else:
+                    self.probe.on_missing_submodule(fullname, path, sys._getframe(1))
             except Exception:  # never let bookkeeping break the code under test
                 pass
         return None
@@ -273,6 +276,7 @@ class RuntimeProbe:
         self._install_descriptor_patches()
         self._install_loader_patch()
         self._install_resource_patches()
+        self._install_linecache_patch()
         self._install_environ_patch()
         sys.meta_path.append(self._unfound)
         self.installed = True
@@ -282,8 +286,8 @@ class RuntimeProbe:
         imported, not ``open``, ``io.open``, ``os.stat``, ``os.listdir`` and ``os.scandir`` as
         they are now: pathlib's accessor before Python 3.11 (``Path.exists``, ``Path.iterdir``,
         ``Path.glob``; on 3.10 ``Path.read_text`` too), the globber of ``Path.glob`` from 3.13,
-        and ``tarfile`` and ``bz2`` (their own name for ``open``). Without this, what goes
-        through them would go unseen. They are imported here, not looked up in
+        and ``tarfile``, ``bz2`` and ``tokenize`` (their own name for ``open``). Without this,
+        what goes through them would go unseen. They are imported here, not looked up in
         ``sys.modules``: one first imported while a probe is installed would keep that probe's
         functions once it is gone, and a later probe (another session in the process) would not
         know them."""
@@ -291,6 +295,7 @@ class RuntimeProbe:
         import glob
         import pathlib
         import tarfile
+        import tokenize
 
         functions = (
             ("stat", self._orig_stat, self._stat),
@@ -311,7 +316,11 @@ class RuntimeProbe:
                     # replaces do not.
                     setattr(owner, attr, staticmethod(patched))
                     self._patches.append((owner, attr, held, patched))
-        for module, attr in ((tarfile, "bltn_open"), (bz2, "_builtin_open")):
+        for module, attr in (
+            (tarfile, "bltn_open"),
+            (bz2, "_builtin_open"),
+            (tokenize, "_builtin_open"),
+        ):
             if getattr(module, attr, None) is self._orig_open:
                 setattr(module, attr, self._open)
                 self._patches.append((module, attr, self._orig_open, self._open))
@@ -379,6 +388,31 @@ class RuntimeProbe:
             patched = self._make_resource(orig, event)
             setattr(owner, attr, patched)
             self._patches.append((owner, attr, orig, patched))
+
+    def _install_linecache_patch(self) -> None:
+        """Source read through ``linecache`` (``inspect.getsource``, a traceback or warning
+        rendered by project code): it keeps what it read for the whole process, so a second
+        reader of a file gets it from there without opening anything."""
+        import linecache
+
+        orig: Callable[..., list[str]] = linecache.getlines
+        probe = self
+
+        @functools.wraps(orig)
+        def getlines(filename: str, *args: Any, **kwargs: Any) -> list[str]:
+            if (
+                not probe.paused
+                and isinstance(filename, str)
+                and not (filename.startswith("<") and filename.endswith(">"))
+            ):
+                try:
+                    probe.on_read(filename, sys._getframe(1))
+                except Exception:  # never let bookkeeping break the code under test
+                    pass
+            return orig(filename, *args, **kwargs)
+
+        linecache.getlines = getlines
+        self._patches.append((linecache, "getlines", orig, getlines))
 
     def _install_environ_patch(self) -> None:
         """``os.environ[name]``, which ``os.environ.get``, ``in`` and ``os.getenv`` go through."""
@@ -905,6 +939,20 @@ class RuntimeProbe:
         (``try: import yaml``, ``pytest.importorskip("yaml")``): what ran depends on it staying
         absent (pytest's or a plugin's own optional imports do not count)."""
         self._credit(EXTERNAL_PREFIX + name, frame, kind="import", project_only=True)
+
+    def on_missing_submodule(self, name: str, path: Iterable[Any], frame: FrameType | None) -> None:
+        """Project code tried to import submodule ``name`` of a package whose directories are
+        ``path``, and none holds it (``try: from app import extra``, ``from .local_settings
+        import *``): what ran depends on the files that would make it stay absent."""
+        last = name.rpartition(".")[2]
+        for entry in path:
+            if not isinstance(entry, (str, bytes, os.PathLike)):
+                continue
+            directory = os.fsdecode(os.fspath(entry))
+            for candidate in (f"{last}.py", os.path.join(last, "__init__.py")):
+                rel = self.paths.rel(os.path.join(directory, candidate))
+                if rel is not None:
+                    self._credit(rel, frame, kind="import", project_only=True)
 
     # ------------------------------------------------------------------ scopes
     def push(self, key: str, file: str | None = None) -> Scope:

@@ -188,6 +188,12 @@ def _on_the_way(directory: str, name: str) -> list[str]:
     return ["/".join([*parts[:i], name]) for i in range(len(parts) + 1)]
 
 
+def _module_files(root: str, name: str) -> tuple[str, str]:
+    """The files that make ``name`` a module or a regular package of import root ``root``."""
+    prefix = root + "/" if root else ""
+    return (f"{prefix}{name}.py", f"{prefix}{name}/__init__.py")
+
+
 def _import_deps(path: str, version: str, blocks: FileBlocks) -> tuple[Dependency, ...]:
     return tuple(Dependency(path, version, b.name, b.checksum) for b in blocks.import_blocks)
 
@@ -256,6 +262,8 @@ class RecordBuilder:
         self._conftests: dict[str, tuple[str, ...]] = {}
         self._missing_conftests: dict[str, tuple[Dependency, ...]] = {}
         self._dist_cache: dict[str, tuple[Dependency, ...]] = {}
+        self._shadow_cache: dict[str, tuple[Dependency, ...]] = {}
+        self._tops: dict[str, str] = {}
         self._import_deps_cache: dict[tuple[str, int, bool], tuple[Dependency, ...]] = {}
         self._spawn_deps: tuple[Dependency, ...] | None = None
         #: Files the analysis helper was asked for.
@@ -421,6 +429,39 @@ class RecordBuilder:
             self._dist_cache[name] = found
         return found
 
+    def _top_names(self, files: Iterable[str]) -> set[str]:
+        """The top-level module names of these project files; not ``conftest``: pytest imports
+        each conftest.py from its own directory, so one elsewhere shadows nothing."""
+        tops = self._tops
+        for path in files:
+            if path not in tops:
+                name = self.graph.index.module_of(path)
+                tops[path] = name.partition(".")[0] if name else ""
+        found = {tops[path] for path in files}
+        found.discard("")
+        found.discard("conftest")
+        return found
+
+    def _shadow_deps(self, name: str) -> tuple[Dependency, ...]:
+        """The files that would shadow top-level module ``name``, all absent now:
+        ``<root>/<name>.py`` and ``<root>/<name>/__init__.py`` in every directory modules are
+        imported from. Import roots come before site-packages and the standard library on
+        ``sys.path``, and one may come before another (pytest puts a test directory first), so
+        creating one can change what ``import name`` runs, for an installed module and a
+        project one alike. Built-in modules cannot be shadowed (their finder comes first)."""
+        found = self._shadow_cache.get(name)
+        if found is None:
+            found = ()
+            if name not in sys.builtin_module_names:
+                found = tuple(
+                    Dependency(path, ABSENT, DATA_BLOCK, ABSENT)
+                    for root in sorted(self.graph.index.roots)
+                    for path in _module_files(root, name)
+                    if self.hasher.data_version(path) == ABSENT
+                )
+            self._shadow_cache[name] = found
+        return found
+
     def _import_deps(self, path: str, whole_file: bool) -> tuple[Dependency, ...]:
         """What importing ``path`` makes a test depend on: its import-time blocks and the
         functions that ran at import or collection time (``whole_file``: all its functions).
@@ -505,6 +546,8 @@ class RecordBuilder:
             deps.append(Dependency(path, version, DATA_BLOCK, version))
         for name in sorted(closure.external):
             deps.extend(self._dist_deps(name))
+        for name in sorted(closure.external | self._top_names(closure.files)):
+            deps.extend(self._shadow_deps(name))
         deps.extend(self.missing_conftests(file))
         if spawned:
             deps.extend(self.spawn_deps())
