@@ -14,9 +14,10 @@
 (c) **Selection at scale**: a generated suite (gensuite.py, 50,000 tests in the full run); after
     both baselines, one function body of one module is edited and the harness times
     (i) ``pytest --diff`` end to end, (ii) the selection step alone, calling the engine in the
-    venv's Python: ``select(b, CurrentState(FileHasher(root, b.stat_cache()), env))`` with
-    ``env`` the recorded pytest-configuration values the plugin would pass (the bare call without
-    them is timed too: it sees the pytest configuration as unknown and selects everything), and
+    venv's Python: ``select(b, CurrentState(FileHasher(root, b.stat_cache()), env,
+    import_roots=b.import_roots()))`` with ``env`` the recorded pytest-configuration values the
+    plugin would pass (the bare call without them or the import roots is timed too: it sees the
+    pytest configuration as unknown and selects everything), and
     (iii) testmon's ``pytest --testmon`` end to end (its data file copied back before each run).
 
 Every run uses ``-p bench_report`` (what ran is counted, so a timing of a run that selected the
@@ -82,7 +83,9 @@ for label, env in (("", front_end), ("bare_", None)):
     times = []
     for _ in range(reps):
         t = time.perf_counter()
-        sel = select(b, CurrentState(FileHasher(root, b.stat_cache()), env))
+        hasher = FileHasher(root, b.stat_cache())
+        roots = b.import_roots() if env is not None else None
+        sel = select(b, CurrentState(hasher, env, import_roots=roots))
         times.append(time.perf_counter() - t)
     out.update({
         label + "select_seconds": times,
@@ -349,7 +352,10 @@ def bench_scale(venv: Venv, modules: int, per_file: int, reps: int) -> dict[str,
         "select_median_seconds": round(median(direct["select_seconds"]), 4),
         "select_first_seconds": round(direct["select_seconds"][0], 4),
         "bare_select_median_seconds": round(median(direct["bare_select_seconds"]), 4),
-        "code": "select(b, CurrentState(FileHasher(root, b.stat_cache()), env))",
+        "code": (
+            "select(b, CurrentState(FileHasher(root, b.stat_cache()), env,"
+            " import_roots=b.import_roots()))"
+        ),
         "bare_code": "select(b, CurrentState(FileHasher(root, b.stat_cache())))",
     }
     for name in trees:

@@ -140,6 +140,8 @@ class SandboxRecordBuilder(_records_mod.RecordBuilder):
     every sandbox file under the targets' root entries, the injected stub files left out."""
 
     roots = None
+    # The sandbox's files are what Pants values, not import roots.
+    shadow_paths = True
 
     def project_files(self):
         for path in super().project_files():
@@ -195,7 +197,13 @@ class _PantsRecording:
         _env_mod.refresh()
         hasher = SandboxHasher(self.root, self.roots)
         env = {_plan_mod.PYTEST_CONFIG_KEY: _plan_mod.pytest_config_value(config)}
-        builder = SandboxRecordBuilder(self.recorder.paths, hasher, cache_size=100000, env=env)
+        builder = SandboxRecordBuilder(
+            self.recorder.paths,
+            hasher,
+            cache_size=100000,
+            env=env,
+            preloaded=self.recorder.preloaded,
+        )
         builder.roots = self.roots
         builder.facts.want_names = False  # the Pants artifact holds no name facts
         self.recorder.bind(builder, self._sink, batch_size=50, recorded={})

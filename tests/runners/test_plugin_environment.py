@@ -78,7 +78,31 @@ def test_a_project_module_created_under_an_installed_modules_name_reselects_its_
     result = project.diff("--diff-v")
     assert ran(result) == ["tests/test_fake.py::test_answer"]
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([f"difftest: changed: file {shadow} was created"])
+    result.stdout.fnmatch_lines([f"difftest: changed: shadow/fakedist is now {shadow}"])
+
+
+def test_what_would_shadow_an_import_is_one_dependency_per_module_however_many_import_roots(
+    project: Project, site: Path
+) -> None:
+    test = "import fakedist\n\ndef test_answer():\n    assert fakedist.answer() == 42\n"
+    # Each test directory without an __init__.py is put on sys.path: 20 import roots.
+    project.write({f"tests/area{i}/test_area{i}.py": test for i in range(20)})
+    project.baseline().assert_outcomes(passed=20)
+    record = project.records()["tests/area7/test_area7.py::test_answer"]
+    shadows = {d.key: d.version for d in record.deps if d.key.startswith("<env>/shadow/")}
+    assert shadows == {
+        "<env>/shadow/fakedist": "absent",
+        "<env>/shadow/test_area7": "tests/area7/test_area7.py",
+    }
+    assert not [d.key for d in record.deps if "fakedist" in d.key and "<env>" not in d.key]
+    # Whether it shadows the installed one depends on the order directories join sys.path:
+    # every importer runs.
+    project.write({"tests/area3/fakedist.py": "def answer():\n    return 0\n"})
+    result = project.diff("--diff-v")
+    assert len(ran(result)) == 20
+    result.stdout.fnmatch_lines(
+        ["difftest: changed: shadow/fakedist is now tests/area3/fakedist.py"]
+    )
 
 
 def test_installing_a_missing_optional_distribution_reselects_the_tests_that_tried_it(

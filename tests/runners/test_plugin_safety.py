@@ -747,7 +747,7 @@ def test_a_package_created_under_a_project_packages_name_earlier_on_the_path_res
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "difftest: changed: file tests/app/__init__.py was created",
+            "difftest: changed: shadow/app is now src/app/__init__.py,tests/app/__init__.py",
             "difftest: 1 unaffected test files not collected: tests/test_unrelated.py",
             "*ModuleNotFoundError: No module named 'app.core'",
         ]

@@ -11,11 +11,11 @@ import os
 import platform
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from difftest.model import ENV_PREFIX, digest
+from difftest.model import ABSENT, ENV_PREFIX, digest
 
 PYTHON_KEY = ENV_PREFIX + "python"
 DIST_PREFIX = ENV_PREFIX + "dist/"
@@ -34,6 +34,11 @@ _options: Any = None
 #: A top-level module a test tried to import and could not: "absent" until it can be imported
 #: (its distribution's name may differ: ``yaml`` comes with PyYAML).
 MODULE_PREFIX = ENV_PREFIX + "module/"
+#: A top-level module a test imported, by name: which project files would provide it in the
+#: directories modules are imported from (``tests/yaml.py``, ``src/app/__init__.py``), or
+#: "absent". Those directories come before site-packages on ``sys.path``, and some before
+#: others (pytest puts a test directory first), so a new one can change what the import runs.
+SHADOW_PREFIX = ENV_PREFIX + "shadow/"
 
 
 def python_fingerprint() -> str:
@@ -50,6 +55,28 @@ def dist_key(name: str) -> str:
 
 def module_key(name: str) -> str:
     return MODULE_PREFIX + name
+
+
+def shadow_key(name: str) -> str:
+    return SHADOW_PREFIX + name
+
+
+def module_files(root: str, name: str) -> tuple[str, str]:
+    """The files that make ``name`` a module or a regular package of import root ``root``."""
+    prefix = root + "/" if root else ""
+    return (f"{prefix}{name}.py", f"{prefix}{name}/__init__.py")
+
+
+def shadow_value(is_file: Callable[[str], bool], roots: Iterable[str], name: str) -> str:
+    """The value of :func:`shadow_key` ``(name)``: the root-relative files among
+    :func:`module_files` of every import root that exist, comma-joined, or "absent"."""
+    found = [
+        path
+        for root in sorted({r.strip("/") for r in roots})
+        for path in module_files(root, name)
+        if is_file(path)
+    ]
+    return ",".join(found) or ABSENT
 
 
 def remember_environ() -> None:

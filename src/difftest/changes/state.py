@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from difftest.changes.environment import current_value
+from difftest.changes.environment import SHADOW_PREFIX, current_value, shadow_value
 from difftest.changes.scan import FileHasher
 from difftest.errors import SourceError
 from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, SPAWN_BLOCK, block_of
@@ -22,12 +22,21 @@ class CurrentState:
     """Answers "what is the version / fingerprint of this now?" for files and environment keys.
 
     ``env`` supplies values the front end knows (pytest configuration, plugins); other
-    ``<env>/`` keys come from :mod:`difftest.changes.environment`.
+    ``<env>/`` keys come from :mod:`difftest.changes.environment`. ``import_roots``: the
+    directories modules are imported from, as the baseline recorded them, which value the
+    ``<env>/shadow/`` keys (without them those read as unknown, hence changed).
     """
 
-    def __init__(self, hasher: FileHasher, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        hasher: FileHasher,
+        env: Mapping[str, str] | None = None,
+        *,
+        import_roots: Iterable[str] | None = None,
+    ) -> None:
         self.hasher = hasher
         self.env = dict(env or {})
+        self.import_roots = None if import_roots is None else sorted(set(import_roots))
         self._blocks: dict[str, FileBlocks | None] = {}
         self._names: dict[str, NameFacts | None] = {}
         self.warnings: list[str] = []
@@ -35,9 +44,16 @@ class CurrentState:
     def version(self, key: str) -> str:
         if key.startswith(ENV_PREFIX):
             if key not in self.env:
-                self.env[key] = current_value(key)
+                if key.startswith(SHADOW_PREFIX) and self.import_roots is not None:
+                    name = key[len(SHADOW_PREFIX) :]
+                    self.env[key] = shadow_value(self._is_file, self.import_roots, name)
+                else:
+                    self.env[key] = current_value(key)
             return self.env[key]
         return self.hasher.data_version(key)
+
+    def _is_file(self, path: str) -> bool:
+        return self.hasher.hash(path) is not None
 
     def blocks(self, path: str) -> FileBlocks | None:
         """Parsed blocks of a Python file now; None if it is missing or does not parse."""

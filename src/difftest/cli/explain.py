@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from difftest.changes.environment import DIST_PREFIX, PYTHON_KEY
+from difftest.changes.environment import DIST_PREFIX, PYTHON_KEY, SHADOW_PREFIX
 from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
 from difftest.cli.error_handler import EXIT_OK
@@ -17,6 +17,9 @@ from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, TestRecord, block_of
 from difftest.selection.engine import explain_key_change, select
 from difftest.selection.importcheck import SubprocessImportCheck
 from difftest.storage.baseline import Baseline
+
+#: Environment items this command values itself, as the pytest plugin does.
+_COMPUTED = (DIST_PREFIX, SHADOW_PREFIX)
 
 
 def _front_end_values(baseline: Baseline, record: TestRecord) -> dict[str, str]:
@@ -27,7 +30,7 @@ def _front_end_values(baseline: Baseline, record: TestRecord) -> dict[str, str]:
     """
     assumed: dict[str, str] = {}
     for _, key, value in sorted(baseline.versions()):
-        if key.startswith(ENV_PREFIX) and key != PYTHON_KEY and not key.startswith(DIST_PREFIX):
+        if key.startswith(ENV_PREFIX) and key != PYTHON_KEY and not key.startswith(_COMPUTED):
             assumed.setdefault(key, value)
     assumed.update((dep.key, dep.version) for dep in record.deps if dep.key in assumed)
     return assumed
@@ -59,7 +62,11 @@ def explain_command(nodeid: str, db: Path, root: Path) -> int:
                 print(f"  recorded tests with similar ids: {', '.join(close)}")
             return EXIT_OK
         assumed = _front_end_values(baseline, record)
-        state = CurrentState(FileHasher(root, baseline.stat_cache()), env=assumed)
+        state = CurrentState(
+            FileHasher(root, baseline.stat_cache()),
+            env=assumed,
+            import_roots=baseline.import_roots(),
+        )
         check = SubprocessImportCheck(root, baseline.import_roots())
         selection = select(
             baseline,

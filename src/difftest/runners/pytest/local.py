@@ -33,6 +33,7 @@ def make_builder(
         env=plan.env,
         edges=plan.edges,
         import_roots=plan.import_roots,
+        preloaded=recorder.preloaded,
     )
 
 

@@ -170,7 +170,8 @@ class RunPlan:
 
 def _read(baseline: Baseline, hasher: FileHasher, env: Mapping[str, str]) -> RunPlanParts:
     check = SubprocessImportCheck(hasher.root, baseline.import_roots())
-    selection = select(baseline, CurrentState(hasher, env), importable=check, watch=check.watch)
+    state = CurrentState(hasher, env, import_roots=baseline.import_roots())
+    selection = select(baseline, state, importable=check, watch=check.watch)
     recorded = {
         nodeid: file
         for nodeid, file, _outcome, _duration in baseline.tests()

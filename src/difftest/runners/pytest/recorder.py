@@ -96,6 +96,9 @@ class Recorder:
     def __init__(self, root: Path, *, static: bool = False) -> None:
         """``static``: no coverage; each record holds every block of its import closure."""
         self.paths = ProjectPaths(root)
+        #: Modules imported before any project code ran (pytest's, its plugins', difftest's):
+        #: a project import of one finds it in ``sys.modules``, whatever files appear later.
+        self.preloaded = frozenset(sys.modules)
         self.probe = RuntimeProbe(self.paths)
         self.static = static
         self.coverage: CoverageProbe | NoCoverage = NoCoverage() if static else CoverageProbe(root)

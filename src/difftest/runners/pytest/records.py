@@ -24,8 +24,11 @@ from difftest.changes.environment import (
     distributions_for_modules,
     installed,
     missing_modules,
+    module_files,
     module_key,
     python_fingerprint,
+    shadow_key,
+    shadow_value,
 )
 from difftest.changes.names import blocks_and_names, names_reader
 from difftest.changes.scan import FileHasher, iter_project_files, iter_python_files, listing_key
@@ -188,12 +191,6 @@ def _on_the_way(directory: str, name: str) -> list[str]:
     return ["/".join([*parts[:i], name]) for i in range(len(parts) + 1)]
 
 
-def _module_files(root: str, name: str) -> tuple[str, str]:
-    """The files that make ``name`` a module or a regular package of import root ``root``."""
-    prefix = root + "/" if root else ""
-    return (f"{prefix}{name}.py", f"{prefix}{name}/__init__.py")
-
-
 def _import_deps(path: str, version: str, blocks: FileBlocks) -> tuple[Dependency, ...]:
     return tuple(Dependency(path, version, b.name, b.checksum) for b in blocks.import_blocks)
 
@@ -232,6 +229,10 @@ def discover_import_roots(paths: ProjectPaths) -> set[str]:
 class RecordBuilder:
     """Builds records against the import graph of the project, built once per run."""
 
+    #: Whether what would shadow an imported module is one dependency per file rather than
+    #: one per module name (:meth:`_shadow_deps`).
+    shadow_paths = False
+
     def __init__(
         self,
         paths: ProjectPaths,
@@ -241,7 +242,9 @@ class RecordBuilder:
         env: Mapping[str, str],
         edges: Iterable[Edge] = (),
         import_roots: Iterable[str] = (),
+        preloaded: Iterable[str] = (),
     ) -> None:
+        """``preloaded``: the modules imported before any project code ran."""
         self.paths = paths
         self.hasher = hasher
         self.facts = FactsCache(hasher, cache_size)
@@ -263,6 +266,7 @@ class RecordBuilder:
         self._missing_conftests: dict[str, tuple[Dependency, ...]] = {}
         self._dist_cache: dict[str, tuple[Dependency, ...]] = {}
         self._shadow_cache: dict[str, tuple[Dependency, ...]] = {}
+        self._preloaded = frozenset(preloaded)
         self._tops: dict[str, str] = {}
         self._import_deps_cache: dict[tuple[str, int, bool], tuple[Dependency, ...]] = {}
         self._spawn_deps: tuple[Dependency, ...] | None = None
@@ -443,24 +447,35 @@ class RecordBuilder:
         return found
 
     def _shadow_deps(self, name: str) -> tuple[Dependency, ...]:
-        """The files that would shadow top-level module ``name``, all absent now:
-        ``<root>/<name>.py`` and ``<root>/<name>/__init__.py`` in every directory modules are
-        imported from. Import roots come before site-packages and the standard library on
-        ``sys.path``, and one may come before another (pytest puts a test directory first), so
-        creating one can change what ``import name`` runs, for an installed module and a
-        project one alike. Built-in modules cannot be shadowed (their finder comes first)."""
+        """What would shadow top-level module ``name``: which project files provide it in the
+        directories modules are imported from (:func:`shadow_value`). Those come before
+        site-packages and the standard library on ``sys.path``, and one may come before another
+        (pytest puts a test directory first): a new ``tests/yaml.py`` changes what ``import
+        yaml`` runs, a new ``tests/app/`` package hides ``src/app/``. Built-in modules cannot
+        be shadowed (their finder comes first), nor modules imported before any project code
+        ran (pytest's own imports: an import of one finds it in ``sys.modules``).
+        With :attr:`shadow_paths`, one dependency per file that would, absent now, instead of
+        one per name (the Pants plugin values a sandbox's files, not its import roots)."""
         found = self._shadow_cache.get(name)
         if found is None:
             found = ()
-            if name not in sys.builtin_module_names:
-                found = tuple(
-                    Dependency(path, ABSENT, DATA_BLOCK, ABSENT)
-                    for root in sorted(self.graph.index.roots)
-                    for path in _module_files(root, name)
-                    if self.hasher.data_version(path) == ABSENT
-                )
+            if name not in sys.builtin_module_names and name not in self._preloaded:
+                roots = self.graph.index.roots
+                if self.shadow_paths:
+                    found = tuple(
+                        Dependency(path, ABSENT, DATA_BLOCK, ABSENT)
+                        for root in sorted(roots)
+                        for path in module_files(root, name)
+                        if self.hasher.data_version(path) == ABSENT
+                    )
+                else:
+                    value = shadow_value(self._is_file, roots, name)
+                    found = (Dependency(shadow_key(name), value, ENV_BLOCK, value),)
             self._shadow_cache[name] = found
         return found
+
+    def _is_file(self, path: str) -> bool:
+        return self.hasher.hash(path) is not None
 
     def _import_deps(self, path: str, whole_file: bool) -> tuple[Dependency, ...]:
         """What importing ``path`` makes a test depend on: its import-time blocks and the
