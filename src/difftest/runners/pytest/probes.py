@@ -406,9 +406,17 @@ class RuntimeProbe:
                 and not (filename.startswith("<") and filename.endswith(">"))
             ):
                 try:
-                    probe.on_read(filename, sys._getframe(1))
+                    # A test formatting a traceback would otherwise have the keepers of every
+                    # function on its stack worked out, parsing each file: 0.1 s a file.
+                    probe.on_read(filename, sys._getframe(1), keepers=False)
                 except Exception:  # never let bookkeeping break the code under test
                     pass
+                # Seen: the read linecache makes through tokenize.open is no other one.
+                probe.paused = True
+                try:
+                    return orig(filename, *args, **kwargs)
+                finally:
+                    probe.paused = False
             return orig(filename, *args, **kwargs)
 
         linecache.getlines = getlines
@@ -641,7 +649,10 @@ class RuntimeProbe:
             frame = frame.f_back
         return None, innermost
 
-    def on_read(self, file: Any, frame: FrameType | None) -> None:
+    def on_read(self, file: Any, frame: FrameType | None, *, keepers: bool = True) -> None:
+        """``keepers``: whether a project function on the stack may keep what was read for
+        later tests (not for ``linecache``, which keeps it itself and is seen at every
+        lookup)."""
         path = os.fsdecode(os.fspath(file))
         rel = self.paths.rel(path)
         if rel is None or rel.endswith((".pyc", ".pyo")):
@@ -649,7 +660,7 @@ class RuntimeProbe:
         # Source read as text (run with exec, parsed, checked for a header) is data like any
         # other file, but only when project code reads it: pytest reads each test module to
         # rewrite its asserts.
-        self._credit(rel, frame, project_only=rel.endswith(".py"))
+        self._credit(rel, frame, project_only=rel.endswith(".py"), keepers=keepers)
 
     def on_descriptor(self, file: Any, frame: FrameType | None) -> None:
         """A file opened other than through ``open`` (``os.open``, ``sqlite3.connect``): a read
@@ -695,11 +706,13 @@ class RuntimeProbe:
         kind: str = "data",
         project_only: bool = False,
         in_tests: bool = False,
+        keepers: bool = True,
     ) -> None:
         """Credit a data read (a file, a listing; ``kind`` "import": a module looked for) to the
         module being imported, else the innermost scope, else the innermost project file (an
         edge). ``project_only``: only when project code is on the stack, or (``in_tests``) a
-        test or fixture scope is open."""
+        test or fixture scope is open. ``keepers``: also to the modules of the functions on
+        the stack that may keep what they read."""
         importing, innermost = self._frames(frame)
         if project_only and innermost is None:
             testing = self.scopes and not self.scopes[-1].key.endswith(COLLECT_SUFFIX)
@@ -712,7 +725,7 @@ class RuntimeProbe:
             (scope.imports if kind == "import" else scope.data).add(node)
         elif innermost is not None:
             self.edges.add((innermost, node, kind))
-        if innermost is not None:
+        if innermost is not None and keepers:
             # Read by a function that may keep what it found for later tests (a memo, a cache in
             # module state or on an instance a fixture shares): those tests read it without
             # reading this, so every test that imported the function's module depends on it.
