@@ -956,7 +956,8 @@ class RuntimeProbe:
     def on_missing_submodule(self, name: str, path: Iterable[Any], frame: FrameType | None) -> None:
         """Project code tried to import submodule ``name`` of a package whose directories are
         ``path``, and none holds it (``try: from app import extra``, ``from .local_settings
-        import *``): what ran depends on the files that would make it stay absent."""
+        import *``): what ran depends on what would provide it staying absent: a module, a
+        package, or a bare directory (a namespace package)."""
         last = name.rpartition(".")[2]
         for entry in path:
             if not isinstance(entry, (str, bytes, os.PathLike)):
@@ -966,6 +967,9 @@ class RuntimeProbe:
                 rel = self.paths.rel(os.path.join(directory, candidate))
                 if rel is not None:
                     self._credit(rel, frame, kind="import", project_only=True)
+            rel = self.paths.rel(os.path.join(directory, last))
+            if rel is not None:
+                self._credit(rel, frame, project_only=True)
 
     # ------------------------------------------------------------------ scopes
     def push(self, key: str, file: str | None = None) -> Scope:
