@@ -341,19 +341,27 @@ def test_a_test_that_replaces_the_trace_function_depends_on_every_file(project: 
     result.assert_outcomes(failed=1)
 
 
+@pytest.mark.parametrize(
+    "check",
+    [
+        'os.path.exists("local.json")',
+        'os.access("local.json", os.R_OK)',
+        'os.path.lexists("local.json")',
+    ],
+)
 def test_creating_an_optional_file_that_code_checks_for_first_reselects_the_tests_that_checked(
-    project: Project,
+    project: Project, check: str
 ) -> None:
     project.write(
         {
             **UNRELATED,
-            "app.py": """
+            "app.py": f"""
                 import json
                 import os
 
                 def settings():
-                    found = {"level": 1}
-                    if os.path.exists("local.json"):  # only a stat while it is absent
+                    found = {{"level": 1}}
+                    if {check}:  # only a check while it is absent
                         with open("local.json") as fh:
                             found.update(json.load(fh))
                     return found

@@ -30,6 +30,7 @@ def _probe_functions() -> list[str]:
     """The functions of the probe module that the file functions of the standard library are
     now (none once the probe is uninstalled)."""
     candidates: list[Any] = [builtins.open, io.open, os.stat, os.listdir, os.scandir, os.open]
+    candidates += [os.lstat, os.access]
     candidates += [sqlite3.connect, sqlite3.dbapi2.connect]
     # The package loader's resource functions (importlib.resources on 3.9).
     loader = importlib.machinery.SourceFileLoader
@@ -38,7 +39,7 @@ def _probe_functions() -> list[str]:
     candidates += [tokenize._builtin_open, linecache.getlines]  # type: ignore[attr-defined]
     # pathlib's accessor (Python 3.9 and 3.10) and Path.glob's globber (3.13 on).
     for owner in (getattr(pathlib, "_NormalAccessor", None), getattr(glob, "_StringGlobber", None)):
-        for name in ("stat", "open", "listdir", "scandir"):
+        for name in ("stat", "lstat", "open", "listdir", "scandir"):
             candidates.append(getattr(owner, name, None))
     return [
         f.__name__

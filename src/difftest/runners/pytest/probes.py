@@ -255,6 +255,8 @@ class RuntimeProbe:
         self._listdir = self._make_listing(self._orig_listdir)
         self._orig_stat: Callable[..., Any] = os.stat
         self._stat = self._make_stat(self._orig_stat)
+        self._orig_lstat: Callable[..., Any] = os.lstat
+        self._lstat = self._make_stat(self._orig_lstat)
         self._scandir = self._make_listing(self._orig_scandir)
         #: Project code started a process outside any scope (at import or configuration time).
         self.spawned_outside = False
@@ -272,6 +274,7 @@ class RuntimeProbe:
         os.stat = self._stat
         os.scandir = self._scandir
         self._install_spawn_patches()
+        self._install_check_patches()
         self._install_held_patches()
         self._install_descriptor_patches()
         self._install_loader_patch()
@@ -299,6 +302,7 @@ class RuntimeProbe:
 
         functions = (
             ("stat", self._orig_stat, self._stat),
+            ("lstat", self._orig_lstat, self._lstat),
             ("open", self._orig_io_open, self._io_open),
             ("listdir", self._orig_listdir, self._listdir),
             ("scandir", self._orig_scandir, self._scandir),
@@ -324,6 +328,36 @@ class RuntimeProbe:
             if getattr(module, attr, None) is self._orig_open:
                 setattr(module, attr, self._open)
                 self._patches.append((module, attr, self._orig_open, self._open))
+
+    def _install_check_patches(self) -> None:
+        """Other ways to ask whether a file is there: ``os.lstat`` (``os.path.lexists``,
+        ``os.path.islink``, ``Path.is_symlink``) and ``os.access``."""
+        os.lstat = self._lstat
+        self._patches.append((os, "lstat", self._orig_lstat, self._lstat))
+        orig_access: Callable[..., Any] = os.access
+        probe = self
+
+        @functools.wraps(orig_access)
+        def access(path: Any, *args: Any, **kwargs: Any) -> bool:
+            result: bool = orig_access(path, *args, **kwargs)
+            if (
+                not probe.paused
+                and isinstance(path, (str, bytes, os.PathLike))
+                and kwargs.get("dir_fd") is None
+            ):
+                try:
+                    try:
+                        directory = S_ISDIR(probe._orig_stat(path).st_mode)
+                    except OSError:
+                        directory = False  # absent: what ran depends on it staying so
+                    if not directory:
+                        probe.on_stat(path, sys._getframe(1))
+                except Exception:  # never let bookkeeping break the code under test
+                    pass
+            return result
+
+        os.access = access
+        self._patches.append((os, "access", orig_access, access))
 
     def _install_descriptor_patches(self) -> None:
         """Files opened without ``open``: ``os.open`` (then read with ``os.read`` or
