@@ -179,6 +179,9 @@ class FileHasher:
         self._now[path] = value
         return value
 
+    def is_file(self, path: str) -> bool:
+        return self.hash(path) is not None
+
     def data_version(self, path: str) -> str:
         """The version of ``path`` as a data dependency: its content hash, else whether a
         directory or nothing is there."""

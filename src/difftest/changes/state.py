@@ -36,7 +36,7 @@ class CurrentState:
     ) -> None:
         self.hasher = hasher
         self.env = dict(env or {})
-        self.import_roots = None if import_roots is None else sorted(set(import_roots))
+        self.import_roots = None if import_roots is None else tuple(import_roots)
         self._blocks: dict[str, FileBlocks | None] = {}
         self._names: dict[str, NameFacts | None] = {}
         self.warnings: list[str] = []
@@ -46,14 +46,11 @@ class CurrentState:
             if key not in self.env:
                 if key.startswith(SHADOW_PREFIX) and self.import_roots is not None:
                     name = key[len(SHADOW_PREFIX) :]
-                    self.env[key] = shadow_value(self._is_file, self.import_roots, name)
+                    self.env[key] = shadow_value(self.hasher.is_file, self.import_roots, name)
                 else:
                     self.env[key] = current_value(key)
             return self.env[key]
         return self.hasher.data_version(key)
-
-    def _is_file(self, path: str) -> bool:
-        return self.hasher.hash(path) is not None
 
     def blocks(self, path: str) -> FileBlocks | None:
         """Parsed blocks of a Python file now; None if it is missing or does not parse."""

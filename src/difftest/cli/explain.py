@@ -62,12 +62,11 @@ def explain_command(nodeid: str, db: Path, root: Path) -> int:
                 print(f"  recorded tests with similar ids: {', '.join(close)}")
             return EXIT_OK
         assumed = _front_end_values(baseline, record)
+        import_roots = baseline.import_roots()
         state = CurrentState(
-            FileHasher(root, baseline.stat_cache()),
-            env=assumed,
-            import_roots=baseline.import_roots(),
+            FileHasher(root, baseline.stat_cache()), env=assumed, import_roots=import_roots
         )
-        check = SubprocessImportCheck(root, baseline.import_roots())
+        check = SubprocessImportCheck(root, import_roots)
         selection = select(
             baseline,
             state,

@@ -169,8 +169,9 @@ class RunPlan:
 
 
 def _read(baseline: Baseline, hasher: FileHasher, env: Mapping[str, str]) -> RunPlanParts:
-    check = SubprocessImportCheck(hasher.root, baseline.import_roots())
-    state = CurrentState(hasher, env, import_roots=baseline.import_roots())
+    import_roots = baseline.import_roots()
+    check = SubprocessImportCheck(hasher.root, import_roots)
+    state = CurrentState(hasher, env, import_roots=import_roots)
     selection = select(baseline, state, importable=check, watch=check.watch)
     recorded = {
         nodeid: file
@@ -183,7 +184,7 @@ def _read(baseline: Baseline, hasher: FileHasher, env: Mapping[str, str]) -> Run
         always = {str(k): [str(n) for n in v] for k, v in always_raw.items()}
     except (ValueError, AttributeError, TypeError):
         always = {}
-    return RunPlanParts(selection, recorded, always, baseline.edges(), baseline.import_roots())
+    return RunPlanParts(selection, recorded, always, baseline.edges(), import_roots)
 
 
 @dataclass

@@ -54,7 +54,7 @@ from typing import Any, Callable
 import pytest
 
 from difftest.changes.blocks import InstanceState, instance_state, keeping_lines, parse_tree
-from difftest.changes.environment import option_key, tracked_var, var_key
+from difftest.changes.environment import module_files, option_key, tracked_var, var_key
 from difftest.changes.scan import is_project_path, listing_key
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX
@@ -997,8 +997,8 @@ class RuntimeProbe:
             if not isinstance(entry, (str, bytes, os.PathLike)):
                 continue
             directory = os.fsdecode(os.fspath(entry))
-            for candidate in (f"{last}.py", os.path.join(last, "__init__.py")):
-                rel = self.paths.rel(os.path.join(directory, candidate))
+            for candidate in module_files(directory, last):
+                rel = self.paths.rel(candidate)
                 if rel is not None:
                     self._credit(rel, frame, kind="import", project_only=True)
             rel = self.paths.rel(os.path.join(directory, last))

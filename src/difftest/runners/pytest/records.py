@@ -469,13 +469,10 @@ class RecordBuilder:
                         if self.hasher.data_version(path) == ABSENT
                     )
                 else:
-                    value = shadow_value(self._is_file, roots, name)
+                    value = shadow_value(self.hasher.is_file, roots, name)
                     found = (Dependency(shadow_key(name), value, ENV_BLOCK, value),)
             self._shadow_cache[name] = found
         return found
-
-    def _is_file(self, path: str) -> bool:
-        return self.hasher.hash(path) is not None
 
     def _import_deps(self, path: str, whole_file: bool) -> tuple[Dependency, ...]:
         """What importing ``path`` makes a test depend on: its import-time blocks and the
