@@ -70,6 +70,8 @@ def _load(name):
     return loader.import_module(name)
 
 
+#: What was imported before the engine: what it loads (``sysconfig``), a plain run does not.
+_PRELOADED = frozenset(sys.modules)
 _recorder_mod = _load("difftest.runners.pytest.recorder")
 _probes_mod = _load("difftest.runners.pytest.probes")
 _records_mod = _load("difftest.runners.pytest.records")
@@ -183,7 +185,7 @@ class _PantsRecording:
             self.not_recording = why
             return
         _env_mod.remember_environ()  # variables count with their values before any conftest
-        self.recorder = _recorder_mod.Recorder(self.root)
+        self.recorder = _recorder_mod.Recorder(self.root, preloaded=_PRELOADED)
 
     def _sink(self, records, edges):
         self.records.extend(records)

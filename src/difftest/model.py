@@ -46,6 +46,9 @@ ABSENT = "absent"
 #: (``os.path.exists``, ``Path.is_dir``) while nothing was there runs again when a directory
 #: appears there, as it does when a file does.
 DIRECTORY = "directory"
+#: Version prefix of a data dependency that is a symbolic link to nothing now: ``lexists`` and
+#: ``islink`` see it, reading it fails. Followed by a hash of where it points.
+DANGLING_PREFIX = "dangling:"
 #: Prefix of dependency keys that are not files: the Python version, a distribution, pytest's config.
 ENV_PREFIX = "<env>/"
 #: The version of the name-facts analysis (:mod:`difftest.changes.names`) that wrote a file's

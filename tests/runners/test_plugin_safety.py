@@ -383,6 +383,45 @@ def test_creating_an_optional_file_that_code_checks_for_first_reselects_the_test
     result.stdout.fnmatch_lines(["*changed: file local.json was created"])
 
 
+def test_creating_a_dangling_symlink_where_code_checks_for_a_link_reselects_the_tests_that_checked(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "app.py": """
+                import os
+
+                def mode():
+                    return "custom" if os.path.islink("hook") else "default"
+                """,
+            "tests/test_app.py": """
+                from app import mode
+
+                def test_mode():
+                    assert mode() == "default"
+                """,
+        }
+    )
+    project.baseline()
+    assert ran(project.diff()) == []
+    # It points at nothing: there is no content to hash, yet the check now sees it.
+    project.path.joinpath("hook").symlink_to("nowhere")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_app.py::test_mode"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*changed: dangling link hook was created"])
+    project.path.joinpath("hook").unlink()
+    project.path.joinpath("hook").symlink_to("elsewhere")
+    project.edit("app.py", '"custom" if', '"default" if')
+    project.baseline().assert_outcomes(passed=1)
+    project.path.joinpath("hook").unlink()
+    project.path.joinpath("hook").symlink_to("app.py")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_app.py::test_mode"]
+    result.stdout.fnmatch_lines(["*changed: file hook changed"])
+
+
 def test_creating_a_directory_that_code_checks_for_reselects_the_tests_that_checked(
     project: Project,
 ) -> None:
@@ -762,6 +801,31 @@ def test_a_package_created_under_a_project_packages_name_earlier_on_the_path_res
             "*ModuleNotFoundError: No module named 'app.core'",
         ]
     )
+
+
+def test_a_new_module_shadowing_a_standard_module_only_difftests_recorder_loads_reselects_its_users(
+    project: Project,
+) -> None:
+    # In a subprocess: the outer run has difftest's recording modules, and what they import,
+    # loaded. A plain pytest run does not load sysconfig; difftest's recorder does.
+    project.write(
+        {
+            **UNRELATED,
+            "tests/test_platform.py": """
+                def test_platform():
+                    import sysconfig
+
+                    assert sysconfig.get_platform()
+                """,
+        }
+    )
+    assert project.subprocess("--diff-baseline").ret == 0
+    project.write({"tests/sysconfig.py": "def get_platform():\n    return ''\n"})
+    assert project.subprocess("-p", "no:difftest").ret == 1  # a plain run imports this one
+    result = project.subprocess("--diff", "--diff-v")
+    assert ran(result) == ["tests/test_platform.py::test_platform"]
+    result.stdout.fnmatch_lines(["difftest: changed: shadow/sysconfig is now tests/sysconfig.py"])
+    result.assert_outcomes(failed=1)
 
 
 def test_a_new_conftest_overriding_a_fixture_reselects_the_tests_below_it(project: Project) -> None:

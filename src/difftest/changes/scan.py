@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from difftest.model import ABSENT, DIRECTORY, LISTING, digest
+from difftest.model import ABSENT, DANGLING_PREFIX, DIRECTORY, LISTING, digest
 
 StatEntry = tuple[int, int, str]  # (mtime_ns, size, content hash)
 
@@ -184,11 +184,18 @@ class FileHasher:
 
     def data_version(self, path: str) -> str:
         """The version of ``path`` as a data dependency: its content hash, else whether a
-        directory or nothing is there."""
+        directory, a dangling symbolic link or nothing is there."""
         found = self.hash(path)
         if found is not None:
             return found
-        return DIRECTORY if os.path.isdir(os.path.join(self.root, path)) else ABSENT
+        full = os.path.join(self.root, path)
+        if os.path.isdir(full):
+            return DIRECTORY
+        try:
+            target = os.readlink(full)
+        except OSError:
+            return ABSENT
+        return DANGLING_PREFIX + digest(os.fsencode(target))
 
     def read(self, path: str) -> bytes:
         with open(os.path.join(self.root, path), "rb") as fh:

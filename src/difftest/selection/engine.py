@@ -17,6 +17,7 @@ from difftest.changes.state import UNPARSEABLE, CurrentState
 from difftest.model import (
     ABSENT,
     COLLECT_SUFFIX,
+    DANGLING_PREFIX,
     DATA_BLOCK,
     DIRECTORY,
     ENV_BLOCK,
@@ -100,6 +101,8 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
             return f"{where} " + ("was deleted" if now == ABSENT else "gained or lost files")
         if now == DIRECTORY:
             return f"directory {key} was created" if was == ABSENT else f"{key} is now a directory"
+        if now.startswith(DANGLING_PREFIX):
+            return f"dangling link {key} " + ("was created" if was == ABSENT else "changed")
         if was == DIRECTORY:
             return f"directory {key} " + ("was deleted" if now == ABSENT else "is now a file")
         if was == ABSENT:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 # The rest of the plugin is imported only when difftest is enabled: a plain pytest run pays
 # for the options alone.
 RECORDER = pytest.StashKey["Recorder"]()
+#: ``sys.modules`` before any conftest and before difftest's recording modules were imported: a
+#: project import of one of these finds it loaded; what difftest loads, a plain run does not.
+PRELOADED = pytest.StashKey[frozenset[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,7 +64,8 @@ def _start_recorder(
     """``registered``: options whose reads are not watched (see ``watch_options``)."""
     from difftest.runners.pytest.recorder import Recorder
 
-    recorder = Recorder(config.rootpath, static=static)
+    preloaded = config.stash.get(PRELOADED, None)
+    recorder = Recorder(config.rootpath, static=static, preloaded=preloaded)
     recorder.probe.watch_options(config.option, registered)
     config.stash[RECORDER] = recorder
     config.add_cleanup(recorder.close)
@@ -73,6 +78,7 @@ def pytest_load_initial_conftests(
 ) -> None:
     # Recording starts before the initial conftests are imported, so what they run and read at
     # import time is seen. The xdist controller runs no tests and records nothing.
+    early_config.stash[PRELOADED] = frozenset(sys.modules)
     from difftest.changes.environment import remember_environ, remember_options
 
     remember_environ()  # variables count with their values from before any conftest ran

@@ -93,12 +93,16 @@ _MAX_HELD_BATCHES = 50
 class Recorder:
     """Probes and pending records of one recording process (serial run or xdist worker)."""
 
-    def __init__(self, root: Path, *, static: bool = False) -> None:
-        """``static``: no coverage; each record holds every block of its import closure."""
+    def __init__(
+        self, root: Path, *, static: bool = False, preloaded: frozenset[str] | None = None
+    ) -> None:
+        """``static``: no coverage; each record holds every block of its import closure.
+        ``preloaded``: ``sys.modules`` taken before this module was imported (default: now)."""
         self.paths = ProjectPaths(root)
-        #: Modules imported before any project code ran (pytest's, its plugins', difftest's):
-        #: a project import of one finds it in ``sys.modules``, whatever files appear later.
-        self.preloaded = frozenset(sys.modules)
+        #: Modules imported before any project code ran (pytest's and its plugins'): a project
+        #: import of one finds it in ``sys.modules``, whatever files appear later. Not what
+        #: difftest's recording imports (``sysconfig``): a plain run does not have them loaded.
+        self.preloaded = frozenset(sys.modules) if preloaded is None else preloaded
         self.probe = RuntimeProbe(self.paths)
         self.static = static
         self.coverage: CoverageProbe | NoCoverage = NoCoverage() if static else CoverageProbe(root)
