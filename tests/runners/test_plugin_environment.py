@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -307,6 +308,46 @@ def test_a_different_python_reselects_everything(project: Project) -> None:
     result.stdout.fnmatch_lines(
         ["difftest: changed: python is now CPython*", "*environment changed: python*"]
     )
+
+
+OPTIONAL_CHECK = {
+    "app.py": "def half(n):\n    assert n % 2 == 0, 'odd'\n    return n // 2\n",
+    "tests/test_half.py": "from app import half\n\ndef test_half():\n    half(3)\n",
+    "tests/test_plain.py": "def test_plain():\n    pass\n",
+}
+
+
+def test_a_baseline_recorded_under_python_dash_o_reselects_everything_without_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # -O strips project asserts: test_half passes only under it.
+    project.write(OPTIONAL_CHECK)
+    monkeypatch.setenv("PYTHONOPTIMIZE", "1")
+    project.subprocess("--diff-baseline").assert_outcomes(passed=2)
+    assert ran(project.subprocess("--diff")) == []
+    monkeypatch.delenv("PYTHONOPTIMIZE")
+    result = project.subprocess("--diff", "--diff-v")
+    assert ran(result) == ["tests/test_half.py::test_half", "tests/test_plain.py::test_plain"]
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["difftest: changed: python is now CPython *", "*AssertionError: odd"]
+    )
+    assert " -O" not in "".join(result.outlines)
+
+
+def test_python_dash_o_with_xdist_workers_is_judged_by_the_workers_interpreter(
+    project: Project,
+) -> None:
+    """pytest-xdist starts its workers without the controller's -O: the tests run without it,
+    so the records and the controller's view of the environment must agree on that."""
+    pytest.importorskip("xdist")
+    project.write(OPTIONAL_CHECK)
+    dash_o = (sys.executable, "-O", "-m", "pytest", "-p", "no:cacheprovider", "-n", "2")
+    project.pytester.run(*dash_o, "--diff-baseline").assert_outcomes(passed=1, failed=1)
+    # The workers ran without -O: nothing changed, the failing test runs again.
+    result = project.pytester.run(*dash_o, "--diff", "--diff-v")
+    assert ran(result) == ["tests/test_half.py::test_half"]
+    result.stdout.fnmatch_lines(["*1 failed*"])
 
 
 def test_editing_the_pytest_configuration_reselects_everything(project: Project) -> None:

@@ -41,8 +41,26 @@ MODULE_PREFIX = ENV_PREFIX + "module/"
 SHADOW_PREFIX = ENV_PREFIX + "shadow/"
 
 
-def python_fingerprint() -> str:
-    return f"{platform.python_implementation()} {platform.python_version()} {sys.platform}"
+def python_fingerprint(optimize: int | None = None) -> str:
+    """The interpreter the tests run in: implementation, version, platform and ``-O`` level
+    (asserts and ``if __debug__:`` blocks of project code run only without it). ``optimize``:
+    the level of the interpreter the tests run in when it is not this one (xdist workers)."""
+    level = sys.flags.optimize if optimize is None else optimize
+    flags = f" -{'O' * level}" if level > 0 else ""
+    return f"{platform.python_implementation()} {platform.python_version()} {sys.platform}{flags}"
+
+
+def child_optimize() -> int:
+    """The ``-O`` level of a Python this process starts without ``-O`` (as pytest-xdist starts
+    its workers): what ``PYTHONOPTIMIZE`` gives, read as CPython reads it."""
+    value = os.environ.get("PYTHONOPTIMIZE", "")
+    if not value:
+        return 0
+    try:
+        level = int(value)
+    except ValueError:
+        return 1
+    return 1 if level < 0 else level
 
 
 def normalize(name: str) -> str:

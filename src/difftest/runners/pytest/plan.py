@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from difftest.changes.environment import PYTHON_KEY, child_optimize, python_fingerprint
 from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
 from difftest.errors import StorageError
@@ -197,12 +198,15 @@ class RunPlanParts:
 
 
 def make_plan(
-    config: pytest.Config, settings: Settings, notes: Iterable[str] = ()
+    config: pytest.Config, settings: Settings, notes: Iterable[str] = (), *, workers: bool = False
 ) -> tuple[RunPlan, Baseline | None, FileHasher]:
     """Open the baseline and decide. Returns the plan, the open baseline (None when there is
-    none or it was unreadable and only selecting) and the file hasher (its stat cache grows)."""
+    none or it was unreadable and only selecting) and the file hasher (its stat cache grows).
+    ``workers``: the tests run in pytest-xdist workers, which this process starts without its
+    ``-O``: their interpreter is what the records hold."""
     root = config.rootpath
     env = {PYTEST_CONFIG_KEY: pytest_config_value(config)}
+    now = {**env, PYTHON_KEY: python_fingerprint(child_optimize())} if workers else env
     plan_notes = list(notes)
     opened: Opened = open_for_run(
         settings.db_path, record=settings.record, ignore_all=settings.default_db
@@ -217,7 +221,7 @@ def make_plan(
     elif baseline is not None:
         try:
             hasher = FileHasher(root, baseline.stat_cache())
-            parts = _read(baseline, hasher, env)
+            parts = _read(baseline, hasher, now)
         except (StorageError, sqlite3.DatabaseError) as exc:
             baseline.close()
             warning, reason = unreadable(settings.db_path, exc, rebuild=settings.record)

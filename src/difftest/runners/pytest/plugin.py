@@ -175,7 +175,9 @@ def _register(config: pytest.Config, settings: Settings, early: Recorder | None)
             download(settings.remote_url, settings.db_path, ignore_all=settings.default_db)
         )
     try:
-        plan, baseline, hasher = make_plan(config, settings, notes)
+        plan, baseline, hasher = make_plan(
+            config, settings, notes, workers=xdist.is_controller(config)
+        )
     except (DifftestError, OSError) as exc:
         raise pytest.UsageError(
             f"difftest: the baseline {settings.db_path} cannot be opened or created: {exc}. "
