@@ -804,10 +804,13 @@ def test_a_package_created_under_a_project_packages_name_earlier_on_the_path_res
 
 
 def test_a_new_module_shadowing_a_standard_module_only_difftests_recorder_loads_reselects_its_users(
-    project: Project,
+    project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # In a subprocess: the outer run has difftest's recording modules, and what they import,
-    # loaded. A plain pytest run does not load sysconfig; difftest's recorder does.
+    # In subprocesses: the outer run has difftest's recording modules, and what they import,
+    # loaded. Difftest's recorder loads sysconfig; a plain pytest run does not, unless an
+    # installed plugin does (pytest-cov): none is loaded but difftest.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    plugin = ("-p", "difftest.runners.pytest.plugin")
     project.write(
         {
             **UNRELATED,
@@ -819,10 +822,10 @@ def test_a_new_module_shadowing_a_standard_module_only_difftests_recorder_loads_
                 """,
         }
     )
-    assert project.subprocess("--diff-baseline").ret == 0
+    assert project.subprocess(*plugin, "--diff-baseline").ret == 0
     project.write({"tests/sysconfig.py": "def get_platform():\n    return ''\n"})
-    assert project.subprocess("-p", "no:difftest").ret == 1  # a plain run imports this one
-    result = project.subprocess("--diff", "--diff-v")
+    assert project.subprocess().ret == 1  # a plain run imports this one
+    result = project.subprocess(*plugin, "--diff", "--diff-v")
     assert ran(result) == ["tests/test_platform.py::test_platform"]
     result.stdout.fnmatch_lines(["difftest: changed: shadow/sysconfig is now tests/sysconfig.py"])
     result.assert_outcomes(failed=1)
