@@ -454,8 +454,9 @@ class RecordBuilder:
         yaml`` runs, a new ``tests/app/`` package hides ``src/app/``. Built-in modules cannot
         be shadowed (their finder comes first), nor modules imported before any project code
         ran (pytest's own imports: an import of one finds it in ``sys.modules``).
-        With :attr:`shadow_paths`, one dependency per file that would, absent now, instead of
-        one per name (the Pants plugin values a sandbox's files, not its import roots)."""
+        With :attr:`shadow_paths`, one dependency per file that would, absent now (no file
+        there: a dangling link imports as nothing too), instead of one per name (the Pants
+        plugin values a sandbox's files, not its import roots)."""
         found = self._shadow_cache.get(name)
         if found is None:
             found = ()
@@ -466,7 +467,7 @@ class RecordBuilder:
                         Dependency(path, ABSENT, DATA_BLOCK, ABSENT)
                         for root in sorted(roots)
                         for path in module_files(root, name)
-                        if self.hasher.data_version(path) == ABSENT
+                        if not self.hasher.is_file(path)
                     )
                 else:
                     value = shadow_value(self.hasher.is_file, roots, name)
