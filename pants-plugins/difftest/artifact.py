@@ -51,6 +51,7 @@ PYTHON_KEY = ENV_PREFIX + "python"
 PYTEST_CONFIG_KEY = ENV_PREFIX + "pytest-config"
 DIST_PREFIX = ENV_PREFIX + "dist/"
 MODULE_PREFIX = ENV_PREFIX + "module/"
+DISTRIBUTIONS_KEY = ENV_PREFIX + "distributions"
 
 
 def normalize(name: str) -> str:
@@ -118,8 +119,9 @@ class EnvSnapshot:
             if name in self.tool_dists:
                 return self.tool
             return self.transitive
-        if key.startswith(MODULE_PREFIX):
-            # A module a test could not import: any requirement or lockfile change may bring it.
+        if key.startswith(MODULE_PREFIX) or key == DISTRIBUTIONS_KEY:
+            # A module a test could not import, or every distribution (a test enumerated them):
+            # any requirement or lockfile change may bring one or change one.
             return self.transitive
         return "unknown:" + key
 

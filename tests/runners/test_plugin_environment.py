@@ -129,6 +129,67 @@ def test_installing_a_missing_optional_distribution_reselects_the_tests_that_tri
     assert ran(project.diff()) == ["tests/test_optional.py::test_works_either_way"]
 
 
+def _install_plugin_distribution(site: Path, name: str, group: str) -> None:
+    """Distribution ``name`` (no modules) with an entry point ``name`` in ``group``."""
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{name} = json:loads\n")
+
+
+def test_installing_a_distribution_reselects_the_tests_that_looked_installed_ones_up(
+    project: Project, empty_site: Path
+) -> None:
+    """Entry-point plugin discovery and ``version()`` import nothing of what they find, so no
+    import ties the tests to a distribution installed later: the lookups themselves do."""
+    project.write(
+        {
+            "app/__init__.py": "",
+            "app/plugins.py": """
+                from importlib.metadata import PackageNotFoundError, entry_points, version
+
+                def plugins():
+                    found = entry_points()
+                    if hasattr(found, "select"):
+                        found = found.select(group="app.plugins")
+                    else:  # Python 3.9
+                        found = found.get("app.plugins", ())
+                    return sorted(ep.name for ep in found)
+
+                def fakedist_version():
+                    try:
+                        return version("fakedist")
+                    except PackageNotFoundError:
+                        return None
+                """,
+            "tests/test_plugins.py": """
+                from app.plugins import fakedist_version, plugins
+
+                def test_no_plugins():
+                    assert plugins() == []
+
+                def test_fakedist_absent():
+                    assert fakedist_version() is None
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=3)
+    assert ran(project.diff()) == []
+
+    _install_plugin_distribution(empty_site, "fancy-plugin", "app.plugins")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_plugins.py::test_no_plugins"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the installed distributions changed*entry points*"])
+
+    install_fake_distribution(empty_site, "1.0")
+    result = project.diff("--diff-v")
+    assert "tests/test_plugins.py::test_fakedist_absent" in ran(result)
+    assert "tests/test_plain.py::test_plain" not in ran(result)
+    result.stdout.fnmatch_lines(["difftest: changed: dist/fakedist is now 1.0"])
+
+
 def test_installing_a_module_a_skipped_test_missed_reselects_it_whatever_distribution_brings_it(
     project: Project, empty_site: Path
 ) -> None:

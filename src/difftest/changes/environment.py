@@ -1,7 +1,8 @@
 """The environment a test ran against: Python, installed distributions and their versions.
 
 A distribution change re-selects the tests whose imports reach that distribution (through the
-distributions it requires); a Python change re-selects everything.
+distributions it requires), and the tests whose code looked it up by name or enumerated every
+distribution (``importlib.metadata``); a Python change re-selects everything.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ MODULE_PREFIX = ENV_PREFIX + "module/"
 #: "absent". Those directories come before site-packages on ``sys.path``, and some before
 #: others (pytest puts a test directory first), so a new one can change what the import runs.
 SHADOW_PREFIX = ENV_PREFIX + "shadow/"
+#: Every installed distribution, as code that enumerates them sees them (``entry_points()``,
+#: ``distributions()``, ``packages_distributions()``: plugin discovery): a digest of their
+#: names, versions and entry points. Installing, removing or upgrading any one changes it.
+DISTRIBUTIONS_KEY = ENV_PREFIX + "distributions"
 
 
 def python_fingerprint(optimize: int | None = None) -> str:
@@ -253,6 +258,17 @@ def _metadata() -> tuple[dict[str, str], dict[str, frozenset[str]], dict[str, fr
     return versions, requires, _modules()
 
 
+@lru_cache(maxsize=1)
+def distributions_value() -> str:
+    """The value of :data:`DISTRIBUTIONS_KEY` now."""
+    versions, _, found = _distributions()
+    listed = sorted(
+        f"{name} {versions[name]}\n{dist.read_text('entry_points.txt') or ''}"
+        for name, dist in found
+    )
+    return f"{len(listed)} installed:" + digest("\0".join(listed).encode("utf-8", "replace"))
+
+
 def installed() -> Mapping[str, str]:
     """Normalized distribution name -> version of everything importable."""
     return _distributions()[0]
@@ -299,6 +315,7 @@ def refresh() -> None:
     """Forget what was installed: the next question reads the metadata again."""
     _distributions.cache_clear()
     _modules.cache_clear()
+    distributions_value.cache_clear()
 
 
 def current_value(key: str) -> str:
@@ -306,7 +323,9 @@ def current_value(key: str) -> str:
     if key == PYTHON_KEY:
         return python_fingerprint()
     if key.startswith(DIST_PREFIX):
-        return installed().get(key[len(DIST_PREFIX) :], "absent")
+        return installed().get(normalize(key[len(DIST_PREFIX) :]), "absent")
+    if key == DISTRIBUTIONS_KEY:
+        return distributions_value()
     if key.startswith(VAR_PREFIX):
         return var_value(key[len(VAR_PREFIX) :])
     if key.startswith(OPTION_PREFIX):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from difftest.changes.environment import DIST_PREFIX, PYTHON_KEY, SHADOW_PREFIX
+from difftest.changes.environment import DIST_PREFIX, DISTRIBUTIONS_KEY, PYTHON_KEY, SHADOW_PREFIX
 from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
 from difftest.cli.error_handler import EXIT_OK
@@ -19,7 +19,7 @@ from difftest.selection.importcheck import SubprocessImportCheck
 from difftest.storage.baseline import Baseline
 
 #: Environment items this command values itself, as the pytest plugin does.
-_COMPUTED = (DIST_PREFIX, SHADOW_PREFIX)
+_COMPUTED = (DIST_PREFIX, SHADOW_PREFIX, DISTRIBUTIONS_KEY)
 
 
 def _front_end_values(baseline: Baseline, record: TestRecord) -> dict[str, str]:

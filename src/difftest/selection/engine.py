@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from difftest.changes.environment import OPTION_PREFIX, VAR_PREFIX
+from difftest.changes.environment import DISTRIBUTIONS_KEY, OPTION_PREFIX, VAR_PREFIX
 from difftest.changes.scan import listed_dir
 from difftest.changes.state import UNPARSEABLE, CurrentState
 from difftest.model import (
@@ -92,6 +92,12 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
         if now == "absent":
             return f"pytest option {option} is no longer registered"
         return f"pytest option {option} changed"
+    if key == DISTRIBUTIONS_KEY:
+        count = now.partition(" ")[0]
+        return (
+            f"the installed distributions changed (now {count}): the test looked through all"
+            " of them (entry points, plugin discovery)"
+        )
     if key.startswith(ENV_PREFIX) or name == ENV_BLOCK:
         return f"{key[len(ENV_PREFIX) :]} is now {now}"
     if name == DATA_BLOCK:

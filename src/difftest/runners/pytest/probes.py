@@ -54,7 +54,14 @@ from typing import Any, Callable
 import pytest
 
 from difftest.changes.blocks import InstanceState, instance_state, keeping_lines, parse_tree
-from difftest.changes.environment import module_files, option_key, tracked_var, var_key
+from difftest.changes.environment import (
+    DISTRIBUTIONS_KEY,
+    dist_key,
+    module_files,
+    option_key,
+    tracked_var,
+    var_key,
+)
 from difftest.changes.scan import is_project_path, listing_key
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX
@@ -281,6 +288,7 @@ class RuntimeProbe:
         self._install_resource_patches()
         self._install_linecache_patch()
         self._install_environ_patch()
+        self._install_metadata_patch()
         sys.meta_path.append(self._unfound)
         self.installed = True
 
@@ -478,6 +486,30 @@ class RuntimeProbe:
 
         owner.__getitem__ = __getitem__
         self._patches.append((owner, "__getitem__", orig, __getitem__))
+
+    def _install_metadata_patch(self) -> None:
+        """The path finder's ``find_distributions``, through which ``importlib.metadata`` (and
+        its backport) finds installed distributions: by name (``version("x")``), or all of them
+        (``entry_points()``, ``distributions()``)."""
+        finder: Any = importlib.machinery.PathFinder
+        held = vars(finder).get("find_distributions")  # a staticmethod (a classmethod on 3.9)
+        orig: Callable[..., Any] | None = getattr(finder, "find_distributions", None)
+        if held is None or orig is None:
+            return
+        probe = self
+
+        @functools.wraps(orig)
+        def find_distributions(*args: Any, **kwargs: Any) -> Any:
+            if not probe.paused:
+                context = kwargs.get("context", args[0] if args else None)
+                try:
+                    probe.on_distributions(getattr(context, "name", None), sys._getframe(1))
+                except Exception:
+                    pass
+            return orig(*args, **kwargs)
+
+        finder.find_distributions = staticmethod(find_distributions)
+        self._patches.append((finder, "find_distributions", held, find_distributions))
 
     def _install_spawn_patches(self) -> None:
         import subprocess
@@ -943,6 +975,14 @@ class RuntimeProbe:
             return
         if tracked_var(name, now):
             self._credit(var_key(name), frame, project_only=True)
+
+    def on_distributions(self, name: str | None, frame: FrameType | None) -> None:
+        """Installed distributions were looked up: distribution ``name`` (installed or not), or
+        all of them (``name`` None: entry points, plugin discovery). When a test or fixture,
+        or project code, asked (not pytest starting up), what ran depends on what it found,
+        even through a library (``pluggy``'s plugin loading)."""
+        key = dist_key(name) if isinstance(name, str) and name else DISTRIBUTIONS_KEY
+        self._credit(key, frame, project_only=True, in_tests=True)
 
     def watch_options(self, namespace: Any, registered: Iterable[str] = ()) -> None:
         """Notice project code reading a pytest option (``config.getoption("--runslow")``,
