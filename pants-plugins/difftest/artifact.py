@@ -52,6 +52,7 @@ PYTEST_CONFIG_KEY = ENV_PREFIX + "pytest-config"
 DIST_PREFIX = ENV_PREFIX + "dist/"
 MODULE_PREFIX = ENV_PREFIX + "module/"
 DISTRIBUTIONS_KEY = ENV_PREFIX + "distributions"
+SOURCE_PREFIX = ENV_PREFIX + "source/"
 
 
 def normalize(name: str) -> str:
@@ -119,9 +120,10 @@ class EnvSnapshot:
             if name in self.tool_dists:
                 return self.tool
             return self.transitive
-        if key.startswith(MODULE_PREFIX) or key == DISTRIBUTIONS_KEY:
-            # A module a test could not import, or every distribution (a test enumerated them):
-            # any requirement or lockfile change may bring one or change one.
+        if key.startswith((MODULE_PREFIX, SOURCE_PREFIX)) or key == DISTRIBUTIONS_KEY:
+            # A module a test could not import or found outside the sandbox's sources, or every
+            # distribution (a test enumerated them): any requirement or lockfile change may
+            # bring one or change one.
             return self.transitive
         return "unknown:" + key
 

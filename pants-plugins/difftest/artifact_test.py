@@ -155,6 +155,7 @@ def test_a_module_a_test_could_not_import_is_valued_by_every_requirement_and_loc
 def test_every_distribution_a_test_enumerated_is_valued_by_every_requirement_and_lockfile() -> None:
     # Entry-point discovery sees every installed distribution: any requirement may add one.
     assert ENV.value("<env>/distributions") == ENV.transitive
+    assert ENV.value("<env>/source/shared") == ENV.transitive
 
 
 def test_graph_round_trip_is_deterministic_and_drops_vanished_tests() -> None:

@@ -144,6 +144,8 @@ class SandboxRecordBuilder(_records_mod.RecordBuilder):
     roots = None
     # The sandbox's files are what Pants values, not import roots.
     shadow_paths = True
+    # Pants values modules from outside the sandbox by its requirements and lockfiles.
+    count_outside_sources = False
 
     def project_files(self):
         for path in super().project_files():

@@ -14,7 +14,7 @@ import pytest
 
 from difftest.changes import environment
 from difftest.changes.imports import imported_names
-from difftest.changes.scan import FileHasher, is_project_path, iter_python_files
+from difftest.changes.scan import FileHasher, is_project_path, iter_module_files
 
 
 def test_build_and_env_directories_are_skipped_only_at_the_top(tmp_path: Path) -> None:
@@ -23,10 +23,18 @@ def test_build_and_env_directories_are_skipped_only_at_the_top(tmp_path: Path) -
         "env/lib/x.py",
         "src/app/build/steps.py",
         "src/app/env/vars.py",
+        "src/app/fast.cpython-312-x86_64-linux-gnu.so",
+        "src/app/libfoo-1.2.so",
+        "build/lib/app/fast.abi3.so",
     ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("")
-    assert sorted(iter_python_files(tmp_path)) == ["src/app/build/steps.py", "src/app/env/vars.py"]
+    # Extension modules are modules too; a library that is not one (no module name) is not.
+    assert sorted(iter_module_files(tmp_path)) == [
+        "src/app/build/steps.py",
+        "src/app/env/vars.py",
+        "src/app/fast.cpython-312-x86_64-linux-gnu.so",
+    ]
     assert is_project_path("src/app/build/steps.py")
     assert not is_project_path("build/lib/app.py")
     assert not is_project_path("src/__pycache__/app.cpython-312.pyc")

@@ -49,3 +49,24 @@ def test_an_unparseable_file_is_still_in_the_closure():
     files = dict(FILES, **{"src/pkg/c.py": b"def (:\n"})
     g = ImportGraph(ModuleIndex(["src", "tests"], files), files.get)
     assert "src/pkg/c.py" in g.closure(["tests/test_a.py"]).files
+
+
+def test_an_extension_module_is_data_in_the_closure_of_what_imports_it():
+    files = {
+        "src/pkg/__init__.py": b"",
+        "src/pkg/wrap.py": b"from pkg import fast\n",
+        "src/pkg/fast.py": b"def pure(): ...\n",  # the pure-Python fallback beside the build
+        "src/pkg/fast.cpython-312-x86_64-linux-gnu.so": b"\x7fELF",
+        "src/speedups.abi3.so": b"\x7fELF",
+        "tests/test_wrap.py": b"from pkg.wrap import *\nimport speedups\n",
+    }
+    index = ModuleIndex(["src", "tests"], files)
+    assert index.files_for("pkg.fast") == [
+        "src/pkg/__init__.py",
+        "src/pkg/fast.py",
+        "src/pkg/fast.cpython-312-x86_64-linux-gnu.so",
+    ]
+    closure = ImportGraph(index, files.get).closure(["tests/test_wrap.py"])
+    assert closure.data == {"src/pkg/fast.cpython-312-x86_64-linux-gnu.so", "src/speedups.abi3.so"}
+    assert "src/pkg/fast.py" in closure.files
+    assert "speedups" not in closure.external  # the project's own module, not an installed one

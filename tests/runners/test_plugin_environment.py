@@ -190,6 +190,50 @@ def test_installing_a_distribution_reselects_the_tests_that_looked_installed_one
     result.stdout.fnmatch_lines(["difftest: changed: dist/fakedist is now 1.0"])
 
 
+def test_editing_a_module_imported_from_outside_the_project_reselects_its_importers(
+    project: Project, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sibling project on ``sys.path`` (a ``pythonpath`` entry such as ``../shared``, or an
+    editable install's path entry) is neither the project's nor an installed version's."""
+    shared = tmp_path_factory.mktemp("shared")
+    (shared / "sharedpkg").mkdir()
+    (shared / "sharedpkg" / "__init__.py").write_text("from sharedpkg.values import VALUE\n")
+    (shared / "sharedpkg" / "values.py").write_text("VALUE = 1\n")
+    editable = tmp_path_factory.mktemp("editable")
+    (editable / "siblingmod.py").write_text("def helper():\n    return 5\n")
+    monkeypatch.syspath_prepend(str(editable))
+    project.pytester.makeini(f"[pytest]\npythonpath = . {shared}\naddopts = -v\n")
+    project.write(
+        {
+            "tests/test_shared.py": "import sharedpkg\n\ndef test_value():\n    assert sharedpkg.VALUE == 1\n",
+            "tests/test_sibling.py": """
+                def test_helper():
+                    import siblingmod
+
+                    assert siblingmod.helper() == 5
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=3)
+    assert ran(project.diff()) == []
+
+    Project._replace(shared / "sharedpkg" / "values.py", "VALUE = 2\n")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_shared.py::test_value"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["difftest: changed: module sharedpkg, imported from sources outside the project*"]
+    )
+    Project._replace(shared / "sharedpkg" / "values.py", "VALUE = 1\n")
+    project.baseline()
+
+    Project._replace(editable / "siblingmod.py", "def helper():\n    return 6\n")
+    result = project.diff()
+    assert ran(result) == ["tests/test_sibling.py::test_helper"]
+    result.assert_outcomes(failed=1)
+
+
 def test_installing_a_module_a_skipped_test_missed_reselects_it_whatever_distribution_brings_it(
     project: Project, empty_site: Path
 ) -> None:

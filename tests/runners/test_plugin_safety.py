@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import bz2
+import importlib
+import importlib.machinery
 import io
 import os
 import sqlite3
@@ -1581,3 +1583,52 @@ def test_editing_a_method_whose_result_an_instance_held_in_a_module_dict_caches_
     project.baseline()
     project.edit("registry.py", "return key * 2", "return key * 3")
     _both_run_and_fail(project)
+
+
+def _standard_extension_module() -> tuple[str, Path]:
+    """(name, file) of a standard-library extension module built as a shared library: a copy
+    in a project package imports as a module of the package under the same name."""
+    for name in ("_bisect", "_json", "_heapq", "_random", "array"):
+        file = getattr(importlib.import_module(name), "__file__", None)
+        if file and file.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+            return name, Path(file)
+    raise AssertionError("no standard extension module is a shared library in this Python")
+
+
+def test_rebuilding_a_project_extension_module_reselects_the_tests_that_import_it(
+    project: Project,
+) -> None:
+    """An extension module (a Cython or C build in place) runs no Python line that coverage
+    could see, so what imports it depends on its file's content."""
+    name, library = _standard_extension_module()
+    built = project.path / "app" / library.name  # app/_bisect.cpython-312-x86_64-linux-gnu.so
+    project.write(
+        {
+            "app/__init__.py": "",
+            "app/wrap.py": f"from app import {name}\n\ndef wrapped():\n    return {name}\n",
+            "tests/test_direct.py": f"import app.{name}\n\ndef test_direct():\n    pass\n",
+            "tests/test_wrap.py": (
+                "from app.wrap import wrapped\n\ndef test_wrap():\n    assert wrapped()\n"
+            ),
+            "tests/test_dynamic.py": f"""
+                import importlib
+
+                def test_dynamic():
+                    assert importlib.import_module("app." + "{name}")
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    built.write_bytes(library.read_bytes())
+    project.baseline().assert_outcomes(passed=4)
+    assert ran(project.diff()) == []
+
+    with built.open("ab") as out:
+        out.write(b"\0" * 64)  # a rebuild: new content (appended: the library stays loadable)
+    result = project.diff("--diff-v")
+    assert ran(result) == [
+        "tests/test_direct.py::test_direct",
+        "tests/test_dynamic.py::test_dynamic",
+        "tests/test_wrap.py::test_wrap",
+    ]
+    result.stdout.fnmatch_lines([f"difftest: changed: file app/{library.name} changed"])

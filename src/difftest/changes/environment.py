@@ -14,8 +14,10 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from difftest.changes.scan import iter_project_files
 from difftest.model import ABSENT, ENV_PREFIX, digest
 
 PYTHON_KEY = ENV_PREFIX + "python"
@@ -44,6 +46,10 @@ SHADOW_PREFIX = ENV_PREFIX + "shadow/"
 #: ``distributions()``, ``packages_distributions()``: plugin discovery): a digest of their
 #: names, versions and entry points. Installing, removing or upgrading any one changes it.
 DISTRIBUTIONS_KEY = ENV_PREFIX + "distributions"
+#: A top-level module imported from outside both the project and every installation (a sibling
+#: project installed in editable mode, a ``pythonpath`` entry such as ``../shared``): a digest
+#: of its files, "installed" once an installation holds it, or "absent".
+SOURCE_PREFIX = ENV_PREFIX + "source/"
 
 
 def python_fingerprint(optimize: int | None = None) -> str:
@@ -88,6 +94,90 @@ def module_files(root: str, name: str) -> tuple[str, str]:
     """The files that make ``name`` a module or a regular package of import root ``root``."""
     prefix = root + "/" if root else ""
     return (f"{prefix}{name}.py", f"{prefix}{name}/__init__.py")
+
+
+def source_key(name: str) -> str:
+    return SOURCE_PREFIX + name
+
+
+@lru_cache(maxsize=1)
+def _installation_dirs() -> tuple[str, ...]:
+    """Where installed and standard modules live: the interpreter's and the environment's
+    prefixes, and every site directory."""
+    import site
+    import sysconfig
+
+    found = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+    found.update(sysconfig.get_paths().values())
+    try:
+        found.update(site.getsitepackages())
+        found.add(site.getusersitepackages())
+    except AttributeError:  # an old virtualenv's site module
+        pass
+    return tuple(sorted({os.path.realpath(d) for d in found if d}))
+
+
+def _module_locations(name: str) -> list[str] | None:
+    """The file of top-level module ``name``, or its package's directories; None when it is
+    built in, frozen, or cannot be found."""
+    import importlib.util
+
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None) if module is not None else None
+    if spec is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+    if spec is None:
+        return None
+    search = spec.submodule_search_locations
+    if search is not None:
+        return [os.fsdecode(entry) for entry in search]
+    origin = spec.origin
+    return [origin] if spec.has_location and isinstance(origin, str) else None
+
+
+def outside_sources(name: str) -> list[str] | None:
+    """Where top-level module ``name`` is imported from, when no installation holds it and it is
+    not a project module (the caller knows those): a sibling project installed in editable mode,
+    whose edits change no version, or a ``pythonpath`` entry outside the project. None for an
+    installed, standard, built-in or missing module."""
+    locations = _module_locations(name)
+    if not locations:
+        return None
+    installed_in = _installation_dirs()
+    outside = [
+        path
+        for path in (os.path.realpath(p) for p in locations)
+        if not any(path == d or path.startswith(d + os.sep) for d in installed_in)
+    ]
+    return sorted(outside) or None
+
+
+def source_value(name: str) -> str:
+    """The value of :func:`source_key` ``(name)`` now."""
+    found = outside_sources(name)
+    if found is None:
+        return ABSENT if _module_locations(name) is None else "installed"
+    parts = []
+    for location in found:
+        if os.path.isdir(location):
+            for rel in iter_project_files(Path(location)):
+                if not rel.endswith((".pyc", ".pyo")):
+                    parts.append(_file_part(location, rel))
+        else:
+            parts.append(_file_part(os.path.dirname(location), os.path.basename(location)))
+    return f"{len(parts)} files:" + digest("\0".join(parts).encode("utf-8", "surrogateescape"))
+
+
+def _file_part(directory: str, rel: str) -> str:
+    try:
+        with open(os.path.join(directory, rel), "rb") as file:
+            content = digest(file.read())
+    except OSError:
+        content = ABSENT
+    return f"{rel} {content}"
 
 
 def shadow_value(is_file: Callable[[str], bool], roots: Iterable[str], name: str) -> str:
@@ -326,6 +416,8 @@ def current_value(key: str) -> str:
         return installed().get(normalize(key[len(DIST_PREFIX) :]), "absent")
     if key == DISTRIBUTIONS_KEY:
         return distributions_value()
+    if key.startswith(SOURCE_PREFIX):
+        return source_value(key[len(SOURCE_PREFIX) :])
     if key.startswith(VAR_PREFIX):
         return var_value(key[len(VAR_PREFIX) :])
     if key.startswith(OPTION_PREFIX):

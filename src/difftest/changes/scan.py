@@ -118,9 +118,17 @@ def listing_names_of_files(files: Iterable[str], rel_dir: str) -> list[str] | No
     return sorted(names) if below else None
 
 
-def iter_python_files(root: Path) -> Iterator[str]:
-    """Root-relative POSIX paths of the project's .py files (virtualenvs and caches skipped)."""
-    return (path for path in iter_project_files(root) if path.endswith(".py"))
+def iter_module_files(root: Path) -> Iterator[str]:
+    """Root-relative POSIX paths of the project's .py files and extension modules
+    (virtualenvs and caches skipped)."""
+    return (p for p in iter_project_files(root) if p.endswith(".py") or is_extension_module(p))
+
+
+def is_extension_module(path: str) -> bool:
+    """Whether ``path`` may be an extension module (``fast.cpython-312-x86_64-linux-gnu.so``,
+    ``fast.abi3.so``, ``fast.pyd``), whichever interpreter it was built for."""
+    name = path.rpartition("/")[2]
+    return name.endswith((".so", ".pyd")) and name.partition(".")[0].isidentifier()
 
 
 def iter_project_files(root: Path) -> Iterator[str]:

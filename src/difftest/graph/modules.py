@@ -16,6 +16,7 @@ import ast
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from difftest.changes.scan import is_extension_module
 from difftest.errors import SourceError
 
 EXTERNAL_PREFIX = "ext:"
@@ -29,10 +30,20 @@ class ModuleIndex:
     """
 
     def __init__(self, import_roots: Sequence[str], files: Iterable[str]) -> None:
+        """``files``: Python sources, and extension modules (:func:`is_extension_module`),
+        which the graph holds as data (by content: a rebuild changes what imports them)."""
         self.roots = sorted({r.strip("/") for r in import_roots}, key=len, reverse=True)
         self.files = set(files)
         self._by_name: dict[str, str] = {}
+        #: Module name -> its extension module files (an import finds one before a source of
+        #: the same name, but which one depends on the interpreter: all of them count).
+        self._extensions: dict[str, list[str]] = {}
         for path in sorted(self.files):
+            if is_extension_module(path):
+                name = self._name_of(path, path.rpartition("/")[2].partition(".")[0])
+                if name is not None:
+                    self._extensions.setdefault(name, []).append(path)
+                continue
             name = self.module_of(path)
             if name is not None:
                 self._by_name.setdefault(name, path)
@@ -40,11 +51,15 @@ class ModuleIndex:
     def module_of(self, path: str) -> str | None:
         if not path.endswith(".py"):
             return None
+        return self._name_of(path, path.rpartition("/")[2][:-3])
+
+    def _name_of(self, path: str, stem: str) -> str | None:
+        """The dotted name of module file ``path`` whose module name is ``stem``."""
         for root in self.roots:
             prefix = root + "/" if root else ""
             if path.startswith(prefix):
-                rel = path[len(prefix) : -3]
-                parts = rel.split("/")
+                rel = path[len(prefix) :].rpartition("/")[0]
+                parts = [*rel.split("/"), stem] if rel else [stem]
                 if parts[-1] == "__init__":
                     parts = parts[:-1]
                 if parts and all(p.isidentifier() for p in parts):
@@ -65,15 +80,17 @@ class ModuleIndex:
         parts = dotted.split(".")
         found = []
         for i in range(1, len(parts) + 1):
-            path = self._by_name.get(".".join(parts[:i]))
+            name = ".".join(parts[:i])
+            path = self._by_name.get(name)
             if path is not None:
                 found.append(path)
+            found.extend(self._extensions.get(name, ()))
         return found
 
     @property
     def top_level_names(self) -> set[str]:
         """First components of every project module name."""
-        return {n.split(".")[0] for n in self._by_name}
+        return {n.split(".")[0] for names in (self._by_name, self._extensions) for n in names}
 
 
 @dataclass

@@ -11,7 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from difftest.changes.environment import DISTRIBUTIONS_KEY, OPTION_PREFIX, VAR_PREFIX
+from difftest.changes.environment import (
+    DISTRIBUTIONS_KEY,
+    OPTION_PREFIX,
+    SOURCE_PREFIX,
+    VAR_PREFIX,
+)
 from difftest.changes.scan import listed_dir
 from difftest.changes.state import UNPARSEABLE, CurrentState
 from difftest.model import (
@@ -92,6 +97,16 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
         if now == "absent":
             return f"pytest option {option} is no longer registered"
         return f"pytest option {option} changed"
+    if key.startswith(SOURCE_PREFIX):
+        module = key[len(SOURCE_PREFIX) :]
+        if now == ABSENT:
+            return f"module {module} (imported from outside the project) can no longer be found"
+        if now == "installed":
+            return f"module {module} is now imported from an installation, not from sources"
+        return (
+            f"module {module}, imported from sources outside the project (an editable install,"
+            f" a pythonpath entry), changed: now {now.partition(':')[0]}"
+        )
     if key == DISTRIBUTIONS_KEY:
         count = now.partition(" ")[0]
         return (

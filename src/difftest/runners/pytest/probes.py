@@ -944,7 +944,8 @@ class RuntimeProbe:
             self.spawned_outside = True
 
     def module_node(self, module: ModuleType) -> str | None:
-        """The graph node of an imported module: its project file, or ``ext:<top-level>``."""
+        """The graph node of an imported module: its project file (an extension module's or a
+        sourceless one's is data, by content), or ``ext:<top-level>``."""
         name = getattr(module, "__name__", None)
         if not isinstance(name, str):
             return None
@@ -952,7 +953,7 @@ class RuntimeProbe:
         if isinstance(filename, str):
             rel = self.paths.rel(filename)
             if rel is not None:
-                return rel if rel.endswith(".py") else None
+                return rel
         return EXTERNAL_PREFIX + name.partition(".")[0]
 
     def on_import(self, module: ModuleType, frame: FrameType | None) -> None:

@@ -26,12 +26,15 @@ from difftest.changes.environment import (
     missing_modules,
     module_files,
     module_key,
+    outside_sources,
     python_fingerprint,
     shadow_key,
     shadow_value,
+    source_key,
+    source_value,
 )
 from difftest.changes.names import blocks_and_names, names_reader
-from difftest.changes.scan import FileHasher, iter_project_files, iter_python_files, listing_key
+from difftest.changes.scan import FileHasher, iter_module_files, iter_project_files, listing_key
 from difftest.changes.state import UNPARSEABLE
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX, Closure, ImportGraph, ModuleIndex
@@ -232,6 +235,10 @@ class RecordBuilder:
     #: Whether what would shadow an imported module is one dependency per file rather than
     #: one per module name (:meth:`_shadow_deps`).
     shadow_paths = False
+    #: Whether a module imported from outside the project and every installation counts by
+    #: its files' content (not in a Pants sandbox: Pants values those keys by its requirements,
+    #: and a pex may run its wheels from a cache outside any site directory).
+    count_outside_sources = True
 
     def __init__(
         self,
@@ -246,6 +253,7 @@ class RecordBuilder:
     ) -> None:
         """``preloaded``: the modules imported before any project code ran."""
         self.paths = paths
+        self._real_root = os.path.realpath(paths.root)
         self.hasher = hasher
         self.facts = FactsCache(hasher, cache_size)
         python = python_fingerprint()
@@ -278,7 +286,7 @@ class RecordBuilder:
     def graph(self) -> ImportGraph:
         if self._graph is None:
             self.import_roots |= discover_import_roots(self.paths)
-            index = ModuleIndex(sorted(self.import_roots), iter_python_files(Path(self.paths.root)))
+            index = ModuleIndex(sorted(self.import_roots), iter_module_files(Path(self.paths.root)))
             self._graph = ImportGraph(index, self._read, self.facts.offer_tree, self._imports_of)
             for src, dst, kind in self._edges:
                 self._graph.add_edge(src, dst, kind)
@@ -429,9 +437,19 @@ class RecordBuilder:
                 ]
                 if not deps and missing_modules([name]):
                     deps.append(Dependency(module_key(name), ABSENT, ENV_BLOCK, ABSENT))
+                elif self.count_outside_sources and self._outside_project(outside_sources(name)):
+                    # Imported from sources no version describes: their content does.
+                    value = source_value(name)
+                    deps.append(Dependency(source_key(name), value, ENV_BLOCK, value))
                 found = tuple(deps)
             self._dist_cache[name] = found
         return found
+
+    def _outside_project(self, locations: Iterable[str] | None) -> bool:
+        """Whether any of ``locations`` (real paths) lies outside the project: project files
+        count by their blocks already."""
+        root = self._real_root
+        return any(p != root and not p.startswith(root + os.sep) for p in locations or ())
 
     def _top_names(self, files: Iterable[str]) -> set[str]:
         """The top-level module names of these project files; not ``conftest``: pytest imports
