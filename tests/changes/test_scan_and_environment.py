@@ -87,6 +87,26 @@ def test_a_module_nothing_provides_and_nothing_can_import_is_missing(site: Path)
     }
 
 
+def test_every_distribution_counts_by_name_version_and_entry_points_not_by_local_files(
+    site: Path,
+) -> None:
+    """What enumerating the distributions finds: a local rebuild (a new RECORD under the same
+    version) leaves it as it was; a new entry point does not."""
+    info = site / "tinydist-1.5.dist-info"
+    (info / "direct_url.json").write_text('{"url": "file:///src/tinydist", "dir_info": {}}')
+    environment.refresh()
+    before = environment.distributions_value()
+    assert " (files " in environment.installed()["tinydist"]  # its importers see rebuilds
+
+    (info / "RECORD").write_text("tiny_mod/__init__.py,sha256=new,1\n")
+    environment.refresh()
+    assert environment.distributions_value() == before
+
+    (info / "entry_points.txt").write_text("[app.plugins]\ntiny = tiny_mod:plugin\n")
+    environment.refresh()
+    assert environment.distributions_value() != before
+
+
 class _Dist:
     """A distribution whose METADATA is ``text``."""
 

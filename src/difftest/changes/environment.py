@@ -272,6 +272,10 @@ def _core_fields(dist: Any) -> dict[str, list[str]]:
     return {f.lower(): [v.rstrip("\r\n") for v in fields.get(f.lower(), ())] for f in _FIELDS}
 
 
+#: Joins a locally built distribution's version and a digest of the files it installed.
+_FILES_MARK = " (files "
+
+
 @lru_cache(maxsize=1)
 def _distributions() -> tuple[dict[str, str], dict[str, frozenset[str]], tuple[Any, ...]]:
     """(dist -> version, dist -> required dists, (dist, distribution object) pairs), for what
@@ -295,7 +299,7 @@ def _distributions() -> tuple[dict[str, str], dict[str, frozenset[str]], tuple[A
             # Installed from a local directory or file (often the project itself, with `pip
             # install .`): a new build keeps its version, so the files it installed count too.
             record = dist.read_text("RECORD") or ""
-            version += " (files " + digest(record.encode()) + ")"
+            version += _FILES_MARK + digest(record.encode()) + ")"
         versions[key] = version
         listed = fields["requires-dist"]
         if not listed and dist.read_text("requires.txt") is not None:
@@ -350,10 +354,13 @@ def _metadata() -> tuple[dict[str, str], dict[str, frozenset[str]], dict[str, fr
 
 @lru_cache(maxsize=1)
 def distributions_value() -> str:
-    """The value of :data:`DISTRIBUTIONS_KEY` now."""
+    """The value of :data:`DISTRIBUTIONS_KEY` now: what enumerating finds, names, versions and
+    entry points (not the files of a local build, which change with every edit of a project
+    that CI installs with ``pip install .``, and which its importers depend on already)."""
     versions, _, found = _distributions()
     listed = sorted(
-        f"{name} {versions[name]}\n{dist.read_text('entry_points.txt') or ''}"
+        f"{name} {versions[name].partition(_FILES_MARK)[0]}\n"
+        f"{dist.read_text('entry_points.txt') or ''}"
         for name, dist in found
     )
     return f"{len(listed)} installed:" + digest("\0".join(listed).encode("utf-8", "replace"))
