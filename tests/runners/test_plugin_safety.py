@@ -1632,3 +1632,43 @@ def test_rebuilding_a_project_extension_module_reselects_the_tests_that_import_i
         "tests/test_wrap.py::test_wrap",
     ]
     result.stdout.fnmatch_lines([f"difftest: changed: file app/{library.name} changed"])
+
+
+def test_rebuilding_a_shared_library_project_code_loads_with_ctypes_reselects_its_users(
+    project: Project,
+) -> None:
+    """The dynamic loader opens the library in C: loading it by path is the read."""
+    _, library = _standard_extension_module()  # any shared library will do
+    project.write(
+        {
+            "app/__init__.py": "",
+            "app/native.py": """
+                import ctypes
+                import os
+
+                LIB = ctypes.CDLL(os.path.join(os.path.dirname(__file__), "libcore.so"))
+                """,
+            "tests/test_import_time.py": "import app.native\n\ndef test_loaded():\n    assert app.native.LIB\n",
+            "tests/test_run_time.py": """
+                import ctypes
+                from pathlib import Path
+
+                def test_loads():
+                    assert ctypes.cdll.LoadLibrary(str(Path("app/libcore.so").resolve()))
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    built = project.path / "app" / "libcore.so"
+    built.write_bytes(library.read_bytes())
+    project.baseline().assert_outcomes(passed=3)
+    assert ran(project.diff()) == []
+
+    with built.open("ab") as out:
+        out.write(b"\0" * 64)  # a rebuild (appended: the loaded library stays valid)
+    result = project.diff("--diff-v")
+    assert ran(result) == [
+        "tests/test_import_time.py::test_loaded",
+        "tests/test_run_time.py::test_loads",
+    ]
+    result.stdout.fnmatch_lines(["difftest: changed: file app/libcore.so changed"])

@@ -289,6 +289,7 @@ class RuntimeProbe:
         self._install_linecache_patch()
         self._install_environ_patch()
         self._install_metadata_patch()
+        self._install_ctypes_patch()
         sys.meta_path.append(self._unfound)
         self.installed = True
 
@@ -510,6 +511,30 @@ class RuntimeProbe:
 
         finder.find_distributions = staticmethod(find_distributions)
         self._patches.append((finder, "find_distributions", held, find_distributions))
+
+    def _install_ctypes_patch(self) -> None:
+        """``ctypes.CDLL`` (``cdll.LoadLibrary``, ``PyDLL``): a shared library loaded by path
+        (a project's C core built in place) is read like a data file, though the dynamic
+        loader opens it in C. A bare name (``libc.so.6``) is the system's to find."""
+        import ctypes
+
+        owner: Any = ctypes.CDLL
+        orig: Callable[..., Any] = owner.__init__
+        probe = self
+
+        @functools.wraps(orig)
+        def __init__(lib: Any, name: Any, *args: Any, **kwargs: Any) -> None:
+            if not probe.paused and isinstance(name, (str, bytes, os.PathLike)):
+                try:
+                    path = os.fsdecode(os.fspath(name))
+                    if os.sep in path or "/" in path:
+                        probe.on_read(path, sys._getframe(1))
+                except Exception:
+                    pass
+            orig(lib, name, *args, **kwargs)
+
+        owner.__init__ = __init__
+        self._patches.append((owner, "__init__", orig, __init__))
 
     def _install_spawn_patches(self) -> None:
         import subprocess
