@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from difftest.changes.scan import iter_project_files
+from difftest.changes.scan import FileHasher, iter_project_files
 from difftest.model import ABSENT, ENV_PREFIX, digest
 
 PYTHON_KEY = ENV_PREFIX + "python"
@@ -160,24 +160,22 @@ def source_value(name: str) -> str:
     found = outside_sources(name)
     if found is None:
         return ABSENT if _module_locations(name) is None else "installed"
-    parts = []
-    for location in found:
+    return sources_digest(found)
+
+
+def sources_digest(locations: Iterable[str]) -> str:
+    """A digest of the content of the files at ``locations`` (what :func:`outside_sources`
+    gives): the files of each directory, caches left out, or the file itself."""
+    parts: list[str] = []
+    for location in locations:
         if os.path.isdir(location):
-            for rel in iter_project_files(Path(location)):
-                if not rel.endswith((".pyc", ".pyo")):
-                    parts.append(_file_part(location, rel))
+            root = Path(location)
+            rels = [r for r in iter_project_files(root) if not r.endswith((".pyc", ".pyo"))]
         else:
-            parts.append(_file_part(os.path.dirname(location), os.path.basename(location)))
+            root, rels = Path(location).parent, [Path(location).name]
+        hasher = FileHasher(root)
+        parts.extend(f"{rel} {hasher.hash(rel) or ABSENT}" for rel in rels)
     return f"{len(parts)} files:" + digest("\0".join(parts).encode("utf-8", "surrogateescape"))
-
-
-def _file_part(directory: str, rel: str) -> str:
-    try:
-        with open(os.path.join(directory, rel), "rb") as file:
-            content = digest(file.read())
-    except OSError:
-        content = ABSENT
-    return f"{rel} {content}"
 
 
 def shadow_value(is_file: Callable[[str], bool], roots: Iterable[str], name: str) -> str:
@@ -420,7 +418,7 @@ def current_value(key: str) -> str:
     if key == PYTHON_KEY:
         return python_fingerprint()
     if key.startswith(DIST_PREFIX):
-        return installed().get(normalize(key[len(DIST_PREFIX) :]), "absent")
+        return installed().get(key[len(DIST_PREFIX) :], "absent")
     if key == DISTRIBUTIONS_KEY:
         return distributions_value()
     if key.startswith(SOURCE_PREFIX):

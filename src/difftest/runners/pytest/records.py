@@ -31,7 +31,7 @@ from difftest.changes.environment import (
     shadow_key,
     shadow_value,
     source_key,
-    source_value,
+    sources_digest,
 )
 from difftest.changes.names import blocks_and_names, names_reader
 from difftest.changes.scan import FileHasher, iter_module_files, iter_project_files, listing_key
@@ -437,19 +437,21 @@ class RecordBuilder:
                 ]
                 if not deps and missing_modules([name]):
                     deps.append(Dependency(module_key(name), ABSENT, ENV_BLOCK, ABSENT))
-                elif self.count_outside_sources and self._outside_project(outside_sources(name)):
-                    # Imported from sources no version describes: their content does.
-                    value = source_value(name)
-                    deps.append(Dependency(source_key(name), value, ENV_BLOCK, value))
+                elif self.count_outside_sources:
+                    outside = outside_sources(name)
+                    if outside is not None and self._outside_project(outside):
+                        # Imported from sources no version describes: their content does.
+                        value = sources_digest(outside)
+                        deps.append(Dependency(source_key(name), value, ENV_BLOCK, value))
                 found = tuple(deps)
             self._dist_cache[name] = found
         return found
 
-    def _outside_project(self, locations: Iterable[str] | None) -> bool:
+    def _outside_project(self, locations: Iterable[str]) -> bool:
         """Whether any of ``locations`` (real paths) lies outside the project: project files
         count by their blocks already."""
         root = self._real_root
-        return any(p != root and not p.startswith(root + os.sep) for p in locations or ())
+        return any(p != root and not p.startswith(root + os.sep) for p in locations)
 
     def _top_names(self, files: Iterable[str]) -> set[str]:
         """The top-level module names of these project files; not ``conftest``: pytest imports
