@@ -26,7 +26,14 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from difftest.changes.scan import listed_dir, listing_digest_of, listing_names_of_files
+from difftest.changes.scan import (
+    extensions_dir,
+    extensions_value,
+    is_directory_key,
+    listed_dir,
+    listing_digest_of,
+    listing_names_of_files,
+)
 from difftest.changes.state import CurrentState
 from difftest.graph.combined import MemoryIndex, add_records, from_json, records, to_json
 from difftest.model import (
@@ -281,9 +288,10 @@ class ViewHasher:
     """The files of one target's sandbox, with their current workspace content.
 
     A file outside the sandbox counts as absent: that is what the test would see there. The
-    listing of a directory (a ``DIR/<listing>`` key) is computed from the sandbox's file set by
-    the rules the injected recorder listed the directory with in the sandbox
-    (``scan.listing_names_of_files`` and ``scan.listing_names``, one ``listing_digest_of``)."""
+    listing of a directory (a ``DIR/<listing>`` key) and its extension modules (``DIR/<extensions>``)
+    are computed from the sandbox's file set by the rules the injected recorder listed the
+    directory with in the sandbox (``scan.listing_names_of_files`` and ``scan.listing_names``,
+    then ``listing_digest_of`` or ``extensions_value``)."""
 
     def __init__(self, contents: Mapping[str, bytes], sandbox: Iterable[str]) -> None:
         self._files = frozenset(sandbox)
@@ -294,9 +302,13 @@ class ViewHasher:
         if path in self._hashes:
             return self._hashes[path]
         directory = listed_dir(path)
+        extensions = extensions_dir(path)
         if directory is not None:
             names = listing_names_of_files(self._files, directory)
             found = None if names is None else listing_digest_of(names)
+        elif extensions is not None:
+            names = listing_names_of_files(self._files, extensions)
+            found = None if names is None else extensions_value(names)
         elif path in self._contents:
             found = digest(self._contents[path])
         else:
@@ -358,7 +370,7 @@ def referenced_paths(recs: Iterable[TestRecord]) -> set[str]:
         d.key
         for r in recs
         for d in r.deps
-        if not d.key.startswith(ENV_PREFIX) and listed_dir(d.key) is None
+        if not d.key.startswith(ENV_PREFIX) and not is_directory_key(d.key)
     }
 
 

@@ -232,6 +232,27 @@ def test_a_listing_is_computed_from_the_view_as_the_sandbox_listed_it(tmp_path: 
     assert [n for n, _ in decision.affected] == ["test_x.py::test_g"]
 
 
+def test_extension_modules_are_computed_from_the_view_as_the_sandbox_found_them(
+    tmp_path: Path,
+) -> None:
+    now = {"lib.py": LIB, "test_x.py": TEST, "data.json": b"{}", "app/fast.py": b"X = 1\n"}
+    _view(tmp_path, {**now, "app/__pycache__/fast.cpython-311.pyc": b""})
+    key = scan.extensions_key("app")
+    found = scan.FileHasher(tmp_path).hash(key)
+    assert found == artifact.ViewHasher(now, now).hash(key) == "none"
+    dep = Dependency(key, "none", DATA_BLOCK, "none")
+    # Not a file: the sandbox's file set gives its value.
+    assert (
+        artifact.referenced_paths([TestRecord("test_x.py::t", "test_x.py", "passed", 0.0, (dep,))])
+        == set()
+    )
+    recs = _with_deps("test_x.py::test_g", (dep,))
+    assert not _decide(recs, now).run
+    decision = _decide(recs, dict(now, **{"app/fast.cpython-311-x86_64-linux-gnu.so": b""}))
+    assert [n for n, _ in decision.affected] == ["test_x.py::test_g"]
+    assert "extension modules in app are now fast.cpython-311" in decision.reasons[0]
+
+
 def test_a_directory_appearing_where_a_test_found_nothing_is_seen_as_the_sandbox_saw_it(
     tmp_path: Path,
 ) -> None:

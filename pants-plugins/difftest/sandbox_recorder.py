@@ -118,8 +118,8 @@ def keep_entry(rel_dir, name, roots):
 
 
 class SandboxHasher(_scan_mod.FileHasher):
-    """File hashes from the sandbox; a directory listing without Pants' machinery at the root
-    and without the injected stub files (the plugin computes the same listing from the target's
+    """File hashes from the sandbox; a directory listing (and its extension modules) without
+    Pants' machinery at the root and without the injected stub files (the plugin computes the same listing from the target's
     file set at decision time: ``scan.listing_names_of_files``)."""
 
     def __init__(self, root, roots):
@@ -128,12 +128,16 @@ class SandboxHasher(_scan_mod.FileHasher):
 
     def hash(self, path):
         directory = _scan_mod.listed_dir(path)
-        if directory is None:
+        extensions = _scan_mod.extensions_dir(path)
+        if directory is None and extensions is None:
             return super().hash(path)
-        names = _scan_mod.listing_names(self.root, directory)
+        where = directory if extensions is None else extensions
+        names = _scan_mod.listing_names(self.root, where)
         if names is None:
             return None
-        kept = [n for n in names if keep_entry(directory, n, self.roots)]
+        kept = [n for n in names if keep_entry(where, n, self.roots)]
+        if extensions is not None:
+            return _scan_mod.extensions_value(kept)
         return _scan_mod.listing_digest_of(kept)
 
 

@@ -38,6 +38,14 @@ SPAWN_BLOCK = "<spawned>"
 #: the root), a data dependency whose version is a hash of the names in the directory: a test
 #: that listed a directory (``os.listdir``, ``glob``, ``Path.iterdir``) sees files come and go.
 LISTING = "<listing>"
+#: Last part of the key of the extension modules in a directory (``app/<extensions>``), a data
+#: dependency whose version names them (or is :data:`NO_EXTENSIONS`): one built in place
+#: (Cython, mypyc, ``build_ext --inplace``) imports before a .py of the same name, or provides
+#: a module whose import failed, so what a test that imported that directory's modules runs
+#: changes with no .py changing.
+EXTENSIONS = "<extensions>"
+#: Version of an :data:`EXTENSIONS` key of a directory that holds no extension module.
+NO_EXTENSIONS = "none"
 #: Name of the pseudo-block of an environment item (its value is the version and fingerprint).
 ENV_BLOCK = "<env>"
 #: Fingerprint of a file that did not exist when a test looked for it.

@@ -14,7 +14,7 @@ import pytest
 
 from difftest.changes import environment
 from difftest.changes.imports import imported_names
-from difftest.changes.scan import FileHasher, is_project_path, iter_module_files
+from difftest.changes.scan import FileHasher, extensions_key, is_project_path, iter_module_files
 
 
 def test_build_and_env_directories_are_skipped_only_at_the_top(tmp_path: Path) -> None:
@@ -52,6 +52,30 @@ def test_a_file_modified_just_now_is_hashed_but_not_cached(tmp_path: Path) -> No
     # A same-size edit of the fresh file within the timestamp granularity could keep its
     # (mtime, size): its hash must be read again next time.
     assert set(hasher.updated) == {"settled.py"}
+
+
+def test_a_directorys_extension_modules_are_read_again_only_when_its_entries_change(
+    tmp_path: Path,
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "fast.py").write_text("")
+    (app / "libfoo-1.2.so").write_text("")  # a library, not a module
+    past = time.time() - 60
+    os.utime(app, (past, past))
+    key = extensions_key("app")
+    first = FileHasher(tmp_path)
+    assert first.hash(key) == "none"
+    assert first.hash(extensions_key("missing")) is None
+    assert first.data_version(extensions_key("missing")) == "absent"
+    assert set(first.updated) == {key}  # settled: its directory's stat answers next time
+
+    (app / "fast.cpython-312-x86_64-linux-gnu.so").write_text("")
+    (app / "fast.abi3.so").write_text("")
+    # A new entry changes the directory's mtime: the cached value is not used.
+    second = FileHasher(tmp_path, first.updated)
+    assert second.hash(key) == "fast.abi3.so,fast.cpython-312-x86_64-linux-gnu.so"
+    assert second.hash(extensions_key("")) == "none"
 
 
 def test_importorskip_with_a_literal_name_is_an_import() -> None:

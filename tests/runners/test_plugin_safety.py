@@ -1672,3 +1672,102 @@ def test_rebuilding_a_shared_library_project_code_loads_with_ctypes_reselects_it
         "tests/test_run_time.py::test_loads",
     ]
     result.stdout.fnmatch_lines(["difftest: changed: file app/libcore.so changed"])
+
+
+def test_an_extension_module_built_beside_a_python_module_reselects_its_importers(
+    project: Project,
+) -> None:
+    """An extension module imports before a .py of the same name (Cython's pure-Python mode,
+    mypyc, compiled in place): the .py's content is unchanged, what its importers run is not."""
+    name, library = _standard_extension_module()
+    project.write(
+        {
+            "app/__init__.py": "",
+            f"app/{name}.py": "PURE = True\n",
+            "tests/test_pure.py": f"""
+                from app import {name}
+
+                def test_pure():
+                    assert getattr({name}, "PURE", False)
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=2)
+    assert ran(project.diff()) == []
+
+    (project.path / "app" / library.name).write_bytes(library.read_bytes())
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_pure.py::test_pure"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [f"difftest: changed: extension modules in app are now {library.name}*"]
+    )
+
+
+def test_removing_an_extension_module_that_shadowed_a_python_module_reselects_its_importers(
+    project: Project,
+) -> None:
+    name, library = _standard_extension_module()
+    project.write(
+        {
+            "app/__init__.py": "",
+            f"app/{name}.py": "PURE = True\n",
+            "tests/test_built.py": f"""
+                from app import {name}
+
+                def test_built():
+                    assert not hasattr({name}, "PURE")
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    built = project.path / "app" / library.name
+    built.write_bytes(library.read_bytes())
+    project.baseline().assert_outcomes(passed=2)
+    assert ran(project.diff()) == []  # recorded with the build there: nothing changed
+    assert ran(project.diff()) == []  # nor when the directory's state comes from the cache
+
+    built.unlink()
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_built.py::test_built"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [f"difftest: changed: extension modules in app were removed ({library.name})"]
+    )
+
+
+def test_an_optional_extension_module_built_later_reselects_the_fallbacks_users(
+    project: Project,
+) -> None:
+    """``try: from speedups import _fast`` with a pure-Python fallback: the import failed when
+    the baseline was recorded; building the extension changes what the importers run. Here
+    the directory it is built in holds no module a test imported (a namespace package)."""
+    name, library = _standard_extension_module()
+    project.write(
+        {
+            "app/__init__.py": "",
+            "app/speed.py": f"""
+                try:
+                    from speedups import {name} as impl
+                    FAST = True
+                except ImportError:
+                    FAST = False
+                """,
+            "speedups/README.txt": "Built in place: python setup.py build_ext --inplace\n",
+            "tests/test_speed.py": """
+                from app.speed import FAST
+
+                def test_pure_fallback():
+                    assert not FAST
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=2)
+    assert ran(project.diff()) == []
+
+    (project.path / "speedups" / library.name).write_bytes(library.read_bytes())
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_speed.py::test_pure_fallback"]
+    result.assert_outcomes(failed=1)

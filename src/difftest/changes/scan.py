@@ -6,8 +6,17 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from stat import S_ISDIR
 
-from difftest.model import ABSENT, DANGLING_PREFIX, DIRECTORY, LISTING, digest
+from difftest.model import (
+    ABSENT,
+    DANGLING_PREFIX,
+    DIRECTORY,
+    EXTENSIONS,
+    LISTING,
+    NO_EXTENSIONS,
+    digest,
+)
 
 StatEntry = tuple[int, int, str]  # (mtime_ns, size, content hash)
 
@@ -52,18 +61,49 @@ def is_project_path(rel: str) -> bool:
     return not any(is_skipped_dir(part, depth) for depth, part in enumerate(parts))
 
 
+def _directory_key(rel_dir: str, last: str) -> str:
+    return f"{rel_dir}/{last}" if rel_dir else last
+
+
+def _key_directory(key: str, last: str) -> str | None:
+    if key == last:
+        return ""
+    return key[: -len(last) - 1] if key.endswith("/" + last) else None
+
+
 def listing_key(rel_dir: str) -> str:
     """The dependency key of the listing of a root-relative directory ("" for the root)."""
-    return f"{rel_dir}/{LISTING}" if rel_dir else LISTING
+    return _directory_key(rel_dir, LISTING)
 
 
 def listed_dir(key: str) -> str | None:
     """The root-relative directory whose listing ``key`` stands for, or None for other keys."""
-    if key == LISTING:
-        return ""
-    if key.endswith("/" + LISTING):
-        return key[: -len(LISTING) - 1]
-    return None
+    return _key_directory(key, LISTING)
+
+
+def extensions_key(rel_dir: str) -> str:
+    """The dependency key of the extension modules in a root-relative directory ("" for the
+    root)."""
+    return _directory_key(rel_dir, EXTENSIONS)
+
+
+def extensions_dir(key: str) -> str | None:
+    """The root-relative directory whose extension modules ``key`` stands for, or None."""
+    return _key_directory(key, EXTENSIONS)
+
+
+def is_directory_key(key: str) -> bool:
+    """Whether ``key`` stands for something of a directory (its listing, its extension
+    modules), not for a file."""
+    return listed_dir(key) is not None or extensions_dir(key) is not None
+
+
+def extensions_value(names: Iterable[str]) -> str:
+    """The version of an :func:`extensions_key`, from the names in its directory (as
+    :func:`listing_names` gives them): the extension modules' names, comma-joined, or
+    ``NO_EXTENSIONS``. Builds for any interpreter count: which one imports is the
+    interpreter's choice, and a rebuild changes what imports them by their content already."""
+    return ",".join(sorted(n for n in names if is_extension_module(n))) or NO_EXTENSIONS
 
 
 def listing_digest(root: Path, rel_dir: str) -> str | None:
@@ -165,7 +205,8 @@ class FileHasher:
         if directory is not None:
             self._now[path] = listing_digest(self.root, directory)
             return self._now[path]
-        full = os.path.join(self.root, path)
+        directory = extensions_dir(path)
+        full = os.path.join(self.root, path if directory is None else directory)
         try:
             st = os.stat(full)
         except OSError:
@@ -174,6 +215,12 @@ class FileHasher:
         cached = self._cache.get(path)
         if cached is not None and cached[0] == st.st_mtime_ns and cached[1] == st.st_size:
             value: str | None = cached[2]
+        elif directory is not None:
+            # A directory's mtime changes as entries come and go: one stat answers a later run.
+            names = listing_names(self.root, directory) if S_ISDIR(st.st_mode) else None
+            value = None if names is None else extensions_value(names)
+            if value is not None and time.time_ns() - st.st_mtime_ns > RACY_WINDOW_NS:
+                self.updated[path] = (st.st_mtime_ns, st.st_size, value)
         else:
             try:
                 with open(full, "rb") as fh:

@@ -17,7 +17,7 @@ from difftest.changes.environment import (
     SOURCE_PREFIX,
     VAR_PREFIX,
 )
-from difftest.changes.scan import listed_dir
+from difftest.changes.scan import extensions_dir, listed_dir
 from difftest.changes.state import UNPARSEABLE, CurrentState
 from difftest.model import (
     ABSENT,
@@ -28,6 +28,7 @@ from difftest.model import (
     ENV_BLOCK,
     ENV_PREFIX,
     MODULE_BLOCK,
+    NO_EXTENSIONS,
     SPAWN_BLOCK,
     Reason,
     block_of,
@@ -116,6 +117,17 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
     if key.startswith(ENV_PREFIX) or name == ENV_BLOCK:
         return f"{key[len(ENV_PREFIX) :]} is now {now}"
     if name == DATA_BLOCK:
+        directory = extensions_dir(key)
+        if directory is not None:
+            where = directory or "."
+            if now == ABSENT:
+                return f"directory {where} was deleted"
+            if now == NO_EXTENSIONS:
+                return f"extension modules in {where} were removed ({was})"
+            return (
+                f"extension modules in {where} are now {now} (one imports before a .py of the"
+                " same name, or where an import failed)"
+            )
         directory = listed_dir(key)
         if directory is not None:
             where = f"directory {directory or '.'}"

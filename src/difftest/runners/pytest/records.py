@@ -34,7 +34,13 @@ from difftest.changes.environment import (
     sources_digest,
 )
 from difftest.changes.names import blocks_and_names, names_reader
-from difftest.changes.scan import FileHasher, iter_module_files, iter_project_files, listing_key
+from difftest.changes.scan import (
+    FileHasher,
+    extensions_key,
+    iter_module_files,
+    iter_project_files,
+    listing_key,
+)
 from difftest.changes.state import UNPARSEABLE
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX, Closure, ImportGraph, ModuleIndex
@@ -492,6 +498,8 @@ class RecordBuilder:
                 else:
                     value = shadow_value(self.hasher.is_file, roots, name)
                     found = (Dependency(shadow_key(name), value, ENV_BLOCK, value),)
+                # An extension module built in an import root shadows ``name`` too.
+                found += tuple(self._extensions_dep(root) for root in sorted(roots))
             self._shadow_cache[name] = found
         return found
 
@@ -509,9 +517,18 @@ class RecordBuilder:
             functions = (
                 facts.all_function_deps() if whole_file else facts.function_deps(lines, AT_IMPORT)
             )
-            found = (*facts.import_deps, *functions)
+            directory = path.rpartition("/")[0]
+            found = (*facts.import_deps, *functions, self._extensions_dep(directory))
             self._import_deps_cache[key] = found
         return found
+
+    def _extensions_dep(self, directory: str) -> Dependency:
+        """A dependency on the extension modules in a project directory that modules are
+        imported from: one built there later imports before a .py of the same name, or where
+        an import failed."""
+        key = extensions_key(directory)
+        version = self.hasher.data_version(key)
+        return Dependency(key, version, DATA_BLOCK, version)
 
     def project_files(self) -> Iterable[str]:
         """Root-relative paths of every project file (the candidates of :meth:`spawn_deps`)."""
