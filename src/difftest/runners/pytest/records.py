@@ -498,8 +498,15 @@ class RecordBuilder:
                 else:
                     value = shadow_value(self.hasher.is_file, roots, name)
                     found = (Dependency(shadow_key(name), value, ENV_BLOCK, value),)
-                # An extension module built in an import root shadows ``name`` too.
-                found += tuple(self._extensions_dep(root) for root in sorted(roots))
+                # So would an extension module built in an import root. Not for an import root
+                # that does not exist (a sys.path entry as a process was started): its absence
+                # says nothing of the project, and another process (an xdist worker) may not
+                # have that entry at all.
+                found += tuple(
+                    dep
+                    for dep in (self._extensions_dep(root) for root in sorted(roots))
+                    if dep.version != ABSENT
+                )
             self._shadow_cache[name] = found
         return found
 
