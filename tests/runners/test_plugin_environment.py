@@ -479,6 +479,64 @@ def test_a_command_line_option_that_changes_outcomes_reselects_everything(projec
     result.stdout.fnmatch_lines(["*environment changed: pytest-config*"])
 
 
+def test_an_installed_plugins_option_that_changes_outcomes_reselects_everything(
+    project: Project,
+) -> None:
+    """The plugin applies its option to every test (``--timeout``, ``--asyncio-mode``): no
+    project code reads it, yet every outcome may change with it."""
+    project.write(
+        {
+            "lengthcheck.py": """
+                import pytest
+
+                def pytest_addoption(parser):
+                    parser.addoption("--max-name", type=int, default=None)
+                    parser.addoption("--report-title", default="tests")
+
+                def pytest_runtest_call(item):
+                    limit = item.config.getoption("max_name")
+                    if limit is not None and len(item.name) > limit:
+                        pytest.fail(f"{item.name} is longer than {limit}")
+                """,
+            "tests/test_a.py": "def test_a():\n    pass\n",
+            "tests/test_long_name.py": "def test_long_name():\n    pass\n",
+        }
+    )
+    project.pytester.syspathinsert()
+    project.baseline("-p", "lengthcheck").assert_outcomes(passed=2)
+    assert ran(project.diff("-p", "lengthcheck")) == []
+    # At its default, given or not, an option is no change.
+    assert ran(project.diff("-p", "lengthcheck", "--report-title=tests")) == []
+    result = project.diff("-p", "lengthcheck", "--max-name=8")
+    assert ran(result) == ["tests/test_a.py::test_a", "tests/test_long_name.py::test_long_name"]
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*environment changed: pytest-config*"])
+
+
+def test_options_of_parallel_runs_and_shards_are_no_configuration_change(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "shards.py": """
+                import random
+
+                def pytest_addoption(parser):
+                    parser.addoption("--splits", type=int, default=None)
+                    parser.addoption("--randomly-seed", default=None)
+
+                def pytest_configure(config):
+                    # As pytest-randomly does: a seed drawn anew on every run.
+                    config.option.randomly_seed = random.randrange(2**32)
+                """,
+            "tests/test_a.py": "def test_a():\n    pass\n",
+        }
+    )
+    project.pytester.syspathinsert()
+    project.baseline("-p", "shards").assert_outcomes(passed=1)
+    assert ran(project.diff("-p", "shards", "--splits=4")) == []
+
+
 def test_difftest_options_in_the_ini_file_do_not_count_as_a_configuration_change(
     project: Project,
 ) -> None:

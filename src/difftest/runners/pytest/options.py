@@ -56,6 +56,23 @@ def add_options(parser: pytest.Parser) -> None:
             parser.addini(option.ini, help=f"Default of {option.flag}: {option.help}", default=None)
 
 
+#: The options pytest and installed plugins registered before the project's conftests could,
+#: with their defaults (taken as the initial conftests load).
+EARLY_OPTIONS = pytest.StashKey[dict[str, Any]]()
+
+
+def registered_options(config: pytest.Config) -> dict[str, Any]:
+    """The destinations of the options registered so far (by pytest and installed plugins),
+    with their defaults (None where pytest does not know it)."""
+    parser: Any = getattr(config, "_parser", None)
+    groups = [getattr(parser, "_anonymous", None), *getattr(parser, "_groups", [])]
+    return {
+        str(getattr(option, "dest", "")): getattr(option, "default", None)
+        for group in groups
+        for option in getattr(group, "options", ())
+    }
+
+
 def wants_recording(namespace: argparse.Namespace) -> bool:
     """Whether these early-parsed arguments ask for a recording run."""
     if getattr(namespace, "diff_static", False):

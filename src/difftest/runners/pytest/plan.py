@@ -21,7 +21,7 @@ from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
 from difftest.errors import StorageError
 from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, Reason, digest
-from difftest.runners.pytest.options import Settings
+from difftest.runners.pytest.options import EARLY_OPTIONS, Settings, registered_options
 from difftest.runners.pytest.store import Opened, open_for_run, unreadable
 from difftest.selection.engine import Selection, select
 from difftest.selection.importcheck import SubprocessImportCheck
@@ -45,6 +45,172 @@ _OUTCOME_OPTIONS = (
     "assertmode",
     "confcutdir",
     "noconftest",
+    "log_level",  # what caplog captures
+    "doctest_continue_on_failure",
+    "doctest_ignore_import_errors",
+)
+#: Every option of pytest itself (7.0 to 9): those outside ``_OUTCOME_OPTIONS`` choose what
+#: runs and how it is reported, not what a test's outcome is.
+_PYTEST_OPTIONS = frozenset(
+    [
+        "assertmode",
+        "basetemp",
+        "cacheclear",
+        "cacheshow",
+        "capture",
+        "code_highlight",
+        "collect_in_virtualenv",
+        "collectonly",
+        "color",
+        "confcutdir",
+        "continue_on_collection_errors",
+        "debug",
+        "deselect",
+        "disable_plugin_autoload",
+        "disable_warnings",
+        "doctest_continue_on_failure",
+        "doctest_ignore_import_errors",
+        "doctestglob",
+        "doctestmodules",
+        "doctestreport",
+        "durations",
+        "durations_min",
+        "failedfirst",
+        "fold_skipped",
+        "force_short_summary",
+        "fulltrace",
+        "help",
+        "ignore",
+        "ignore_glob",
+        "importmode",
+        "inifilename",
+        "junitprefix",
+        "keepduplicates",
+        "keyword",
+        "last_failed_no_failures",
+        "lf",
+        "log_auto_indent",
+        "log_cli_date_format",
+        "log_cli_format",
+        "log_cli_level",
+        "log_date_format",
+        "log_file",
+        "log_file_date_format",
+        "log_file_format",
+        "log_file_level",
+        "log_file_mode",
+        "log_format",
+        "log_level",
+        "logger_disable",
+        "markers",
+        "markexpr",
+        "max_warnings",
+        "maxfail",
+        "newfirst",
+        "no_header",
+        "no_summary",
+        "noconftest",
+        "override_ini",
+        "pastebin",
+        "plugins",
+        "pyargs",
+        "pythonwarnings",
+        "reportchars",
+        "rootdir",
+        "runxfail",
+        "setuponly",
+        "setupplan",
+        "setupshow",
+        "show_fixtures_per_test",
+        "showcapture",
+        "showfixtures",
+        "showlocals",
+        "stepwise",
+        "stepwise_reset",
+        "stepwise_skip",
+        "strict",
+        "strict_config",
+        "strict_markers",
+        "tbstyle",
+        "trace",
+        "traceconfig",
+        "usepdb",
+        "usepdb_cls",
+        "verbose",
+        "version",
+        "xfail_tb",
+        "xmlpath",
+    ]
+)
+#: Options of common plugins that change no outcome: parallel runs and shards (each shard has
+#: its own values, and one run merges their records), coverage, reports, test selection, and
+#: values a plugin draws anew on every run (pytest-randomly's seed, xdist's run id).
+_NEUTRAL_PLUGIN_OPTIONS = frozenset(
+    [
+        "numprocesses",
+        "maxprocesses",
+        "dist",
+        "tx",
+        "rsyncdir",
+        "rsyncignore",
+        "looponfail",
+        "max_worker_restart",
+        "testrunuid",
+        "maxschedchunk",
+        "distload",
+        "cov_source",
+        "cov_report",
+        "cov_config",
+        "no_cov",
+        "no_cov_on_fail",
+        "cov_fail_under",
+        "cov_append",
+        "cov_branch",
+        "cov_context",
+        "cov_precision",
+        "cov_reset",
+        "splits",
+        "group",
+        "splitting_algorithm",
+        "durations_path",
+        "store_durations",
+        "clean_durations",
+        "shard_id",
+        "num_shards",
+        "test_group",
+        "test_group_count",
+        "test_group_random_seed",
+        "randomly_seed",
+        "randomly_dont_reset_seed",
+        "randomly_dont_reorganize",
+        "htmlpath",
+        "self_contained_html",
+        "css",
+        "metadata",
+        "json_metadata",
+        "metadata_from_json",
+        "json_report",
+        "json_report_file",
+        "json_report_omit",
+        "json_report_summary",
+        "json_report_indent",
+        "json_report_verbosity",
+        "allure_report_dir",
+        "clean_alluredir",
+        "instafail",
+        "hypothesis_show_statistics",
+        "hypothesis_verbosity",
+        "testmon",
+        "testmon_noselect",
+        "testmon_nocollect",
+        "testmon_forceselect",
+        "no_testmon",
+        "testmon_env",
+        "tlf",
+        "testmon_readonly",
+        "picked",
+        "parent_branch",
+    ]
 )
 
 
@@ -62,8 +228,8 @@ def _stable(value: Any, root: Path) -> str:
 
 def pytest_config_value(config: pytest.Config) -> str:
     """The ``<env>/pytest-config`` value: the ini values (difftest's own left out), the
-    command-line options pytest applies that can change outcomes, the pytest version and the
-    installed plugins with their versions."""
+    command-line options pytest and installed plugins apply that can change outcomes, the
+    pytest version and the installed plugins with their versions."""
     lines = [f"pytest=={pytest.__version__}"]
     inidict = getattr(getattr(config, "_parser", None), "_inidict", {})
     for name in sorted(inidict):
@@ -78,12 +244,34 @@ def pytest_config_value(config: pytest.Config) -> str:
         value = getattr(config.option, name, None)
         if value not in (None, False, []):
             lines.append(f"option {name}={_stable(value, config.rootpath)}")
+    lines.extend(_plugin_options(config))
     plugins = set()
     for _plugin, dist in config.pluginmanager.list_plugin_distinfo():
         name = getattr(dist, "project_name", None) or dist.metadata["name"]
         plugins.add(f"{name}=={dist.version}")
     lines.extend(f"plugin {p}" for p in sorted(plugins))
     return digest("\n".join(lines).encode())
+
+
+def _plugin_options(config: pytest.Config) -> list[str]:
+    """Installed plugins' options set to other than their defaults (``--timeout=1``,
+    ``--asyncio-mode=auto``, ``--ds=settings.ci``): those plugins apply them to every test.
+    Options the project's conftests register are not here: a test depends on one when project
+    code reads it (``RuntimeProbe.watch_options``)."""
+    registered = registered_options(config)
+    early = config.stash.get(EARLY_OPTIONS, registered)
+    lines = []
+    for dest in sorted(early):
+        if dest in _PYTEST_OPTIONS or dest in _NEUTRAL_PLUGIN_OPTIONS or dest.startswith("diff"):
+            continue
+        value = getattr(config.option, dest, None)
+        if value in (None, False, "", [], ()) or value == registered.get(dest):
+            continue
+        text = _stable(value, config.rootpath)
+        if " at 0x" in text:  # an object without a value of its own: its type stands for it
+            text = type(value).__qualname__
+        lines.append(f"plugin option {dest}={text}")
+    return lines
 
 
 @dataclass

@@ -18,11 +18,18 @@ import dataclasses
 import os
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from difftest.runners.pytest.options import Settings, add_options, resolve, wants_recording
+from difftest.runners.pytest.options import (
+    EARLY_OPTIONS,
+    Settings,
+    add_options,
+    registered_options,
+    resolve,
+    wants_recording,
+)
 
 if TYPE_CHECKING:
     from difftest.runners.pytest.recorder import Recorder
@@ -47,17 +54,6 @@ def _xdist_controller_args(namespace: argparse.Namespace) -> bool:
     ) not in ("no", None)
 
 
-def registered_options(config: pytest.Config) -> set[str]:
-    """The destinations of the options registered so far (by pytest and installed plugins)."""
-    parser: Any = getattr(config, "_parser", None)
-    groups = [getattr(parser, "_anonymous", None), *getattr(parser, "_groups", [])]
-    return {
-        str(getattr(option, "dest", ""))
-        for group in groups
-        for option in getattr(group, "options", ())
-    }
-
-
 def _start_recorder(
     config: pytest.Config, *, static: bool, registered: Iterable[str] = ()
 ) -> Recorder:
@@ -79,6 +75,8 @@ def pytest_load_initial_conftests(
     # Recording starts before the initial conftests are imported, so what they run and read at
     # import time is seen. The xdist controller runs no tests and records nothing.
     early_config.stash[PRELOADED] = frozenset(sys.modules)
+    # Before the conftests: what is registered now is pytest's and installed plugins'.
+    early = early_config.stash[EARLY_OPTIONS] = registered_options(early_config)
     from difftest.changes.environment import remember_environ, remember_options
 
     remember_environ()  # variables count with their values from before any conftest ran
@@ -91,10 +89,7 @@ def pytest_load_initial_conftests(
     ):
         static = bool(getattr(namespace, "diff_static", False))
         if static or _other_measurement(namespace) is None:
-            # Before the conftests: what is registered now is pytest's and installed plugins'.
-            recorder = _start_recorder(
-                early_config, static=static, registered=registered_options(early_config)
-            )
+            recorder = _start_recorder(early_config, static=static, registered=early)
             if not os.environ.get("PYTEST_XDIST_WORKER"):  # workers leave the cores to tests
                 recorder.start_helper()
 
