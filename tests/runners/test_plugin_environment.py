@@ -461,9 +461,15 @@ def test_editing_the_pytest_configuration_reselects_everything(project: Project)
     )
     project.baseline()
     project.pytester.makeini("[pytest]\npythonpath = .\naddopts = -v\nxfail_strict = true\n")
-    result = project.diff()
+    result = project.diff("--diff-v")
     assert ran(result) == ["tests/test_a.py::test_a", "tests/test_b.py::test_b"]
-    result.stdout.fnmatch_lines(["*environment changed: pytest-config*"])
+    result.stdout.fnmatch_lines(
+        [
+            # pytest 9 calls the setting strict_xfail
+            "difftest: changed: the pytest configuration changed: ini *xfail*",
+            "*environment changed: pytest-config*",
+        ]
+    )
 
 
 def test_a_command_line_option_that_changes_outcomes_reselects_everything(project: Project) -> None:
@@ -507,10 +513,12 @@ def test_an_installed_plugins_option_that_changes_outcomes_reselects_everything(
     assert ran(project.diff("-p", "lengthcheck")) == []
     # At its default, given or not, an option is no change.
     assert ran(project.diff("-p", "lengthcheck", "--report-title=tests")) == []
-    result = project.diff("-p", "lengthcheck", "--max-name=8")
+    result = project.diff("-p", "lengthcheck", "--max-name=8", "--diff-v")
     assert ran(result) == ["tests/test_a.py::test_a", "tests/test_long_name.py::test_long_name"]
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*environment changed: pytest-config*"])
+    result.stdout.fnmatch_lines(
+        ["difftest: changed: the pytest configuration changed: plugin option max_name"]
+    )
 
 
 def test_options_of_parallel_runs_and_shards_are_no_configuration_change(

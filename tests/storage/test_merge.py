@@ -25,7 +25,7 @@ def shards(tmp_path: Path, baselines) -> tuple[Path, Path]:
         ],
         recorded_at=1000.0,
         edges=[("src/app.py", "data/a.csv", "data")],
-        meta={"commit": "aaa", "import_roots": json.dumps(["src"])},
+        meta={"commit": "aaa", "import_roots": json.dumps(["src"]), "pytest_config": "unit"},
     )
     integration = baselines.make(
         tmp_path / "results" / "integration.db",
@@ -37,7 +37,11 @@ def shards(tmp_path: Path, baselines) -> tuple[Path, Path]:
         ],
         recorded_at=2000.0,
         edges=[("src/db.py", "plugins.x", "import")],
-        meta={"commit": "bbb", "import_roots": json.dumps(["src", "tests"])},
+        meta={
+            "commit": "bbb",
+            "import_roots": json.dumps(["src", "tests"]),
+            "pytest_config": "integration",
+        },
     )
     return unit, integration
 
@@ -73,7 +77,7 @@ def test_merging_overlapping_baselines_keeps_the_newest_record_of_each_test(
         ]
 
 
-def test_a_merged_baseline_has_the_newest_commit_every_import_root_and_no_stat_cache(
+def test_a_merged_baseline_has_the_newest_commit_and_configuration_every_import_root_and_no_stat_cache(
     shards: tuple[Path, Path], tmp_path: Path
 ) -> None:
     unit, integration = shards
@@ -83,6 +87,7 @@ def test_a_merged_baseline_has_the_newest_commit_every_import_root_and_no_stat_c
         merge(str(tmp_path / out), [str(p) for p in order])
         with Baseline.open_existing(tmp_path / out) as merged:
             assert merged.meta()["commit"] == "bbb"  # integration.db recorded last
+            assert merged.meta()["pytest_config"] == "integration"
             assert merged.import_roots() == ["src", "tests"]
             assert merged.stat_cache() == {}
 

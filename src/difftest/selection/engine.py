@@ -174,8 +174,12 @@ def select(
     reason_limit: int = 5,
     importable: ImportCheck | None = None,
     watch: WatchCheck | None = None,
+    env_reasons: Mapping[tuple[str, str], str] | None = None,
 ) -> Selection:
     """Compare what each recorded test ran against with ``state``.
+
+    ``env_reasons``: what the front end knows of why an environment item changed from a
+    recorded value, ``(key, recorded value) -> why`` (what in the pytest configuration).
 
     With ``importable`` (see :mod:`difftest.selection.narrowing`), a change to import-time code
     selects only the importers that can see it; without it, every importer. ``watch`` tells
@@ -209,7 +213,9 @@ def select(
             now = state.fingerprint(key, name)
             if now == fingerprint:
                 continue
-            text = _describe(key, name, now, fingerprint)
+            text = (env_reasons or {}).get((key, fingerprint)) or _describe(
+                key, name, now, fingerprint
+            )
             block = block_of(name)  # `@f` (run at import time) and `f` are one block
             if (key, block) not in seen_changes:
                 seen_changes.add((key, block))

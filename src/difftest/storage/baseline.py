@@ -54,6 +54,9 @@ from difftest.model import FACTS_TAIL, Dependency, TestRecord, digest
 #: meta key: JSON object {test file: [nodeids marked diff_always]}, so they run even when the file
 #: is not collected for any other reason.
 ALWAYS_RUN_META = "always_run"
+#: Meta key of the pytest configuration of the last recording run (the pytest plugin's): its
+#: value and what each part of it was, so that a later run can say what changed.
+PYTEST_CONFIG_META = "pytest_config"
 
 SCHEMA_VERSION = 3
 #: A LIKE pattern for name facts written by the current analysis.

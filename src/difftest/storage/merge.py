@@ -22,7 +22,7 @@ from pathlib import Path
 
 from difftest.errors import RemoteError, StorageError
 from difftest.model import TestRecord
-from difftest.storage.baseline import ALWAYS_RUN_META, Baseline
+from difftest.storage.baseline import ALWAYS_RUN_META, PYTEST_CONFIG_META, Baseline
 from difftest.storage.remote import is_url, open_remote
 
 
@@ -86,8 +86,10 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
         out_meta[ALWAYS_RUN_META] = json.dumps(
             {f: sorted(n) for f, n in always_run.items()}, sort_keys=True
         )
-    if latest is not None and "commit" in latest[1]:
-        out_meta["commit"] = latest[1]["commit"]
+    if latest is not None:
+        for key in ("commit", PYTEST_CONFIG_META):
+            if key in latest[1]:
+                out_meta[key] = latest[1][key]
 
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".merge")

@@ -25,7 +25,7 @@ from difftest.runners.pytest.options import EARLY_OPTIONS, Settings, registered_
 from difftest.runners.pytest.store import Opened, open_for_run, unreadable
 from difftest.selection.engine import Selection, select
 from difftest.selection.importcheck import SubprocessImportCheck
-from difftest.storage.baseline import ALWAYS_RUN_META, Baseline
+from difftest.storage.baseline import ALWAYS_RUN_META, PYTEST_CONFIG_META, Baseline
 
 PYTEST_CONFIG_KEY = ENV_PREFIX + "pytest-config"
 #: Meta key of the baseline listing the tests marked ``diff_always``, per test file.
@@ -52,165 +52,37 @@ _OUTCOME_OPTIONS = (
 #: Every option of pytest itself (7.0 to 9): those outside ``_OUTCOME_OPTIONS`` choose what
 #: runs and how it is reported, not what a test's outcome is.
 _PYTEST_OPTIONS = frozenset(
-    [
-        "assertmode",
-        "basetemp",
-        "cacheclear",
-        "cacheshow",
-        "capture",
-        "code_highlight",
-        "collect_in_virtualenv",
-        "collectonly",
-        "color",
-        "confcutdir",
-        "continue_on_collection_errors",
-        "debug",
-        "deselect",
-        "disable_plugin_autoload",
-        "disable_warnings",
-        "doctest_continue_on_failure",
-        "doctest_ignore_import_errors",
-        "doctestglob",
-        "doctestmodules",
-        "doctestreport",
-        "durations",
-        "durations_min",
-        "failedfirst",
-        "fold_skipped",
-        "force_short_summary",
-        "fulltrace",
-        "help",
-        "ignore",
-        "ignore_glob",
-        "importmode",
-        "inifilename",
-        "junitprefix",
-        "keepduplicates",
-        "keyword",
-        "last_failed_no_failures",
-        "lf",
-        "log_auto_indent",
-        "log_cli_date_format",
-        "log_cli_format",
-        "log_cli_level",
-        "log_date_format",
-        "log_file",
-        "log_file_date_format",
-        "log_file_format",
-        "log_file_level",
-        "log_file_mode",
-        "log_format",
-        "log_level",
-        "logger_disable",
-        "markers",
-        "markexpr",
-        "max_warnings",
-        "maxfail",
-        "newfirst",
-        "no_header",
-        "no_summary",
-        "noconftest",
-        "override_ini",
-        "pastebin",
-        "plugins",
-        "pyargs",
-        "pythonwarnings",
-        "reportchars",
-        "rootdir",
-        "runxfail",
-        "setuponly",
-        "setupplan",
-        "setupshow",
-        "show_fixtures_per_test",
-        "showcapture",
-        "showfixtures",
-        "showlocals",
-        "stepwise",
-        "stepwise_reset",
-        "stepwise_skip",
-        "strict",
-        "strict_config",
-        "strict_markers",
-        "tbstyle",
-        "trace",
-        "traceconfig",
-        "usepdb",
-        "usepdb_cls",
-        "verbose",
-        "version",
-        "xfail_tb",
-        "xmlpath",
-    ]
+    """assertmode basetemp cacheclear cacheshow capture code_highlight collect_in_virtualenv
+    collectonly color confcutdir continue_on_collection_errors debug deselect
+    disable_plugin_autoload disable_warnings doctest_continue_on_failure
+    doctest_ignore_import_errors doctestglob doctestmodules doctestreport durations
+    durations_min failedfirst fold_skipped force_short_summary fulltrace help ignore ignore_glob
+    importmode inifilename junitprefix keepduplicates keyword last_failed_no_failures lf
+    log_auto_indent log_cli_date_format log_cli_format log_cli_level log_date_format log_file
+    log_file_date_format log_file_format log_file_level log_file_mode log_format log_level
+    logger_disable markers markexpr max_warnings maxfail newfirst no_header no_summary
+    noconftest override_ini pastebin plugins pyargs pythonwarnings reportchars rootdir runxfail
+    setuponly setupplan setupshow show_fixtures_per_test showcapture showfixtures showlocals
+    stepwise stepwise_reset stepwise_skip strict strict_config strict_markers tbstyle trace
+    traceconfig usepdb usepdb_cls verbose version xfail_tb xmlpath""".split()  # noqa: SIM905
 )
 #: Options of common plugins that change no outcome: parallel runs and shards (each shard has
 #: its own values, and one run merges their records), coverage, reports, test selection, and
 #: values a plugin draws anew on every run (pytest-randomly's seed, xdist's run id).
 _NEUTRAL_PLUGIN_OPTIONS = frozenset(
-    [
-        "numprocesses",
-        "maxprocesses",
-        "dist",
-        "tx",
-        "rsyncdir",
-        "rsyncignore",
-        "looponfail",
-        "max_worker_restart",
-        "testrunuid",
-        "maxschedchunk",
-        "distload",
-        "cov_source",
-        "cov_report",
-        "cov_config",
-        "no_cov",
-        "no_cov_on_fail",
-        "cov_fail_under",
-        "cov_append",
-        "cov_branch",
-        "cov_context",
-        "cov_precision",
-        "cov_reset",
-        "splits",
-        "group",
-        "splitting_algorithm",
-        "durations_path",
-        "store_durations",
-        "clean_durations",
-        "shard_id",
-        "num_shards",
-        "test_group",
-        "test_group_count",
-        "test_group_random_seed",
-        "randomly_seed",
-        "randomly_dont_reset_seed",
-        "randomly_dont_reorganize",
-        "htmlpath",
-        "self_contained_html",
-        "css",
-        "metadata",
-        "json_metadata",
-        "metadata_from_json",
-        "json_report",
-        "json_report_file",
-        "json_report_omit",
-        "json_report_summary",
-        "json_report_indent",
-        "json_report_verbosity",
-        "allure_report_dir",
-        "clean_alluredir",
-        "instafail",
-        "hypothesis_show_statistics",
-        "hypothesis_verbosity",
-        "testmon",
-        "testmon_noselect",
-        "testmon_nocollect",
-        "testmon_forceselect",
-        "no_testmon",
-        "testmon_env",
-        "tlf",
-        "testmon_readonly",
-        "picked",
-        "parent_branch",
-    ]
+    """numprocesses maxprocesses dist tx rsyncdir rsyncignore looponfail max_worker_restart
+    testrunuid maxschedchunk distload
+    cov_source cov_report cov_config no_cov no_cov_on_fail cov_fail_under cov_append
+    cov_branch cov_context cov_precision cov_reset
+    splits group splitting_algorithm durations_path store_durations clean_durations
+    shard_id num_shards test_group test_group_count test_group_random_seed
+    randomly_seed randomly_dont_reset_seed randomly_dont_reorganize
+    htmlpath self_contained_html css metadata json_metadata metadata_from_json
+    json_report json_report_file json_report_omit json_report_summary json_report_indent
+    json_report_verbosity allure_report_dir clean_alluredir instafail
+    hypothesis_show_statistics hypothesis_verbosity
+    testmon testmon_noselect testmon_nocollect testmon_forceselect no_testmon testmon_env
+    tlf testmon_readonly picked parent_branch""".split()  # noqa: SIM905
 )
 
 
@@ -227,8 +99,17 @@ def _stable(value: Any, root: Path) -> str:
 
 
 def pytest_config_value(config: pytest.Config) -> str:
-    """The ``<env>/pytest-config`` value: the ini values (difftest's own left out), the
-    command-line options pytest and installed plugins apply that can change outcomes, the
+    """The ``<env>/pytest-config`` value (see :func:`pytest_config_lines`)."""
+    return config_value(pytest_config_lines(config))
+
+
+def config_value(lines: Iterable[str]) -> str:
+    return digest("\n".join(lines).encode())
+
+
+def pytest_config_lines(config: pytest.Config) -> list[str]:
+    """What makes the ``<env>/pytest-config`` value: the ini values (difftest's own left out),
+    the command-line options pytest and installed plugins apply that can change outcomes, the
     pytest version and the installed plugins with their versions."""
     lines = [f"pytest=={pytest.__version__}"]
     inidict = getattr(getattr(config, "_parser", None), "_inidict", {})
@@ -250,7 +131,33 @@ def pytest_config_value(config: pytest.Config) -> str:
         name = getattr(dist, "project_name", None) or dist.metadata["name"]
         plugins.add(f"{name}=={dist.version}")
     lines.extend(f"plugin {p}" for p in sorted(plugins))
-    return digest("\n".join(lines).encode())
+    return lines
+
+
+def config_parts(lines: Iterable[str]) -> dict[str, str]:
+    """What each line of :func:`pytest_config_lines` is about ("ini xfail_strict", "plugin
+    option timeout", "plugin pytest-timeout"), with a digest of its value: a later run can name
+    what changed without the baseline holding the values (a command line may carry a secret)."""
+    parts = {}
+    for line in lines:
+        if line.startswith(("option ", "plugin option ")):
+            name, _, value = line.partition("=")
+        elif line.startswith(("plugin ", "pytest==")):
+            name, _, value = line.partition("==")
+        else:
+            name, _, value = line.partition("=")
+            name = "ini " + name
+        parts[name] = digest(value.encode())[:16]
+    return parts
+
+
+def describe_config_change(was: Mapping[str, str], now: Mapping[str, str]) -> str | None:
+    """Why ``<env>/pytest-config`` changed, from the :func:`config_parts` of then and now."""
+    changed = sorted(n for n in was.keys() | now.keys() if was.get(n) != now.get(n))
+    if not changed:
+        return None
+    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    return f"the pytest configuration changed: {shown}"
 
 
 def _plugin_options(config: pytest.Config) -> list[str]:
@@ -296,6 +203,8 @@ class RunPlan:
     recorded_count: int = 0
     #: ``--diff-static``: records hold whole import closures, nothing is measured.
     static: bool = False
+    #: :func:`config_parts` of this run's pytest configuration.
+    config_parts: dict[str, str] = field(default_factory=dict)
 
     def must_collect(self, path: str) -> bool:
         return self.selection.must_collect(path) or path in self.always
@@ -357,17 +266,28 @@ class RunPlan:
         )
 
 
-def _read(baseline: Baseline, hasher: FileHasher, env: Mapping[str, str]) -> RunPlanParts:
+def _read(
+    baseline: Baseline, hasher: FileHasher, env: Mapping[str, str], parts: Mapping[str, str]
+) -> RunPlanParts:
+    """``parts``: the :func:`config_parts` of the pytest configuration now."""
     import_roots = baseline.import_roots()
     check = SubprocessImportCheck(hasher.root, import_roots)
     state = CurrentState(hasher, env, import_roots=import_roots)
-    selection = select(baseline, state, importable=check, watch=check.watch)
+    meta = baseline.meta()
+    reasons = {}
+    try:
+        stored = json.loads(meta.get(PYTEST_CONFIG_META) or "{}")
+        why = describe_config_change(dict(stored["parts"]), parts)
+        if why is not None:
+            reasons[(PYTEST_CONFIG_KEY, str(stored["value"]))] = why
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass  # none stored (or unreadable): a change is described by its value
+    selection = select(baseline, state, importable=check, watch=check.watch, env_reasons=reasons)
     recorded = {
         nodeid: file
         for nodeid, file, _outcome, _duration in baseline.tests()
         if not nodeid.endswith(COLLECT_SUFFIX)
     }
-    meta = baseline.meta()
     try:
         always_raw = json.loads(meta.get(ALWAYS_META) or "{}")
         always = {str(k): [str(n) for n in v] for k, v in always_raw.items()}
@@ -393,7 +313,9 @@ def make_plan(
     ``workers``: the tests run in pytest-xdist workers, which this process starts without its
     ``-O``: their interpreter is what the records hold."""
     root = config.rootpath
-    env = {PYTEST_CONFIG_KEY: pytest_config_value(config)}
+    lines = pytest_config_lines(config)
+    configured = config_parts(lines)
+    env = {PYTEST_CONFIG_KEY: config_value(lines)}
     now = {**env, PYTHON_KEY: python_fingerprint(child_optimize())} if workers else env
     plan_notes = list(notes)
     opened: Opened = open_for_run(
@@ -409,7 +331,7 @@ def make_plan(
     elif baseline is not None:
         try:
             hasher = FileHasher(root, baseline.stat_cache())
-            parts = _read(baseline, hasher, now)
+            parts = _read(baseline, hasher, now, configured)
         except (StorageError, sqlite3.DatabaseError) as exc:
             baseline.close()
             warning, reason = unreadable(settings.db_path, exc, rebuild=settings.record)
@@ -441,5 +363,6 @@ def make_plan(
         db_path=str(settings.db_path),
         recorded_count=len(parts.recorded),
         static=settings.static,
+        config_parts=configured,
     )
     return plan, baseline, hasher

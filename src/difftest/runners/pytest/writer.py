@@ -14,9 +14,9 @@ from difftest.changes.scan import FileHasher
 from difftest.errors import DifftestError, StorageError
 from difftest.model import COLLECT_SUFFIX
 from difftest.runners.pytest.options import Settings
-from difftest.runners.pytest.plan import ALWAYS_META, RunPlan
+from difftest.runners.pytest.plan import ALWAYS_META, PYTEST_CONFIG_KEY, RunPlan
 from difftest.runners.pytest.store import upload
-from difftest.storage.baseline import Baseline
+from difftest.storage.baseline import PYTEST_CONFIG_META, Baseline
 
 
 def deleted_file_records(plan: RunPlan) -> list[str]:
@@ -40,7 +40,12 @@ def merged_meta(
         else:
             merged.pop(file, None)
     roots = sorted({*plan.import_roots, *import_roots})
-    return {ALWAYS_META: json.dumps(merged, sort_keys=True), "import_roots": json.dumps(roots)}
+    config = {"value": plan.env.get(PYTEST_CONFIG_KEY), "parts": plan.config_parts}
+    return {
+        ALWAYS_META: json.dumps(merged, sort_keys=True),
+        "import_roots": json.dumps(roots),
+        PYTEST_CONFIG_META: json.dumps(config, sort_keys=True),
+    }
 
 
 def refresh_stat_cache(config: pytest.Config, baseline: Baseline, hasher: FileHasher) -> None:
