@@ -1771,3 +1771,49 @@ def test_an_optional_extension_module_built_later_reselects_the_fallbacks_users(
     result = project.diff("--diff-v")
     assert ran(result) == ["tests/test_speed.py::test_pure_fallback"]
     result.assert_outcomes(failed=1)
+
+
+def test_what_a_build_wrote_under_build_or_dist_is_a_dependency_of_its_readers(
+    project: Project,
+) -> None:
+    """Those directories hold no sources, but code generated there (put on ``sys.path``) and
+    data files there (a built wheel a test inspects) are what the tests ran against."""
+    project.write(
+        {
+            "conftest.py": """
+                import os
+                import sys
+
+                sys.path.insert(0, os.path.join(os.path.dirname(__file__), "build", "gen"))
+                """,
+            "build/gen/messages_pb2.py": "VERSION = 1\n",
+            "dist/manifest.json": '{"files": 3}\n',
+            "tests/test_generated.py": """
+                import messages_pb2
+
+                def test_generated():
+                    assert messages_pb2.VERSION == 1
+                """,
+            "tests/test_dist.py": """
+                import json
+                from pathlib import Path
+
+                def test_manifest():
+                    assert json.loads(Path("dist/manifest.json").read_text())["files"] == 3
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=3)
+    assert ran(project.diff()) == []
+
+    project.write({"build/gen/messages_pb2.py": "VERSION = 2\n"})
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_generated.py::test_generated"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*module messages_pb2, imported from sources outside*"])
+
+    project.write({"build/gen/messages_pb2.py": "VERSION = 1\n", "dist/manifest.json": "{}\n"})
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_dist.py::test_manifest"]
+    result.stdout.fnmatch_lines(["difftest: changed: file dist/manifest.json changed"])

@@ -45,6 +45,9 @@ SKIP_DIRS = frozenset(
 #: Directories skipped only at the top of the project (build output, conventional virtualenv
 #: names): deeper down they are ordinary packages (``myapp/build/``, ``myapp/env/``).
 TOP_SKIP_DIRS = frozenset({"build", "dist", "venv", "env", ".env"})
+#: Top-level build output directories: they hold no sources (a copy of them at most), but a test
+#: may read what a build put there (generated data, a built wheel it inspects).
+BUILD_OUTPUT_DIRS = frozenset({"build", "dist"})
 #: A file changed this recently may change again within the file system's timestamp
 #: granularity without its (mtime, size) changing: such hashes are not cached.
 RACY_WINDOW_NS = 2_000_000_000
@@ -59,6 +62,15 @@ def is_project_path(rel: str) -> bool:
     """Whether a root-relative POSIX path lies outside the skipped directories."""
     parts = rel.split("/")[:-1]
     return not any(is_skipped_dir(part, depth) for depth, part in enumerate(parts))
+
+
+def is_data_path(rel: str) -> bool:
+    """Whether a root-relative POSIX path counts when read as data: a project path, or one in
+    a top-level build output directory (``BUILD_OUTPUT_DIRS``)."""
+    if is_project_path(rel):
+        return True
+    top, sep, rest = rel.partition("/")
+    return bool(sep) and top in BUILD_OUTPUT_DIRS and is_project_path(rest)
 
 
 def _directory_key(rel_dir: str, last: str) -> str:

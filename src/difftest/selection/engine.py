@@ -106,7 +106,7 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
             return f"module {module} is now imported from an installation, not from sources"
         return (
             f"module {module}, imported from sources outside the project (an editable install,"
-            f" a pythonpath entry), changed: now {now.partition(':')[0]}"
+            f" a pythonpath entry, a build directory), changed: now {now.partition(':')[0]}"
         )
     if key == DISTRIBUTIONS_KEY:
         count = now.partition(" ")[0]

@@ -62,7 +62,7 @@ from difftest.changes.environment import (
     tracked_var,
     var_key,
 )
-from difftest.changes.scan import is_project_path, listing_key
+from difftest.changes.scan import is_data_path, is_project_path, listing_key
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX
 from difftest.model import COLLECT_SUFFIX
@@ -94,12 +94,23 @@ class ProjectPaths:
         self.roots = frozenset(os.path.normpath(p) for p in prefixes)
         self._prefixes = [p.rstrip(os.sep) + os.sep for p in dict.fromkeys(prefixes)]
         self._cache: dict[str, str | None] = {}
+        self._data_cache: dict[str, str | None] = {}
 
     def rel(self, path: str) -> str | None:
         """``path`` relative to the root, or None outside it or in a skipped directory."""
+        return self._relative(path, self._cache, is_project_path)
+
+    def rel_data(self, path: str) -> str | None:
+        """Like :meth:`rel`, for a file read as data: build output directories count too
+        (``scan.is_data_path``)."""
+        return self._relative(path, self._data_cache, is_data_path)
+
+    def _relative(
+        self, path: str, cache: dict[str, str | None], counts: Callable[[str], bool]
+    ) -> str | None:
         absolute = os.path.isabs(path)
         if absolute:
-            cached = self._cache.get(path, _MISSING)
+            cached = cache.get(path, _MISSING)
             if cached is not _MISSING:
                 return cached  # type: ignore[return-value]
         full = os.path.normpath(path if absolute else os.path.abspath(path))
@@ -107,11 +118,11 @@ class ProjectPaths:
         for prefix in self._prefixes:
             if full.startswith(prefix):
                 rel = full[len(prefix) :].replace(os.sep, "/")
-                if not is_project_path(rel):
+                if not counts(rel):
                     rel = None
                 break
         if absolute:
-            self._cache[path] = rel
+            cache[path] = rel
         return rel
 
     def rel_source(self, path: str) -> str | None:
@@ -745,7 +756,7 @@ class RuntimeProbe:
         later tests (not for ``linecache``, which keeps it itself and is seen at every
         lookup)."""
         path = os.fsdecode(os.fspath(file))
-        rel = self.paths.rel(path)
+        rel = self.paths.rel_data(path)
         if rel is None or rel.endswith((".pyc", ".pyo")):
             return
         # Source read as text (run with exec, parsed, checked for a header) is data like any
@@ -758,7 +769,7 @@ class RuntimeProbe:
         like ``open``'s, directories aside (``os.fwalk`` and ``shutil.rmtree`` open those to
         walk them)."""
         path = os.fsdecode(os.fspath(file))
-        if self.paths.rel(path) is None:
+        if self.paths.rel_data(path) is None:
             return
         try:
             if S_ISDIR(self._orig_stat(path).st_mode):
@@ -772,7 +783,7 @@ class RuntimeProbe:
         ``Path.is_file``): code that reads an optional file only when it is there depends on it
         too, absent or not. Directories (left out by the caller) and Python files count
         otherwise (listings, imports)."""
-        rel = self.paths.rel(os.fsdecode(os.fspath(file)))
+        rel = self.paths.rel_data(os.fsdecode(os.fspath(file)))
         if rel and not rel.endswith((".py", ".pyc", ".pyo")):
             self._credit(rel, frame)
 
@@ -781,10 +792,10 @@ class RuntimeProbe:
         fixture is set up (pytest-datadir copying a test's data directory); pytest's own
         collection does not count."""
         path = os.path.abspath(os.fsdecode(os.fspath(directory)))
-        rel = "" if path in self.paths.roots else self.paths.rel(path)
+        rel = "" if path in self.paths.roots else self.paths.rel_data(path)
         # Caches and tool state (.difftest, __pycache__, .pytest_cache) come and go with runs:
         # walking into them is no dependency, as their names are none in a listing.
-        if rel and not is_project_path(rel + "/"):
+        if rel and not is_data_path(rel + "/"):
             return
         if rel is not None and os.path.isdir(path):
             self._credit(listing_key(rel), frame, project_only=True, in_tests=True)

@@ -37,6 +37,7 @@ from difftest.changes.names import blocks_and_names, names_reader
 from difftest.changes.scan import (
     FileHasher,
     extensions_key,
+    is_project_path,
     iter_module_files,
     iter_project_files,
     listing_key,
@@ -454,10 +455,18 @@ class RecordBuilder:
         return found
 
     def _outside_project(self, locations: Iterable[str]) -> bool:
-        """Whether any of ``locations`` (real paths) lies outside the project: project files
-        count by their blocks already."""
+        """Whether any of ``locations`` (real paths) lies outside the project's sources: project
+        files count by their blocks already, but not those in a skipped directory (code a build
+        generated into ``build/``, put on ``sys.path``)."""
         root = self._real_root
-        return any(p != root and not p.startswith(root + os.sep) for p in locations)
+        return any(
+            p != root
+            and (
+                not p.startswith(root + os.sep)
+                or not is_project_path(p[len(root) + 1 :].replace(os.sep, "/") + "/")
+            )
+            for p in locations
+        )
 
     def _top_names(self, files: Iterable[str]) -> set[str]:
         """The top-level module names of these project files; not ``conftest``: pytest imports
