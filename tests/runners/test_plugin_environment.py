@@ -498,6 +498,7 @@ def test_an_installed_plugins_option_that_changes_outcomes_reselects_everything(
                 def pytest_addoption(parser):
                     parser.addoption("--max-name", type=int, default=None)
                     parser.addoption("--report-title", default="tests")
+                    parser.addoption("--min-name", type=int, default=3)
 
                 def pytest_runtest_call(item):
                     limit = item.config.getoption("max_name")
@@ -513,6 +514,9 @@ def test_an_installed_plugins_option_that_changes_outcomes_reselects_everything(
     assert ran(project.diff("-p", "lengthcheck")) == []
     # At its default, given or not, an option is no change.
     assert ran(project.diff("-p", "lengthcheck", "--report-title=tests")) == []
+    # A value that is false but not the default is a change too.
+    result = project.diff("-p", "lengthcheck", "--min-name=0")
+    assert ran(result) == ["tests/test_a.py::test_a", "tests/test_long_name.py::test_long_name"]
     result = project.diff("-p", "lengthcheck", "--max-name=8", "--diff-v")
     assert ran(result) == ["tests/test_a.py::test_a", "tests/test_long_name.py::test_long_name"]
     result.assert_outcomes(passed=1, failed=1)

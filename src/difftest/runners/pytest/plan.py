@@ -165,14 +165,17 @@ def _plugin_options(config: pytest.Config) -> list[str]:
     ``--asyncio-mode=auto``, ``--ds=settings.ci``): those plugins apply them to every test.
     Options the project's conftests register are not here: a test depends on one when project
     code reads it (``RuntimeProbe.watch_options``)."""
-    registered = registered_options(config)
-    early = config.stash.get(EARLY_OPTIONS, registered)
+    early = config.stash.get(EARLY_OPTIONS, None)
+    if early is None:
+        early = registered_options(config)
     lines = []
-    for dest in sorted(early):
+    for dest, default in sorted(early.items()):
         if dest in _PYTEST_OPTIONS or dest in _NEUTRAL_PLUGIN_OPTIONS or dest.startswith("diff"):
             continue
         value = getattr(config.option, dest, None)
-        if value in (None, False, "", [], ()) or value == registered.get(dest):
+        # Unknown defaults (pytest 7 keeps none it was not given) read as unset when empty; a
+        # known one is compared as it is (``--retries=0`` against 3, ``store_false`` flags).
+        if value == default or (default is None and value in (None, False, "", [], ())):
             continue
         text = _stable(value, config.rootpath)
         if " at 0x" in text:  # an object without a value of its own: its type stands for it
