@@ -119,8 +119,8 @@ def keep_entry(rel_dir, name, roots):
 
 class SandboxHasher(_scan_mod.FileHasher):
     """File hashes from the sandbox; a directory listing (and its extension modules) without
-    Pants' machinery at the root and without the injected stub files (the plugin computes the same listing from the target's
-    file set at decision time: ``scan.listing_names_of_files``)."""
+    Pants' machinery at the root and without the injected stub files (the plugin computes the
+    same listing from the target's file set at decision time: ``scan.listing_names_of_files``)."""
 
     def __init__(self, root, roots):
         super().__init__(root)
