@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import networkx as nx
@@ -328,7 +328,7 @@ class ViewHasher:
         return self._contents[path]
 
 
-def root_entries(files: Iterable[str]) -> list[str]:
+def root_entries(files: Collection[str]) -> list[str]:
     """The sandbox root's entries that belong to the target's view (sub-directories end in "/"):
     what the recorder keeps of the root when it lists it or hashes every file for a test that
     started a process. Everything else at the root is Pants' machinery (pex directories,

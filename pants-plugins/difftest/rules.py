@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +151,7 @@ def stub_files(source_root: str) -> tuple[FileContent, ...]:
     )
 
 
-def target_file(address: Address, view_files: Iterable[str]) -> FileContent:
+def target_file(address: Address, view_files: Collection[str]) -> FileContent:
     """``.difftest/pants/targets/<address>.json``: the sandbox root entries of the target's
     view (the recorder leaves the root's other entries, Pants' machinery, out)."""
     doc = {"address": str(address), "root": artifact.root_entries(view_files)}

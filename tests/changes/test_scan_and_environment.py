@@ -14,7 +14,15 @@ import pytest
 
 from difftest.changes import environment
 from difftest.changes.imports import imported_names
-from difftest.changes.scan import FileHasher, extensions_key, is_project_path, iter_module_files
+from difftest.changes.scan import (
+    FileHasher,
+    extensions_key,
+    is_project_path,
+    iter_module_files,
+    listing_names,
+    listing_names_of_files,
+    top_packages,
+)
 
 
 def test_build_and_env_directories_are_skipped_only_at_the_top(tmp_path: Path) -> None:
@@ -38,6 +46,22 @@ def test_build_and_env_directories_are_skipped_only_at_the_top(tmp_path: Path) -
     assert is_project_path("src/app/build/steps.py")
     assert not is_project_path("build/lib/app.py")
     assert not is_project_path("src/__pycache__/app.cpython-312.pyc")
+
+
+def test_a_top_level_directory_named_like_a_virtualenv_counts_when_it_is_a_package(
+    tmp_path: Path,
+) -> None:
+    files = ["env/__init__.py", "env/settings.py", "venv/pyvenv.cfg", "venv/lib/x.py", "app.py"]
+    for rel in files:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("")
+    assert top_packages(tmp_path) == {"env"}
+    assert sorted(iter_module_files(tmp_path)) == ["app.py", "env/__init__.py", "env/settings.py"]
+    assert is_project_path("env/settings.py", top_packages(tmp_path))
+    assert not is_project_path("env/settings.py")
+    # The disk and a file set (Pants' sandbox view) list the root alike.
+    assert sorted(listing_names(tmp_path, "") or []) == ["app.py", "env/"]
+    assert listing_names_of_files(files, "") == ["app.py", "env/"]
 
 
 def test_a_file_modified_just_now_is_hashed_but_not_cached(tmp_path: Path) -> None:

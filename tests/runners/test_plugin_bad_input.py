@@ -92,20 +92,3 @@ def test_a_baseline_of_another_format_version_is_set_aside_and_rebuilt(recorded:
     assert len(ran(result)) == 2
     with Baseline.open_existing(recorded.db) as baseline:
         assert baseline.meta()["format_version"] == str(SCHEMA_VERSION)
-
-
-def test_a_top_level_package_named_like_a_virtualenv_is_warned_about(project: Project) -> None:
-    """difftest skips a top-level env/ (a virtualenv) by its name: a package there would go
-    unseen, so every run says so and how to fix it."""
-    project.write(
-        {
-            "env/__init__.py": "",
-            "env/settings.py": "DEBUG = False\n",
-            "tests/test_settings.py": (
-                "from env.settings import DEBUG\n\ndef test_debug():\n    assert not DEBUG\n"
-            ),
-        }
-    )
-    message = "difftest: warning: env/ is a Python package, but difftest skips a top-level env/*"
-    project.baseline().stdout.fnmatch_lines([message])
-    project.diff().stdout.fnmatch_lines([message])

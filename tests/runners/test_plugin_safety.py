@@ -1817,3 +1817,53 @@ def test_what_a_build_wrote_under_build_or_dist_is_a_dependency_of_its_readers(
     result = project.diff("--diff-v")
     assert ran(result) == ["tests/test_dist.py::test_manifest"]
     result.stdout.fnmatch_lines(["difftest: changed: file dist/manifest.json changed"])
+
+
+def test_a_top_level_package_named_like_a_virtualenv_or_build_output_is_tracked_by_block(
+    project: Project,
+) -> None:
+    """A top-level env/, venv/, build/ or dist/ is skipped as a virtualenv or build output,
+    unless it holds an ``__init__.py``: then it is a package like any other."""
+    project.write(
+        {
+            "env/__init__.py": "",
+            "env/settings.py": """
+                DEBUG = False
+
+                def name():
+                    return "prod"
+                """,
+            "build/__init__.py": "",
+            "build/steps.py": "def steps():\n    return 3\n",
+            "tests/test_settings.py": """
+                from env.settings import DEBUG, name
+
+                def test_debug():
+                    assert not DEBUG
+
+                def test_name():
+                    assert name() == "prod"
+                """,
+            "tests/test_steps.py": """
+                from build.steps import steps
+
+                def test_steps():
+                    assert steps() == 3
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=4)
+    assert ran(project.diff()) == []
+
+    project.edit("env/settings.py", '"prod"', '"dev"')
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_settings.py::test_name"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*env/settings.py::name*"])
+
+    project.edit("env/settings.py", '"dev"', '"prod"')
+    project.edit("build/steps.py", "3", "4")
+    result = project.diff()
+    assert ran(result) == ["tests/test_steps.py::test_steps"]
+    result.assert_outcomes(failed=1)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from stat import S_ISDIR
 
@@ -43,7 +44,8 @@ SKIP_DIRS = frozenset(
     }
 )
 #: Directories skipped only at the top of the project (build output, conventional virtualenv
-#: names): deeper down they are ordinary packages (``myapp/build/``, ``myapp/env/``).
+#: names), unless they are packages there too (:func:`top_packages`): deeper down they are
+#: ordinary packages (``myapp/build/``, ``myapp/env/``).
 TOP_SKIP_DIRS = frozenset({"build", "dist", "venv", "env", ".env"})
 #: Top-level build output directories: they hold no sources (a copy of them at most), but a test
 #: may read what a build put there (generated data, a built wheel it inspects).
@@ -53,21 +55,41 @@ BUILD_OUTPUT_DIRS = frozenset({"build", "dist"})
 RACY_WINDOW_NS = 2_000_000_000
 
 
-def is_skipped_dir(name: str, depth: int) -> bool:
-    """Whether a directory ``name`` found ``depth`` levels below the root holds no sources."""
-    return name in SKIP_DIRS or name.endswith(".egg-info") or (depth == 0 and name in TOP_SKIP_DIRS)
+def top_packages(root: Path | str) -> frozenset[str]:
+    """The top-level directories named like a virtualenv or build output (``TOP_SKIP_DIRS``)
+    that are Python packages (hold an ``__init__.py``, which neither ever does): they hold
+    sources, and are not skipped."""
+    return frozenset(
+        n for n in TOP_SKIP_DIRS if os.path.isfile(os.path.join(root, n, "__init__.py"))
+    )
 
 
-def is_project_path(rel: str) -> bool:
-    """Whether a root-relative POSIX path lies outside the skipped directories."""
+def top_packages_of_files(files: Collection[str]) -> frozenset[str]:
+    """:func:`top_packages` for a set of root-relative files instead of a disk."""
+    return frozenset(n for n in TOP_SKIP_DIRS if f"{n}/__init__.py" in files)
+
+
+def is_skipped_dir(name: str, depth: int, packages: AbstractSet[str] = frozenset()) -> bool:
+    """Whether a directory ``name`` found ``depth`` levels below the root holds no sources
+    (``packages``: the root's :func:`top_packages`)."""
+    return (
+        name in SKIP_DIRS
+        or name.endswith(".egg-info")
+        or (depth == 0 and name in TOP_SKIP_DIRS and name not in packages)
+    )
+
+
+def is_project_path(rel: str, packages: AbstractSet[str] = frozenset()) -> bool:
+    """Whether a root-relative POSIX path lies outside the skipped directories (``packages``:
+    the root's :func:`top_packages`)."""
     parts = rel.split("/")[:-1]
-    return not any(is_skipped_dir(part, depth) for depth, part in enumerate(parts))
+    return not any(is_skipped_dir(part, depth, packages) for depth, part in enumerate(parts))
 
 
-def is_data_path(rel: str) -> bool:
+def is_data_path(rel: str, packages: AbstractSet[str] = frozenset()) -> bool:
     """Whether a root-relative POSIX path counts when read as data: a project path, or one in
     a top-level build output directory (``BUILD_OUTPUT_DIRS``)."""
-    if is_project_path(rel):
+    if is_project_path(rel, packages):
         return True
     top, sep, rest = rel.partition("/")
     return bool(sep) and top in BUILD_OUTPUT_DIRS and is_project_path(rest)
@@ -131,10 +153,12 @@ def listing_digest_of(names: Iterable[str]) -> str:
     return digest("\n".join(sorted(names)).encode())
 
 
-def _listed(name: str, is_dir: bool, depth: int) -> str | None:
+def _listed(
+    name: str, is_dir: bool, depth: int, packages: AbstractSet[str] = frozenset()
+) -> str | None:
     """How an entry found ``depth`` levels below the root appears in a listing (None: not)."""
     if is_dir:
-        return None if is_skipped_dir(name, depth) else name + "/"
+        return None if is_skipped_dir(name, depth, packages) else name + "/"
     return None if name.endswith((".pyc", ".pyo")) else name
 
 
@@ -142,21 +166,23 @@ def listing_names(root: Path, rel_dir: str) -> list[str] | None:
     """The names in a directory on disk, as a listing counts them, or None if it is not one."""
     full = os.path.join(root, rel_dir) if rel_dir else str(root)
     depth = rel_dir.count("/") + 1 if rel_dir else 0
+    packages = frozenset() if rel_dir else top_packages(root)
     try:
         with os.scandir(full) as entries:
-            found = (_listed(e.name, e.is_dir(), depth) for e in entries)
+            found = (_listed(e.name, e.is_dir(), depth, packages) for e in entries)
             return [name for name in found if name is not None]
     except OSError:
         return None
 
 
-def listing_names_of_files(files: Iterable[str], rel_dir: str) -> list[str] | None:
+def listing_names_of_files(files: Collection[str], rel_dir: str) -> list[str] | None:
     """The names a directory would list if it held exactly these files (root-relative POSIX
     paths) and the directories they imply; None if no file lies below it (no such directory).
     The same rules as :func:`listing_names`, for a file set instead of a disk (Pants' sandbox
     view of a target)."""
     prefix = rel_dir + "/" if rel_dir else ""
     depth = rel_dir.count("/") + 1 if rel_dir else 0
+    packages = frozenset() if rel_dir else top_packages_of_files(files)
     names: set[str] = set()
     below = False
     for path in files:
@@ -164,7 +190,7 @@ def listing_names_of_files(files: Iterable[str], rel_dir: str) -> list[str] | No
             continue
         below = True
         name, sep, _ = path[len(prefix) :].partition("/")
-        listed = _listed(name, bool(sep), depth)
+        listed = _listed(name, bool(sep), depth, packages)
         if listed is not None:
             names.add(listed)
     return sorted(names) if below else None
@@ -186,6 +212,7 @@ def is_extension_module(path: str) -> bool:
 def iter_project_files(root: Path) -> Iterator[str]:
     """Root-relative POSIX paths of the project's files (virtualenvs and caches skipped)."""
     root_str = str(root)
+    packages = top_packages(root_str)
     for dirpath, dirnames, filenames in os.walk(root_str):
         rel = os.path.relpath(dirpath, root_str)
         prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
@@ -193,7 +220,7 @@ def iter_project_files(root: Path) -> Iterator[str]:
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if not is_skipped_dir(d, depth)
+            if not is_skipped_dir(d, depth, packages)
             and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))
         )
         for name in sorted(filenames):

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from difftest.changes.environment import PYTHON_KEY, child_optimize, python_fingerprint
-from difftest.changes.scan import TOP_SKIP_DIRS, FileHasher
+from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
 from difftest.errors import StorageError
 from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, Reason, digest
@@ -308,18 +308,6 @@ class RunPlanParts:
     import_roots: list[str]
 
 
-def _skipped_packages(root: Path) -> list[str]:
-    """Warnings for top-level packages named as a virtualenv or build output, whose files
-    difftest does not look at as sources (the check is by name)."""
-    return [
-        f"warning: {name}/ is a Python package, but difftest skips a top-level {name}/ as a "
-        f"virtualenv or build output: an edit there selects no test. Rename the package, or "
-        f"mark the tests that use it @pytest.mark.diff_always."
-        for name in sorted(TOP_SKIP_DIRS)
-        if (root / name / "__init__.py").is_file()
-    ]
-
-
 def make_plan(
     config: pytest.Config, settings: Settings, notes: Iterable[str] = (), *, workers: bool = False
 ) -> tuple[RunPlan, Baseline | None, FileHasher]:
@@ -332,7 +320,7 @@ def make_plan(
     configured = config_parts(lines)
     env = {PYTEST_CONFIG_KEY: config_value(lines)}
     now = {**env, PYTHON_KEY: python_fingerprint(child_optimize())} if workers else env
-    plan_notes = [*notes, *_skipped_packages(root)]
+    plan_notes = list(notes)
     opened: Opened = open_for_run(
         settings.db_path, record=settings.record, ignore_all=settings.default_db
     )

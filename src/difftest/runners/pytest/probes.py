@@ -62,7 +62,7 @@ from difftest.changes.environment import (
     tracked_var,
     var_key,
 )
-from difftest.changes.scan import is_data_path, is_project_path, listing_key
+from difftest.changes.scan import is_data_path, is_project_path, listing_key, top_packages
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX
 from difftest.model import COLLECT_SUFFIX
@@ -95,15 +95,25 @@ class ProjectPaths:
         self._prefixes = [p.rstrip(os.sep) + os.sep for p in dict.fromkeys(prefixes)]
         self._cache: dict[str, str | None] = {}
         self._data_cache: dict[str, str | None] = {}
+        #: Top-level packages named like a skipped directory (``scan.top_packages``).
+        self.packages = top_packages(root)
+
+    def is_project(self, rel: str) -> bool:
+        """``scan.is_project_path`` under this root."""
+        return is_project_path(rel, self.packages)
+
+    def is_data(self, rel: str) -> bool:
+        """``scan.is_data_path`` under this root."""
+        return is_data_path(rel, self.packages)
 
     def rel(self, path: str) -> str | None:
         """``path`` relative to the root, or None outside it or in a skipped directory."""
-        return self._relative(path, self._cache, is_project_path)
+        return self._relative(path, self._cache, self.is_project)
 
     def rel_data(self, path: str) -> str | None:
         """Like :meth:`rel`, for a file read as data: build output directories count too
         (``scan.is_data_path``)."""
-        return self._relative(path, self._data_cache, is_data_path)
+        return self._relative(path, self._data_cache, self.is_data)
 
     def _relative(
         self, path: str, cache: dict[str, str | None], counts: Callable[[str], bool]
@@ -795,7 +805,7 @@ class RuntimeProbe:
         rel = "" if path in self.paths.roots else self.paths.rel_data(path)
         # Caches and tool state (.difftest, __pycache__, .pytest_cache) come and go with runs:
         # walking into them is no dependency, as their names are none in a listing.
-        if rel and not is_data_path(rel + "/"):
+        if rel and not self.paths.is_data(rel + "/"):
             return
         if rel is not None and os.path.isdir(path):
             self._credit(listing_key(rel), frame, project_only=True, in_tests=True)

@@ -37,7 +37,6 @@ from difftest.changes.names import blocks_and_names, names_reader
 from difftest.changes.scan import (
     FileHasher,
     extensions_key,
-    is_project_path,
     iter_module_files,
     iter_project_files,
     listing_key,
@@ -463,7 +462,7 @@ class RecordBuilder:
             p != root
             and (
                 not p.startswith(root + os.sep)
-                or not is_project_path(p[len(root) + 1 :].replace(os.sep, "/") + "/")
+                or not self.paths.is_project(p[len(root) + 1 :].replace(os.sep, "/") + "/")
             )
             for p in locations
         )
