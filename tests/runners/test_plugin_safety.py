@@ -1867,3 +1867,51 @@ def test_a_top_level_package_named_like_a_virtualenv_or_build_output_is_tracked_
     result = project.diff()
     assert ran(result) == ["tests/test_steps.py::test_steps"]
     result.assert_outcomes(failed=1)
+
+
+def test_a_process_a_test_starts_depends_on_what_a_build_wrote_under_build_and_dist(
+    project: Project,
+) -> None:
+    """What the process reads is not seen, so a test starting one depends on every project file:
+    the files in the top-level build/ and dist/ too, and whether those directories exist."""
+    check = """
+        import subprocess
+        import sys
+
+        def test_{name}():
+            subprocess.run([sys.executable, "-c", {code!r}], check=True)
+        """
+    project.write(
+        {
+            "dist/manifest.json": '{"files": 3}\n',
+            "tests/test_manifest.py": check.format(
+                name="manifest",
+                code="import json; assert json.load(open('dist/manifest.json'))['files'] == 3",
+            ),
+            "tests/test_clean.py": check.format(
+                name="clean", code="import os; assert not os.path.exists('build')"
+            ),
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=3)
+    assert ran(project.diff()) == []
+
+    project.write({"dist/manifest.json": '{"files": 4}\n'})
+    result = project.diff("--diff-v")
+    assert sorted(ran(result)) == [
+        "tests/test_clean.py::test_clean",
+        "tests/test_manifest.py::test_manifest",
+    ]
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*file dist/manifest.json changed*"])
+
+    project.write({"dist/manifest.json": '{"files": 3}\n'})
+    assert ran(project.diff()) == []
+    project.write({"build/lib/app.py": ""})
+    result = project.diff()
+    assert sorted(ran(result)) == [
+        "tests/test_clean.py::test_clean",
+        "tests/test_manifest.py::test_manifest",
+    ]
+    result.assert_outcomes(passed=1, failed=1)

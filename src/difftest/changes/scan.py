@@ -209,14 +209,13 @@ def is_extension_module(path: str) -> bool:
     return name.endswith((".so", ".pyd")) and name.partition(".")[0].isidentifier()
 
 
-def iter_project_files(root: Path) -> Iterator[str]:
-    """Root-relative POSIX paths of the project's files (virtualenvs and caches skipped)."""
-    root_str = str(root)
-    packages = top_packages(root_str)
-    for dirpath, dirnames, filenames in os.walk(root_str):
-        rel = os.path.relpath(dirpath, root_str)
-        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        depth = prefix.count("/")
+def _walk(base: str, prefix: str, packages: AbstractSet[str]) -> Iterator[str]:
+    """``prefix`` + the POSIX paths relative to ``base`` of the files below it, skipping what
+    :func:`is_project_path` skips as if ``base`` were the root."""
+    for dirpath, dirnames, filenames in os.walk(base):
+        rel = os.path.relpath(dirpath, base)
+        inner = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        depth = inner.count("/")
         dirnames[:] = sorted(
             d
             for d in dirnames
@@ -224,7 +223,20 @@ def iter_project_files(root: Path) -> Iterator[str]:
             and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))
         )
         for name in sorted(filenames):
-            yield prefix + name
+            yield prefix + inner + name
+
+
+def iter_project_files(root: Path) -> Iterator[str]:
+    """Root-relative POSIX paths of the project's files (virtualenvs and caches skipped)."""
+    return _walk(str(root), "", top_packages(root))
+
+
+def iter_build_output_files(root: Path) -> Iterator[str]:
+    """Root-relative POSIX paths of the files in the top-level build output directories
+    (``BUILD_OUTPUT_DIRS`` that are no packages: :func:`top_packages`), skipping what
+    :func:`is_data_path` skips there."""
+    for top in sorted(BUILD_OUTPUT_DIRS - top_packages(root)):
+        yield from _walk(os.path.join(root, top), top + "/", frozenset())
 
 
 class FileHasher:

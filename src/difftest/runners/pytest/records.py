@@ -9,6 +9,7 @@ of its closure); the data files it read or its closure read at import time; and 
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 import sys
 from collections import OrderedDict
@@ -35,8 +36,10 @@ from difftest.changes.environment import (
 )
 from difftest.changes.names import blocks_and_names, names_reader
 from difftest.changes.scan import (
+    BUILD_OUTPUT_DIRS,
     FileHasher,
     extensions_key,
+    iter_build_output_files,
     iter_module_files,
     iter_project_files,
     listing_key,
@@ -546,17 +549,21 @@ class RecordBuilder:
         return Dependency(key, version, DATA_BLOCK, version)
 
     def project_files(self) -> Iterable[str]:
-        """Root-relative paths of every project file (the candidates of :meth:`spawn_deps`)."""
-        return iter_project_files(Path(self.paths.root))
+        """Root-relative paths of every project file, and of every file a build wrote into the
+        top-level ``build/`` and ``dist/`` (the candidates of :meth:`spawn_deps`)."""
+        root = Path(self.paths.root)
+        return itertools.chain(iter_project_files(root), iter_build_output_files(root))
 
     def spawn_deps(self) -> tuple[Dependency, ...]:
         """Every project file by content, and the listing of every directory holding one (so a
         file added later counts too): what a process started from project code may have run or
-        read. Hidden files (tool state such as ``.coverage``) are left out: they change on every
-        run. Files the run itself writes are kept: when in doubt the test runs again."""
+        read. That includes what a build wrote into the top-level ``build/`` and ``dist/``, and
+        their listings even while they do not exist. Hidden files (tool state such as
+        ``.coverage``) are left out: they change on every run. Files the run itself writes are
+        kept: when in doubt the test runs again."""
         if self._spawn_deps is None:
             deps = []
-            directories: set[str] = set()
+            directories = {d for d in BUILD_OUTPUT_DIRS if d not in self.paths.packages}
             for path in self.project_files():
                 if any(part.startswith(".") for part in path.split("/")):
                     continue
