@@ -528,25 +528,49 @@ def test_an_installed_plugins_option_that_changes_outcomes_reselects_everything(
 def test_options_of_parallel_runs_and_shards_are_no_configuration_change(
     project: Project,
 ) -> None:
+    """They are neutral while their plugins are loaded (here stand-ins under the plugins'
+    module names); another plugin's option of the same name counts."""
     project.write(
         {
-            "shards.py": """
+            "pytest_split.py": """
+                def pytest_addoption(parser):
+                    parser.addoption("--splits", type=int, default=None)
+                    parser.addoption("--group", type=int, default=None)
+                """,
+            "pytest_randomly.py": """
                 import random
 
                 def pytest_addoption(parser):
-                    parser.addoption("--splits", type=int, default=None)
                     parser.addoption("--randomly-seed", default=None)
 
                 def pytest_configure(config):
                     # As pytest-randomly does: a seed drawn anew on every run.
                     config.option.randomly_seed = random.randrange(2**32)
                 """,
+            "groups.py": """
+                import pytest
+
+                def pytest_addoption(parser):
+                    parser.addoption("--group", default=None)
+
+                def pytest_runtest_call(item):
+                    group = item.config.getoption("group")
+                    if group is not None and group not in item.name:
+                        pytest.fail(f"{item.name} is not in group {group}")
+                """,
             "tests/test_a.py": "def test_a():\n    pass\n",
         }
     )
     project.pytester.syspathinsert()
-    project.baseline("-p", "shards").assert_outcomes(passed=1)
-    assert ran(project.diff("-p", "shards", "--splits=4")) == []
+    plugins = ("-p", "pytest_split", "-p", "pytest_randomly")
+    project.baseline(*plugins).assert_outcomes(passed=1)
+    assert ran(project.diff(*plugins, "--splits=4", "--group=1")) == []
+
+    project.baseline("-p", "groups").assert_outcomes(passed=1)
+    result = project.diff("-p", "groups", "--group=b", "--diff-v")
+    assert ran(result) == ["tests/test_a.py::test_a"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the pytest configuration changed: plugin option group*"])
 
 
 def test_difftest_options_in_the_ini_file_do_not_count_as_a_configuration_change(

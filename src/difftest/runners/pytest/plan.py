@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,24 +67,41 @@ _PYTEST_OPTIONS = frozenset(
     stepwise stepwise_reset stepwise_skip strict strict_config strict_markers tbstyle trace
     traceconfig usepdb usepdb_cls verbose version xfail_tb xmlpath""".split()  # noqa: SIM905
 )
-#: Options of common plugins that change no outcome: parallel runs and shards (each shard has
-#: its own values, and one run merges their records), coverage, reports, test selection, and
-#: values a plugin draws anew on every run (pytest-randomly's seed, xdist's run id).
-_NEUTRAL_PLUGIN_OPTIONS = frozenset(
-    """numprocesses maxprocesses dist tx rsyncdir rsyncignore looponfail max_worker_restart
-    testrunuid maxschedchunk distload
-    cov_source cov_report cov_config no_cov no_cov_on_fail cov_fail_under cov_append
-    cov_branch cov_context cov_precision cov_reset
-    splits group splitting_algorithm durations_path store_durations clean_durations
-    shard_id num_shards test_group test_group_count test_group_random_seed
-    randomly_seed randomly_dont_reset_seed randomly_dont_reorganize
-    htmlpath self_contained_html css metadata json_metadata metadata_from_json
-    json_report json_report_file json_report_omit json_report_summary json_report_indent
-    json_report_verbosity allure_report_dir clean_alluredir instafail
-    hypothesis_show_statistics hypothesis_verbosity
-    testmon testmon_noselect testmon_nocollect testmon_forceselect no_testmon testmon_env
-    tlf testmon_readonly picked parent_branch""".split()  # noqa: SIM905
-)
+#: Options of common plugins that change no outcome, by the module each plugin is loaded from:
+#: parallel runs and shards (each shard has its own values, and one run merges their records),
+#: coverage, reports, test selection, and values a plugin draws anew on every run
+#: (pytest-randomly's seed, xdist's run id). Such an option is neutral only while its plugin's
+#: module is loaded: another plugin's option of the same name (``--group``, ``--css``) counts.
+_NEUTRAL_PLUGIN_OPTIONS: dict[str, frozenset[str]] = {
+    module: frozenset(dests.split())
+    for module, dests in {
+        "xdist": """numprocesses maxprocesses dist tx rsyncdir rsyncignore looponfail
+            max_worker_restart testrunuid maxschedchunk distload""",
+        "pytest_cov": """cov_source cov_report cov_config no_cov no_cov_on_fail cov_fail_under
+            cov_append cov_branch cov_context cov_precision cov_reset""",
+        "pytest_split": """splits group splitting_algorithm durations_path store_durations
+            clean_durations""",
+        "pytest_shard": "shard_id num_shards",
+        "pytest_test_groups": "test_group test_group_count test_group_random_seed",
+        "pytest_randomly": "randomly_seed randomly_dont_reset_seed randomly_dont_reorganize",
+        "pytest_html": "htmlpath self_contained_html css",
+        "pytest_metadata": "metadata json_metadata metadata_from_json",
+        "pytest_jsonreport": """json_report json_report_file json_report_omit
+            json_report_summary json_report_indent json_report_verbosity""",
+        "allure_pytest": "allure_report_dir clean_alluredir",
+        "pytest_instafail": "instafail",
+        "_hypothesis_pytestplugin": "hypothesis_show_statistics hypothesis_verbosity",
+        "testmon": """testmon testmon_noselect testmon_nocollect testmon_forceselect no_testmon
+            testmon_env tlf testmon_readonly""",
+        "pytest_picked": "picked parent_branch",
+    }.items()
+}
+
+
+def _neutral_plugin_options() -> frozenset[str]:
+    """The options of :data:`_NEUTRAL_PLUGIN_OPTIONS` whose plugin is loaded."""
+    loaded = [dests for module, dests in _NEUTRAL_PLUGIN_OPTIONS.items() if module in sys.modules]
+    return frozenset().union(*loaded)
 
 
 def _stable(value: Any, root: Path) -> str:
@@ -168,9 +186,10 @@ def _plugin_options(config: pytest.Config) -> list[str]:
     early = config.stash.get(EARLY_OPTIONS, None)
     if early is None:
         early = registered_options(config)
+    neutral = _neutral_plugin_options()
     lines = []
     for dest, default in sorted(early.items()):
-        if dest in _PYTEST_OPTIONS or dest in _NEUTRAL_PLUGIN_OPTIONS or dest.startswith("diff"):
+        if dest in _PYTEST_OPTIONS or dest in neutral or dest.startswith("diff"):
             continue
         value = getattr(config.option, dest, None)
         # Unknown defaults (pytest 7 keeps none it was not given) read as unset when empty; a
