@@ -121,3 +121,32 @@ def test_a_baseline_path_that_cannot_be_created_is_a_usage_error(project: Projec
         ["*difftest: the baseline *occupied/baseline.db cannot be opened or created:*"]
     )
     assert "Traceback" not in result.stderr.str()
+
+
+@pytest.mark.parametrize(("args", "frozen"), [((), False), (("--diff-baseline",), True)])
+def test_a_difftest_run_leaves_what_remains_at_exit_to_the_operating_system(
+    project: Project, args: tuple[str, ...], frozen: bool
+) -> None:
+    """The interpreter's last collections would walk and free the whole session; a run
+    without difftest's flags is left as it is."""
+    project.write(
+        {
+            "conftest.py": """
+                import atexit
+                import gc
+                import pathlib
+
+                BEFORE = gc.get_freeze_count()  # not 0 on every Python
+
+                # Registered before difftest's handler, so it runs after it.
+                atexit.register(
+                    lambda: pathlib.Path("frozen.txt").write_text(
+                        str(gc.get_freeze_count() - BEFORE)
+                    )
+                )
+                """,
+            "tests/test_a.py": "def test_a():\n    pass\n",
+        }
+    )
+    project.subprocess(*args).assert_outcomes(passed=1)
+    assert (int((project.path / "frozen.txt").read_text()) > 0) is frozen

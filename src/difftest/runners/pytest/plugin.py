@@ -14,7 +14,9 @@ registered in ``pytest_configure`` only then (as pytest's own ``--lf`` does).
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
+import gc
 import os
 import sys
 from collections.abc import Iterable
@@ -100,6 +102,17 @@ def _other_measurement(namespace: argparse.Namespace, ours: Recorder | None = No
     return other_measurement(namespace, getattr(ours and ours.coverage, "measurement", None))
 
 
+def _leave_the_heap_at_exit() -> None:
+    """At exit the interpreter's last collections walk and free every object still there: the
+    whole session (items, reports), coverage.py's tables and difftest's graph. On toolz (193
+    tests, 0.45 s in all) that was 0.05 s more than in a plain run. The process ends anyway:
+    frozen objects are left to the operating system. What remains to be done by finalizers of
+    objects in reference cycles (which Python does not promise to run at exit) is not done;
+    every ``atexit`` handler (logging's shutdown among them) runs as before, and an object
+    freed by its last reference going away is freed as before."""
+    gc.freeze()
+
+
 def _dry(config: pytest.Config) -> bool:
     """Runs that execute no test bodies record nothing."""
     return bool(
@@ -120,6 +133,8 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = resolve(config)
         if settings.enabled:
+            atexit.unregister(_leave_the_heap_at_exit)  # once, if pytest runs again in-process
+            atexit.register(_leave_the_heap_at_exit)
             if settings.record and _dry(config):
                 settings = dataclasses.replace(settings, record=False, force=False, upload=False)
             if settings.record and not settings.static:
