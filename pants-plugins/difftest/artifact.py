@@ -27,11 +27,8 @@ from dataclasses import dataclass
 import networkx as nx
 
 from difftest.changes.scan import (
-    extensions_dir,
-    extensions_value,
+    directory_of_key,
     is_directory_key,
-    listed_dir,
-    listing_digest_of,
     listing_names_of_files,
 )
 from difftest.changes.state import CurrentState
@@ -301,14 +298,11 @@ class ViewHasher:
     def hash(self, path: str) -> str | None:
         if path in self._hashes:
             return self._hashes[path]
-        directory = listed_dir(path)
-        extensions = extensions_dir(path)
-        if directory is not None:
+        of_directory = directory_of_key(path)
+        if of_directory is not None:
+            directory, version_of = of_directory
             names = listing_names_of_files(self._files, directory)
-            found = None if names is None else listing_digest_of(names)
-        elif extensions is not None:
-            names = listing_names_of_files(self._files, extensions)
-            found = None if names is None else extensions_value(names)
+            found = None if names is None else version_of(names)
         elif path in self._contents:
             found = digest(self._contents[path])
         else:

@@ -127,18 +127,14 @@ class SandboxHasher(_scan_mod.FileHasher):
         self.roots = roots
 
     def hash(self, path):
-        directory = _scan_mod.listed_dir(path)
-        extensions = _scan_mod.extensions_dir(path)
-        if directory is None and extensions is None:
+        of_directory = _scan_mod.directory_of_key(path)
+        if of_directory is None:
             return super().hash(path)
-        where = directory if extensions is None else extensions
-        names = _scan_mod.listing_names(self.root, where)
+        directory, version_of = of_directory
+        names = _scan_mod.listing_names(self.root, directory)
         if names is None:
             return None
-        kept = [n for n in names if keep_entry(where, n, self.roots)]
-        if extensions is not None:
-            return _scan_mod.extensions_value(kept)
-        return _scan_mod.listing_digest_of(kept)
+        return version_of([n for n in names if keep_entry(directory, n, self.roots)])
 
 
 class SandboxRecordBuilder(_records_mod.RecordBuilder):

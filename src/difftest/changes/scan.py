@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from stat import S_ISDIR
@@ -126,10 +126,23 @@ def extensions_dir(key: str) -> str | None:
     return _key_directory(key, EXTENSIONS)
 
 
+def directory_of_key(key: str) -> tuple[str, Callable[[Iterable[str]], str]] | None:
+    """For a key that stands for something of a directory (its listing, its extension
+    modules): the root-relative directory, and how the names in it (as :func:`listing_names`
+    gives them) make the key's version. None for a file's key."""
+    directory = listed_dir(key)
+    if directory is not None:
+        return directory, listing_digest_of
+    directory = extensions_dir(key)
+    if directory is not None:
+        return directory, extensions_value
+    return None
+
+
 def is_directory_key(key: str) -> bool:
     """Whether ``key`` stands for something of a directory (its listing, its extension
     modules), not for a file."""
-    return listed_dir(key) is not None or extensions_dir(key) is not None
+    return directory_of_key(key) is not None
 
 
 def extensions_value(names: Iterable[str]) -> str:
