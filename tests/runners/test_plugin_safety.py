@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from pytester_project import Project, ran
 
+from difftest.storage.baseline import Baseline
+
 UNRELATED = {"tests/test_unrelated.py": "def test_unrelated():\n    assert 1 + 1 == 2\n"}
 
 
@@ -160,6 +162,99 @@ def test_editing_a_data_file_read_by_code_reselects_the_tests_that_read_it(
     result = project.diff("--diff-v")
     assert ran(result) == ["tests/test_loader.py::test_greeting"]
     result.stdout.fnmatch_lines(["*changed: file data/greeting.txt changed"])
+
+
+def test_files_of_the_repository_outside_the_root_that_tests_read_check_or_list_reselect_them(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A project in a monorepo (its own pytest.ini, below the work tree's top) whose tests use
+    # a sibling directory's fixtures.
+    (project.path / ".git").mkdir()
+    project.write(
+        {
+            "shared/fixtures/users.json": '{"admin": "ada"}',
+            "app/pytest.ini": "[pytest]\npythonpath = .\naddopts = -v\n",
+            "app/tests/test_shared.py": """
+                import json
+                from pathlib import Path
+
+                SHARED = Path(__file__).parents[2] / "shared"
+
+                def test_reads():
+                    with open(SHARED / "fixtures" / "users.json") as fh:
+                        assert json.load(fh)["admin"] == "ada"
+
+                def test_checks():
+                    assert not (SHARED / "optional.cfg").exists()
+
+                def test_lists():
+                    assert sorted(p.name for p in (SHARED / "fixtures").glob("*.json")) == [
+                        "users.json"
+                    ]
+
+                def test_lists_the_top():
+                    names = [p.name for p in SHARED.parent.iterdir() if p.is_dir() and p.name[0] != "."]
+                    assert sorted(names) == ["app", "shared"]
+
+                def test_reads_nothing():
+                    assert True
+                """,
+        }
+    )
+    app = project.path / "app"
+    monkeypatch.chdir(app)
+    project.baseline().assert_outcomes(passed=5)
+    with Baseline.open_existing(app / ".difftest" / "baseline.db") as baseline:
+        reads = {r.nodeid: {d.key for d in r.deps} for r in baseline.records()}
+    # Portable: relative to the root, as every other key.
+    assert "../shared/fixtures/users.json" in reads["tests/test_shared.py::test_reads"]
+
+    project.write({"shared/fixtures/users.json": '{"admin": "bob"}'})
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_shared.py::test_reads"]
+    result.stdout.fnmatch_lines(["*changed: file ../shared/fixtures/users.json changed"])
+    project.write({"shared/fixtures/users.json": '{"admin": "ada"}'})
+
+    project.write({"shared/optional.cfg": "debug = true\n"})
+    assert ran(project.diff()) == ["tests/test_shared.py::test_checks"]
+    (project.path / "shared" / "optional.cfg").unlink()
+
+    project.write({"shared/fixtures/groups.json": "{}"})
+    assert ran(project.diff()) == ["tests/test_shared.py::test_lists"]
+    (project.path / "shared" / "fixtures" / "groups.json").unlink()
+
+    (project.path / "docs").mkdir()
+    assert ran(project.diff()) == ["tests/test_shared.py::test_lists_the_top"]
+
+
+def test_files_outside_the_root_count_only_within_the_work_tree_that_holds_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No work tree above the root: a file outside it (a user's config, another checkout) is
+    # no dependency, as before; the root at the top of its work tree has no outside either.
+    project.write(
+        {
+            "elsewhere.json": "{}",
+            "app/pytest.ini": "[pytest]\naddopts = -v\n",
+            "app/tests/test_elsewhere.py": """
+                from pathlib import Path
+
+                def test_reads():
+                    assert (Path(__file__).parents[2] / "elsewhere.json").read_text() == "{}"
+                """,
+        }
+    )
+    app = project.path / "app"
+    monkeypatch.chdir(app)
+    for marker_at in (None, app):
+        if marker_at is not None:
+            (marker_at / ".git").write_text("gitdir: elsewhere\n")  # a worktree's marker
+        project.baseline("--diff-force").assert_outcomes(passed=1)
+        with Baseline.open_existing(app / ".difftest" / "baseline.db") as baseline:
+            keys = {d.key for r in baseline.records() for d in r.deps}
+        assert "app/tests/test_elsewhere.py" not in keys  # sanity: what is kept is in the root
+        assert "tests/test_elsewhere.py" in keys
+        assert not any(k.startswith("../") for k in keys)
 
 
 def test_editing_package_data_read_through_pkgutil_get_data_reselects_the_tests_that_read_it(

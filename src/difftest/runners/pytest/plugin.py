@@ -60,10 +60,16 @@ def _start_recorder(
     config: pytest.Config, *, static: bool, registered: Iterable[str] = ()
 ) -> Recorder:
     """``registered``: options whose reads are not watched (see ``watch_options``)."""
+    from difftest.changes.scan import repository_top
     from difftest.runners.pytest.recorder import Recorder
 
     preloaded = config.stash.get(PRELOADED, None)
-    recorder = Recorder(config.rootpath, static=static, preloaded=preloaded)
+    recorder = Recorder(
+        config.rootpath,
+        static=static,
+        preloaded=preloaded,
+        repository=repository_top(config.rootpath),
+    )
     recorder.probe.watch_options(config.option, registered)
     config.stash[RECORDER] = recorder
     config.add_cleanup(recorder.close)

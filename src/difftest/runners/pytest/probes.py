@@ -62,7 +62,12 @@ from difftest.changes.environment import (
     tracked_var,
     var_key,
 )
-from difftest.changes.scan import is_data_path, is_project_path, listing_key, top_packages
+from difftest.changes.scan import (
+    is_data_path,
+    is_project_path,
+    listing_key,
+    top_packages,
+)
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX
 from difftest.model import COLLECT_SUFFIX
@@ -85,9 +90,14 @@ _CANARY_SCOPE = "<canary>"
 
 
 class ProjectPaths:
-    """Maps paths to root-relative POSIX paths of project files (caches and venvs excluded)."""
+    """Maps paths to root-relative POSIX paths of project files (caches and venvs excluded).
 
-    def __init__(self, root: Path) -> None:
+    ``repository``: the top of the work tree the root lies in, when it lies above the root (a
+    project in a monorepo, see ``scan.repository_top``). Files there outside the root count when
+    read as data (a sibling directory's fixtures), as ``../``-relative paths: the baseline stays
+    portable between clones of the repository."""
+
+    def __init__(self, root: Path, *, repository: Path | None = None) -> None:
         self.root = root
         prefixes = [os.path.abspath(root), os.path.realpath(root)]
         #: The root's own absolute spellings.
@@ -97,6 +107,21 @@ class ProjectPaths:
         self._data_cache: dict[str, str | None] = {}
         #: Top-level packages named like a skipped directory (``scan.top_packages``).
         self.packages = top_packages(root)
+        #: Each absolute spelling of the repository's top, with the way up to it from the root
+        #: ("../../" for a root two levels below it).
+        self._outside: list[tuple[str, str]] = []
+        if repository is not None:
+            for spelling, top in (
+                (os.path.abspath, os.path.abspath(repository)),
+                (os.path.realpath, os.path.realpath(repository)),
+            ):
+                depth = os.path.relpath(spelling(root), top).replace(os.sep, "/").count("/") + 1
+                entry = (top.rstrip(os.sep) + os.sep, "../" * depth)
+                if entry not in self._outside:
+                    self._outside.append(entry)
+        # Installed code outside the root but in the repository (a virtualenv with an unusual
+        # name) is no data dependency: its packages count by version.
+        self._libraries = [d.rstrip(os.sep) + os.sep for d in _library_dirs()] if repository else []
 
     def is_project(self, rel: str) -> bool:
         """``scan.is_project_path`` under this root."""
@@ -131,9 +156,24 @@ class ProjectPaths:
                 if not counts(rel):
                     rel = None
                 break
+        else:
+            if cache is self._data_cache:
+                rel = self._outside_rel(full)
         if absolute:
             cache[path] = rel
         return rel
+
+    def _outside_rel(self, full: str) -> str | None:
+        """A data file in the repository but outside the root, as a ``../`` path."""
+        if any(full.startswith(d) for d in self._libraries):
+            return None
+        for top, up in self._outside:
+            if full + os.sep == top:
+                return up.rstrip("/")  # the top itself, listed
+            if full.startswith(top):
+                in_top = full[len(top) :].replace(os.sep, "/")
+                return up + in_top if is_data_path(in_top) else None
+        return None
 
     def rel_source(self, path: str) -> str | None:
         """Like :meth:`rel`, for Python sources only."""

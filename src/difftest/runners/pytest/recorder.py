@@ -94,11 +94,17 @@ class Recorder:
     """Probes and pending records of one recording process (serial run or xdist worker)."""
 
     def __init__(
-        self, root: Path, *, static: bool = False, preloaded: frozenset[str] | None = None
+        self,
+        root: Path,
+        *,
+        static: bool = False,
+        preloaded: frozenset[str] | None = None,
+        repository: Path | None = None,
     ) -> None:
         """``static``: no coverage; each record holds every block of its import closure.
-        ``preloaded``: ``sys.modules`` taken before this module was imported (default: now)."""
-        self.paths = ProjectPaths(root)
+        ``preloaded``: ``sys.modules`` taken before this module was imported (default: now).
+        ``repository``: the work tree's top above the root, whose files count when read."""
+        self.paths = ProjectPaths(root, repository=repository)
         #: Modules imported before any project code ran (pytest's and its plugins'): a project
         #: import of one finds it in ``sys.modules``, whatever files appear later. Not what
         #: difftest's recording imports (``sysconfig``): a plain run does not have them loaded.
