@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from difftest.changes.scan import listing_key
+from difftest.changes.scan import listing_key, repository_top
 from difftest.runners.pytest.probes import ProjectPaths, RuntimeProbe
 
 
@@ -119,3 +119,31 @@ def test_instances_a_module_comes_to_hold_between_two_looks_are_found_by_the_sec
     registry.CACHES.append(registry.Cache())
     probe.share_module_globals()
     assert len(probe.shared["registry.py"]) == 2
+
+
+def test_files_of_the_work_tree_outside_the_root_are_data_by_their_way_up_from_the_root(
+    tmp_path: Path,
+) -> None:
+    top = tmp_path / "repo"
+    root = top / "services" / "app"
+    root.mkdir(parents=True)
+    (top / ".git").mkdir()
+    assert repository_top(root) == top
+    assert repository_top(top) is None  # the root at the top has no outside
+    paths = ProjectPaths(root, repository=top)
+    assert paths.rel_data(str(top / "shared" / "users.json")) == "../../shared/users.json"
+    assert paths.rel_data(str(top / "services" / "other" / "a.txt")) == "../other/a.txt"
+    assert paths.rel_data(str(top)) == "../.."  # the top itself, listed
+    assert paths.rel_data(str(root / "data.txt")) == "data.txt"
+    # Caches, virtualenvs and what lies beyond the work tree are not.
+    assert paths.rel_data(str(top / ".venv" / "lib" / "x.py")) is None
+    assert paths.rel_data(str(top / "node_modules" / "x.json")) is None
+    assert paths.rel_data(str(tmp_path / "elsewhere.json")) is None
+    # Only data: a module there is not a project file.
+    assert paths.rel(str(top / "shared" / "helpers.py")) is None
+    # Another spelling of the top (a symlink to it) gives the same keys.
+    link = tmp_path / "link"
+    link.symlink_to(top)
+    linked = ProjectPaths(link / "services" / "app", repository=link)
+    assert linked.rel_data(str(top / "shared" / "users.json")) == "../../shared/users.json"
+    assert linked.rel_data(str(link / "shared" / "users.json")) == "../../shared/users.json"

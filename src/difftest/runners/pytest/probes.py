@@ -62,12 +62,7 @@ from difftest.changes.environment import (
     tracked_var,
     var_key,
 )
-from difftest.changes.scan import (
-    is_data_path,
-    is_project_path,
-    listing_key,
-    top_packages,
-)
+from difftest.changes.scan import is_data_path, is_project_path, listing_key, top_packages
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX
 from difftest.model import COLLECT_SUFFIX
@@ -107,17 +102,13 @@ class ProjectPaths:
         self._data_cache: dict[str, str | None] = {}
         #: Top-level packages named like a skipped directory (``scan.top_packages``).
         self.packages = top_packages(root)
-        #: Each absolute spelling of the repository's top, with the way up to it from the root
-        #: ("../../" for a root two levels below it).
+        #: Each absolute spelling of the repository's top, with the root spelt the same way.
         self._outside: list[tuple[str, str]] = []
         if repository is not None:
-            for spelling, top in (
-                (os.path.abspath, os.path.abspath(repository)),
-                (os.path.realpath, os.path.realpath(repository)),
-            ):
-                depth = os.path.relpath(spelling(root), top).replace(os.sep, "/").count("/") + 1
-                entry = (top.rstrip(os.sep) + os.sep, "../" * depth)
-                if entry not in self._outside:
+            for spelling in (os.path.abspath, os.path.realpath):
+                top, below = spelling(repository), spelling(root)
+                entry = (top.rstrip(os.sep) + os.sep, below)
+                if below.startswith(entry[0]) and entry not in self._outside:
                     self._outside.append(entry)
         # Installed code outside the root but in the repository (a virtualenv with an unusual
         # name) is no data dependency: its packages count by version.
@@ -138,11 +129,17 @@ class ProjectPaths:
     def rel_data(self, path: str) -> str | None:
         """Like :meth:`rel`, for a file read as data: build output directories count too
         (``scan.is_data_path``)."""
-        return self._relative(path, self._data_cache, self.is_data)
+        return self._relative(path, self._data_cache, self.is_data, outside=True)
 
     def _relative(
-        self, path: str, cache: dict[str, str | None], counts: Callable[[str], bool]
+        self,
+        path: str,
+        cache: dict[str, str | None],
+        counts: Callable[[str], bool],
+        *,
+        outside: bool = False,
     ) -> str | None:
+        """``outside``: whether a path in the repository outside the root counts."""
         absolute = os.path.isabs(path)
         if absolute:
             cached = cache.get(path, _MISSING)
@@ -157,7 +154,7 @@ class ProjectPaths:
                     rel = None
                 break
         else:
-            if cache is self._data_cache:
+            if outside:
                 rel = self._outside_rel(full)
         if absolute:
             cache[path] = rel
@@ -167,12 +164,12 @@ class ProjectPaths:
         """A data file in the repository but outside the root, as a ``../`` path."""
         if any(full.startswith(d) for d in self._libraries):
             return None
-        for top, up in self._outside:
-            if full + os.sep == top:
-                return up.rstrip("/")  # the top itself, listed
-            if full.startswith(top):
+        for top, root in self._outside:
+            if full + os.sep == top or full.startswith(top):
                 in_top = full[len(top) :].replace(os.sep, "/")
-                return up + in_top if is_data_path(in_top) else None
+                if not is_data_path(in_top):
+                    return None
+                return os.path.relpath(full, root).replace(os.sep, "/")
         return None
 
     def rel_source(self, path: str) -> str | None:
