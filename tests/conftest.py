@@ -1,4 +1,5 @@
-"""Shared fixtures: a real S3-compatible server (moto's), and baselines built from plain records."""
+"""Shared fixtures: a real S3-compatible server (moto's), baselines built from plain records, and
+real git."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,26 @@ for _name in ("PEX_EXTRA_SYS_PATH", "__PEX_EXTRA_SYS_PATH__"):
         os.environ[_name] = os.pathsep.join(
             os.path.abspath(entry) for entry in os.environ[_name].split(os.pathsep) if entry
         )
+
+
+# --------------------------------------------------------------------------- git
+
+
+@pytest.fixture
+def git() -> Callable[..., str]:
+    """Run real git in a directory (``git(path, "commit", "-qm", "one")``): its output."""
+
+    def run(where: Path, *args: str) -> str:
+        done = subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=where,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout.strip()
+
+    return run
 
 
 # --------------------------------------------------------------------------- S3

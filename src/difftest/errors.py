@@ -29,7 +29,3 @@ class BaselineVersionError(StorageError):
 
 class RemoteError(DifftestError):
     """A remote (file:// or s3://) could not be read or written."""
-
-
-class GitError(DifftestError):
-    """git could not answer a question about the working tree."""

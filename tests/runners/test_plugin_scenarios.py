@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from pytester_project import Project, ran
 
+from difftest.cli.error_handler import EXIT_OK
+from difftest.cli.main import main
 from difftest.model import COLLECT_SUFFIX
+from difftest.storage.baseline import Baseline
 
 APP = {
     "app/__init__.py": "",
@@ -306,3 +311,25 @@ def test_verbose_prints_the_reason_of_every_selected_test(app: Project) -> None:
             "    new: new test: no record yet",
         ]
     )
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_the_baseline_tells_the_commit_it_was_recorded_at(
+    app: Project, workers: list[str], git: Callable[..., str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    git(app.path, "init", "-q")
+    git(app.path, "add", "-A")
+    git(app.path, "commit", "-qm", "one")
+    app.baseline(*workers).assert_outcomes(passed=3)
+    first = git(app.path, "rev-parse", "HEAD")
+    with Baseline.open_existing(app.db) as baseline:
+        assert baseline.meta()["commit"] == first
+    capsys.readouterr()
+    assert main(["inspect", "--root", str(app.path)]) == EXIT_OK
+    assert f"commit:         {first}" in capsys.readouterr().out
+
+    app.edit("app/calc.py", "return a + b", "return b + a")
+    git(app.path, "commit", "-qam", "two")
+    app.baseline(*workers)
+    with Baseline.open_existing(app.db) as baseline:
+        assert baseline.meta()["commit"] == git(app.path, "rev-parse", "HEAD") != first

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from difftest.changes.scan import listing_key, repository_top
+from difftest.changes.repository import repository_top
+from difftest.changes.scan import listing_key
 from difftest.runners.pytest.probes import ProjectPaths, RuntimeProbe
 
 

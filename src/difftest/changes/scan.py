@@ -55,21 +55,6 @@ BUILD_OUTPUT_DIRS = frozenset({"build", "dist"})
 RACY_WINDOW_NS = 2_000_000_000
 
 
-#: What marks the top of a version-controlled work tree (``.git`` is a file in a worktree or a
-#: submodule).
-REPOSITORY_MARKERS = (".git", ".hg")
-
-
-def repository_top(root: Path | str) -> Path | None:
-    """The top of the version-controlled work tree that holds ``root``, when it lies above
-    ``root`` (a project in a monorepo): None when ``root`` is the top itself or is in none."""
-    here = Path(os.path.abspath(root))
-    for directory in (here, *here.parents):
-        if any(os.path.exists(os.path.join(directory, m)) for m in REPOSITORY_MARKERS):
-            return None if directory == here else directory
-    return None
-
-
 def top_packages(root: Path | str) -> frozenset[str]:
     """The top-level directories named like a virtualenv or build output (``TOP_SKIP_DIRS``)
     that are Python packages (hold an ``__init__.py``, which neither ever does): they hold

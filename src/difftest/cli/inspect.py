@@ -12,7 +12,7 @@ from typing import Any
 from difftest.cli.error_handler import EXIT_OK
 from difftest.errors import DifftestError
 from difftest.model import COLLECT_SUFFIX, DATA_BLOCK, ENV_PREFIX, SPAWN_BLOCK
-from difftest.storage.baseline import Baseline
+from difftest.storage.baseline import COMMIT_META, Baseline
 
 
 def _iso(timestamp: float) -> str:
@@ -50,7 +50,7 @@ def summary(baseline: Baseline) -> dict[str, Any]:
         "format_version": int(meta.get("format_version", "0")),
         "created_at": meta.get("created_at"),
         "updated_at": meta.get("updated_at"),
-        "commit": meta.get("commit"),
+        "commit": meta.get(COMMIT_META) or None,
         "tests": len(tests),
         "collection_records": len(rows) - len(tests),
         "test_files": len({row[1] for row in rows}),

@@ -57,6 +57,8 @@ ALWAYS_RUN_META = "always_run"
 #: Meta key of the pytest configuration of the last recording run (the pytest plugin's): its
 #: value and what each part of it was, so that a later run can say what changed.
 PYTEST_CONFIG_META = "pytest_config"
+#: Meta key of the git commit checked out when a recording run last wrote the baseline.
+COMMIT_META = "commit"
 
 SCHEMA_VERSION = 3
 #: A LIKE pattern for name facts written by the current analysis.

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from difftest.errors import RemoteError, StorageError
 from difftest.model import TestRecord
-from difftest.storage.baseline import ALWAYS_RUN_META, PYTEST_CONFIG_META, Baseline
+from difftest.storage.baseline import ALWAYS_RUN_META, COMMIT_META, PYTEST_CONFIG_META, Baseline
 from difftest.storage.remote import is_url, open_remote
 
 
@@ -87,7 +87,7 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
             {f: sorted(n) for f, n in always_run.items()}, sort_keys=True
         )
     if latest is not None:
-        for key in ("commit", PYTEST_CONFIG_META):
+        for key in (COMMIT_META, PYTEST_CONFIG_META):
             if key in latest[1]:
                 out_meta[key] = latest[1][key]
 

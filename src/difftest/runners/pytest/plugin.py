@@ -60,7 +60,7 @@ def _start_recorder(
     config: pytest.Config, *, static: bool, registered: Iterable[str] = ()
 ) -> Recorder:
     """``registered``: options whose reads are not watched (see ``watch_options``)."""
-    from difftest.changes.scan import repository_top
+    from difftest.changes.repository import repository_top
     from difftest.runners.pytest.recorder import Recorder
 
     preloaded = config.stash.get(PRELOADED, None)

@@ -88,7 +88,7 @@ class ProjectPaths:
     """Maps paths to root-relative POSIX paths of project files (caches and venvs excluded).
 
     ``repository``: the top of the work tree the root lies in, when it lies above the root (a
-    project in a monorepo, see ``scan.repository_top``). Files there outside the root count when
+    project in a monorepo, see ``repository.repository_top``). Files there outside the root count when
     read as data (a sibling directory's fixtures), as ``../``-relative paths: the baseline stays
     portable between clones of the repository."""
 

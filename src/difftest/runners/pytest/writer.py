@@ -10,13 +10,14 @@ from typing import Callable
 
 import pytest
 
+from difftest.changes.repository import head_commit
 from difftest.changes.scan import FileHasher
 from difftest.errors import DifftestError, StorageError
 from difftest.model import COLLECT_SUFFIX
 from difftest.runners.pytest.options import Settings
 from difftest.runners.pytest.plan import ALWAYS_META, PYTEST_CONFIG_KEY, RunPlan
 from difftest.runners.pytest.store import upload
-from difftest.storage.baseline import PYTEST_CONFIG_META, Baseline
+from difftest.storage.baseline import COMMIT_META, PYTEST_CONFIG_META, Baseline
 
 
 def deleted_file_records(plan: RunPlan) -> list[str]:
@@ -32,7 +33,8 @@ def merged_meta(
     always: Mapping[str, Iterable[str]],
     import_roots: Iterable[str],
 ) -> dict[str, str]:
-    """Meta values after this run: always-run marks replaced for the files collected now."""
+    """Meta values after this run: always-run marks replaced for the files collected now, and
+    the commit checked out ("" when there is none to tell: no stale one is left behind)."""
     merged = {f: list(ids) for f, ids in plan.always.items()}
     for file, ids in always.items():
         if ids:
@@ -45,6 +47,7 @@ def merged_meta(
         ALWAYS_META: json.dumps(merged, sort_keys=True),
         "import_roots": json.dumps(roots),
         PYTEST_CONFIG_META: json.dumps(config, sort_keys=True),
+        COMMIT_META: head_commit(plan.root) or "",
     }
 
 
