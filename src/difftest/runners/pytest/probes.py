@@ -88,9 +88,9 @@ class ProjectPaths:
     """Maps paths to root-relative POSIX paths of project files (caches and venvs excluded).
 
     ``repository``: the top of the work tree the root lies in, when it lies above the root (a
-    project in a monorepo, see ``repository.repository_top``). Files there outside the root count when
-    read as data (a sibling directory's fixtures), as ``../``-relative paths: the baseline stays
-    portable between clones of the repository."""
+    project in a monorepo, see ``repository.repository_top``). Files there outside the root
+    count when read as data (a sibling directory's fixtures), as ``../``-relative paths: the
+    baseline stays portable between clones of the repository."""
 
     def __init__(self, root: Path, *, repository: Path | None = None) -> None:
         self.root = root
@@ -154,8 +154,7 @@ class ProjectPaths:
                     rel = None
                 break
         else:
-            if outside:
-                rel = self._outside_rel(full)
+            rel = self._outside_rel(full) if outside else None
         if absolute:
             cache[path] = rel
         return rel
