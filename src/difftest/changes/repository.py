@@ -18,30 +18,37 @@ REPOSITORY_MARKERS = (".git", ".hg")
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 
+def _marker_above(root: Path | str) -> tuple[Path, Path] | None:
+    """The nearest directory at or above ``root`` holding a :data:`REPOSITORY_MARKERS` entry,
+    and that entry."""
+    here = Path(os.path.abspath(root))
+    for directory in (here, *here.parents):
+        for name in REPOSITORY_MARKERS:
+            marker = directory / name
+            if marker.exists():
+                return directory, marker
+    return None
+
+
 def repository_top(root: Path | str) -> Path | None:
     """The top of the version-controlled work tree that holds ``root``, when it lies above
     ``root`` (a project in a monorepo): None when ``root`` is the top itself or is in none."""
-    here = Path(os.path.abspath(root))
-    for directory in (here, *here.parents):
-        if any(os.path.exists(os.path.join(directory, m)) for m in REPOSITORY_MARKERS):
-            return None if directory == here else directory
-    return None
+    found = _marker_above(root)
+    if found is None or found[0] == Path(os.path.abspath(root)):
+        return None
+    return found[0]
 
 
 def head_commit(root: Path | str) -> str | None:
     """The commit git has checked out in the work tree holding ``root`` (``git rev-parse
     HEAD``), or None: no git work tree there, no commit yet, or files it cannot read."""
-    here = Path(os.path.abspath(root))
-    for directory in (here, *here.parents):
-        marker = directory / ".git"
-        if marker.exists():
-            try:
-                return _resolve_head(_git_dir(marker))
-            except (OSError, UnicodeDecodeError):
-                return None
-        if (directory / ".hg").exists():
-            return None
-    return None
+    found = _marker_above(root)
+    if found is None or found[1].name != ".git":
+        return None
+    try:
+        return _resolve_head(_git_dir(found[1]))
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _git_dir(marker: Path) -> Path:
