@@ -4,7 +4,14 @@ import ast
 
 import pytest
 
-from difftest.changes.blocks import InstanceState, instance_state, keeping_lines, parse_blocks
+from difftest.changes.blocks import (
+    InstanceState,
+    instance_state,
+    instance_states,
+    keeping_lines,
+    parse_blocks,
+    sharing_of,
+)
 from difftest.errors import SourceError
 
 SOURCE = '''
@@ -308,6 +315,22 @@ def test_the_state_of_an_instance_is_what_its_storing_methods_and_their_callees_
         instance_state(ast.parse("class Point:\n    def norm(self):\n        return 1\n"), "Point")
         is None
     )
+
+
+def test_the_states_of_a_modules_classes_are_each_classs_own_state_found_in_one_pass():
+    source = (
+        _REGISTRY
+        + "\n    class Entry:\n        def set(self, value):\n            self.value = value\n\n"
+        + "        def get(self):\n            return self.value\n"
+        + "\nclass Point:\n    def norm(self):\n        return 1\n"
+    )
+    tree = ast.parse(source)
+    states = instance_states(tree)
+    assert set(states) == {"Registry", "Registry.Entry"}  # Point keeps nothing
+    for name, state in states.items():
+        assert state == instance_state(tree, name)
+    facts = sharing_of(tree)
+    assert facts.states == states and facts.keeping == keeping_lines(tree)
 
 
 @pytest.mark.parametrize(

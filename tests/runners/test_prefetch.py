@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from difftest.changes.blocks import parse_blocks, parse_tree
+from difftest.changes.blocks import Sharing, parse_blocks, parse_tree, sharing_of
 from difftest.changes.imports import imported_names
 from difftest.changes.names import blocks_and_names
 from difftest.changes.scan import FileHasher
 from difftest.model import TestRecord, digest
-from difftest.runners.pytest import local, prefetch, recorder, records, store
+from difftest.runners.pytest import local, prefetch, probes, recorder, records, store
 from difftest.runners.pytest.prefetch import Analysed, Prefetcher, Request
 from difftest.runners.pytest.probes import ProjectPaths
 from difftest.runners.pytest.records import RecordBuilder
@@ -43,8 +43,33 @@ MODULE = textwrap.dedent(
 )
 
 
+REGISTRY = textwrap.dedent(
+    """\
+    class Registry:
+        def __init__(self):
+            self.items = []
+
+        def add(self, item):
+            self.items.append(item)
+
+        def count(self):
+            return len(self.items)
+
+    _SEEN = {}
+
+    def settings(path):
+        if path not in _SEEN:
+            _SEEN[path] = open(path).read()
+        return _SEEN[path]
+
+    REGISTRY = Registry()
+    """
+)
+
+
 def _project(root: Path) -> None:
     (root / "pkg").mkdir()
+    (root / "pkg" / "registry.py").write_text(REGISTRY)
     (root / "pkg" / "__init__.py").write_text("")
     (root / "pkg" / "sibling.py").write_text("LIMIT = 3\n")
     (root / "pkg" / "shapes.py").write_text(MODULE)
@@ -101,6 +126,22 @@ def test_an_answer_is_handed_out_once_and_its_imports_stay(tmp_path: Path) -> No
         assert helper.imports("pkg/shapes.py", digest(b""), "pkg") is None
         # resolved against another package, relative imports would name other modules
         assert helper.imports("pkg/shapes.py", version, "") is None
+
+
+def test_the_helper_tells_what_a_files_code_keeps_between_tests_and_that_stays_after_the_answer(
+    tmp_path: Path,
+) -> None:
+    # What the run-time probe would otherwise parse the file for itself (a module-level
+    # instance's class, a function that keeps what it reads).
+    with _asked(tmp_path, ("pkg/registry.py", "pkg", True)) as helper:
+        version = _version(tmp_path, "pkg/registry.py")
+        answer = helper.take("pkg/registry.py", version)
+        assert answer is not None and answer.sharing is not None
+        assert answer.sharing == sharing_of(parse_tree(REGISTRY, "pkg/registry.py"))
+        assert set(answer.sharing.states) == {"Registry"} and answer.sharing.keeping
+        assert helper.sharing("pkg/registry.py", version) == answer.sharing
+        assert helper.sharing("pkg/registry.py", digest(b"REGISTRY = None\n")) is None
+        assert helper.sharing("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is None
 
 
 def test_an_answer_is_used_only_for_the_file_version_it_was_about(tmp_path: Path) -> None:
@@ -229,6 +270,69 @@ def test_a_recording_run_uses_its_helpers_and_stores_what_a_run_without_them_sto
     monkeypatch.setattr(local, "helper_possible", lambda: False)
     project.baseline("--diff-force", "--diff-batch-size", "1").assert_outcomes(passed=2)
     assert _what_ran_against(project.records()) == with_helpers
+
+
+def test_a_recording_run_takes_what_code_keeps_between_tests_from_the_helper_not_parsing_it(
+    project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/registry.py": REGISTRY,
+            "settings.txt": "debug",
+            "tests/test_registry.py": """
+                from pkg.registry import REGISTRY, settings
+
+                def test_add():
+                    REGISTRY.add(1)
+
+                def test_count():
+                    assert REGISTRY.count() >= 0
+
+                def test_settings():
+                    assert settings("settings.txt") == "debug"
+
+                def test_nothing():
+                    pass
+                """,
+        }
+    )
+    answered: list[str] = []
+    parsed: list[str] = []
+    sharing, source_tree = Prefetcher.sharing, probes.RuntimeProbe._source_tree
+
+    def waited_sharing(self: Prefetcher, path: str, version: str) -> Sharing | None:
+        _answered(self)  # as in the test above: a run this short would end first
+        found = sharing(self, path, version)
+        if found is not None:
+            answered.append(path)
+        return found
+
+    def counted_source_tree(self: probes.RuntimeProbe, filename: str, rel: str) -> Any:
+        parsed.append(rel)
+        return source_tree(self, filename, rel)
+
+    monkeypatch.setattr(Prefetcher, "sharing", waited_sharing)
+    monkeypatch.setattr(probes.RuntimeProbe, "_source_tree", counted_source_tree)
+    monkeypatch.setattr(recorder, "helper_possible", lambda: True)
+    project.baseline().assert_outcomes(passed=4)
+    with_helper = _what_ran_against(project.records())
+    assert "pkg/registry.py" in answered and "pkg/registry.py" not in parsed
+
+    # Without the helper the probe parses the file itself, and the records are the same.
+    monkeypatch.setattr(recorder, "helper_possible", lambda: False)
+    project.baseline("--diff-force").assert_outcomes(passed=4)
+    assert "pkg/registry.py" in parsed
+    assert _what_ran_against(project.records()) == with_helper
+    # What the shared instance keeps (Registry.add) is a dependency of the test reading it;
+    # what the memo kept (settings.txt), of every test of a module importing it.
+    ran = {
+        n.rpartition("::")[2]: {(d.key, d.name) for d in r.deps}
+        for n, r in project.records().items()
+    }
+    assert ("pkg/registry.py", "Registry.add") in ran["test_count"]
+    assert ("pkg/registry.py", "Registry.add") not in ran["test_nothing"]
+    assert any(key == "settings.txt" for key, _ in ran["test_nothing"])
 
 
 def test_tests_held_for_the_helper_reach_the_writer_one_batch_at_a_time(

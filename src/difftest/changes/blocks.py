@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
@@ -491,9 +491,33 @@ def instance_state(tree: ast.Module, qualname: str) -> InstanceState | None:
     what one test stored on it for the tests after it. Constructors do not count as readers: a
     test making an instance of its own reads nothing another test stored."""
     keeping = _Keeping(tree)
-    cls = keeping.classes.get(qualname)
-    if cls is None:
-        return None
+    return _instance_state(keeping, qualname) if qualname in keeping.classes else None
+
+
+def instance_states(tree: ast.Module) -> dict[str, InstanceState]:
+    """The :class:`InstanceState` of every class of ``tree`` that has any, by qualified name:
+    :func:`instance_state` for each, from one index of the module."""
+    keeping = _Keeping(tree)
+    found = {name: _instance_state(keeping, name) for name in keeping.classes}
+    return {name: state for name, state in found.items() if state is not None}
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How a module's code may carry what one test did over to another: the first lines of the
+    functions that may keep what they read (:func:`keeping_lines`), and the state of each class
+    that keeps any (:func:`instance_states`)."""
+
+    keeping: frozenset[int]
+    states: Mapping[str, InstanceState]
+
+
+def sharing_of(tree: ast.Module) -> Sharing:
+    return Sharing(keeping_lines(tree), instance_states(tree))
+
+
+def _instance_state(keeping: _Keeping, qualname: str) -> InstanceState | None:
+    cls = keeping.classes[qualname]
     found = keeping.spread((), (qualname,))
     lines = frozenset(f.body[0].lineno for f in keeping.funcs if id(f) in found)
     readers = frozenset(

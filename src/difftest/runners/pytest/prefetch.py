@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from difftest.changes.blocks import FileBlocks, parse_tree
+from difftest.changes.blocks import FileBlocks, InstanceState, Sharing, parse_tree, sharing_of
 from difftest.changes.imports import imported_names
 from difftest.changes.names import blocks_and_names
 from difftest.errors import SourceError
@@ -48,6 +48,9 @@ class Analysed:
     #: Dotted names it imports, relative imports resolved against ``package``.
     imports: frozenset[str]
     package: str
+    #: What the run-time probe asks of a file when its code reads a file or holds an instance
+    #: beyond a test (:meth:`Prefetcher.sharing`).
+    sharing: Sharing | None = None
 
 
 _NO_BLOCKS = FileBlocks(blocks=(), _functions=())
@@ -63,6 +66,12 @@ def analyse(root: Path, path: str, package: str, names: bool) -> dict[str, Any]:
         tree = parse_tree(data, path)
         blocks, facts = blocks_and_names(tree, path, names=names)
         out["imports"] = sorted(imported_names(tree, package))
+        kept = sharing_of(tree)
+        out["keeping"] = sorted(kept.keeping)
+        out["states"] = {
+            name: [sorted(state.readers), sorted(state.lines)]
+            for name, state in kept.states.items()
+        }
     except (SourceError, RecursionError, ValueError):
         out["error"] = True
         return out
@@ -77,12 +86,17 @@ def _decode(raw: dict[str, Any]) -> Analysed | None:
     blocks = tuple(Block(str(n), str(k), int(s), int(e), str(c)) for n, k, s, e, c in raw["blocks"])
     # blocks_from_tree lists the function blocks last, in order of their first line.
     functions = tuple(b for b in blocks if b.kind == "function")
+    states = {
+        str(name): InstanceState(frozenset(map(int, readers)), frozenset(map(int, lines)))
+        for name, (readers, lines) in raw["states"].items()
+    }
     return Analysed(
         version=str(raw["version"]),
         blocks=FileBlocks(blocks=blocks, _functions=functions),
         names=raw["names"],
         imports=frozenset(map(str, raw["imports"])),
         package=str(raw["package"]),
+        sharing=Sharing(frozenset(map(int, raw["keeping"])), states),
     )
 
 
@@ -155,13 +169,21 @@ class Prefetcher:
     def take(self, path: str, version: str) -> Analysed | None:
         """The answer for ``path`` at ``version``, or None (not asked for, not answered yet,
         another version): never waits, so a slow or stuck helper cannot hold the run up. The
-        answer is handed out once (the recorder keeps what it needs); its imports stay, for
-        :meth:`imports`."""
+        answer is handed out once (the recorder keeps what it needs); its imports and sharing
+        facts stay, for :meth:`imports` and :meth:`sharing`."""
         found = self._answer(path, version)
         if found is not None:
             del self._answers[path]
-            self._imports[path] = Analysed(version, _NO_BLOCKS, None, found.imports, found.package)
+            self._imports[path] = Analysed(
+                version, _NO_BLOCKS, None, found.imports, found.package, found.sharing
+            )
         return found
+
+    def sharing(self, path: str, version: str) -> Sharing | None:
+        """The :class:`Sharing` facts of ``path`` at ``version``, if the helper answered for it
+        (never waits)."""
+        found = self._imports.get(path) or self._answer(path, version)
+        return found.sharing if found is not None and found.version == version else None
 
     def imports(self, path: str, version: str, package: str) -> frozenset[str] | None:
         """What ``path`` at ``version`` imports (relative imports resolved against ``package``),

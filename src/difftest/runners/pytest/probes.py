@@ -53,7 +53,13 @@ from typing import Any, Callable
 
 import pytest
 
-from difftest.changes.blocks import InstanceState, instance_state, keeping_lines, parse_tree
+from difftest.changes.blocks import (
+    InstanceState,
+    Sharing,
+    instance_state,
+    keeping_lines,
+    parse_tree,
+)
 from difftest.changes.environment import (
     DISTRIBUTIONS_KEY,
     dist_key,
@@ -299,6 +305,10 @@ class RuntimeProbe:
         self.shared: dict[str, list[InstanceState]] = {}
         self._states: dict[tuple[str, str], InstanceState | None] = {}
         self._trees: dict[str, ast.Module | None] = {}
+        #: Where :class:`Sharing` facts worked out beside the tests are found (the analysis
+        #: helper's, :meth:`~difftest.runners.pytest.records.RecordBuilder.sharing`): a file
+        #: found there is not parsed here.
+        self.analysed: Callable[[str], Sharing | None] | None = None
         #: id of a module -> (the module, its globals when last looked at, :meth:`_held_by`)
         self._held: dict[int, tuple[ModuleType, list[object], list[object]]] = {}
         #: (sys.modules' values when last looked at, the project modules among them)
@@ -890,13 +900,27 @@ class RuntimeProbe:
             if rel is not None and code.co_name != "<module>":
                 lines = self._keeping.get(rel)
                 if lines is None:
-                    tree = self._source_tree(code.co_filename, rel)
-                    lines = frozenset() if tree is None else keeping_lines(tree)
+                    facts = self._sharing(rel)
+                    if facts is not None:
+                        lines = facts.keeping
+                    else:
+                        tree = self._source_tree(code.co_filename, rel)
+                        lines = frozenset() if tree is None else keeping_lines(tree)
                     self._keeping[rel] = lines
                 if code.co_firstlineno in lines:
                     found.add(rel)
             frame = frame.f_back
         return found
+
+    def _sharing(self, rel: str) -> Sharing | None:
+        analysed = self.analysed
+        if analysed is None:
+            return None
+        paused, self.paused = self.paused, True  # hashing the file is difftest's own read
+        try:
+            return analysed(rel)
+        finally:
+            self.paused = paused
 
     def _source_tree(self, filename: str, rel: str) -> ast.Module | None:
         """The parsed source of a project file (the last few kept: a file holding several
@@ -931,8 +955,12 @@ class RuntimeProbe:
             rel = self._code_file(filename)
             if rel is None or (rel, cls.__qualname__) in self._states:
                 continue
-            tree = self._source_tree(filename, rel)
-            state = None if tree is None else instance_state(tree, cls.__qualname__)
+            found = self._sharing(rel)
+            if found is not None:
+                state = found.states.get(cls.__qualname__)
+            else:
+                tree = self._source_tree(filename, rel)
+                state = None if tree is None else instance_state(tree, cls.__qualname__)
             self._states[(rel, cls.__qualname__)] = state
             if state is not None:
                 self.shared.setdefault(rel, []).append(state)

@@ -158,6 +158,7 @@ class Recorder:
         if helper is not None:
             if self._prefetch:
                 builder.use_prefetch(helper)
+                self.probe.analysed = builder.sharing
             else:
                 helper.close()
 

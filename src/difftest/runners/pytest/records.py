@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from difftest.changes.blocks import FileBlocks, parse_tree
+from difftest.changes.blocks import FileBlocks, Sharing, parse_tree
 from difftest.changes.environment import (
     PYTHON_KEY,
     current_value,
@@ -327,6 +327,15 @@ class RecordBuilder:
             if names is not None:
                 requests.append((path, index.package_of(path), names))
         prefetch.submit(requests, last=last)
+
+    def sharing(self, path: str) -> Sharing | None:
+        """What the helper found ``path`` keeps between tests, for the file as it is now (None:
+        no helper, not answered yet, or another version)."""
+        prefetch = self.facts.prefetch
+        if prefetch is None:
+            return None
+        version = self.facts.hasher.hash(path)
+        return prefetch.sharing(path, version) if version is not None else None
 
     def analysing(self) -> bool:
         """Whether the helper has answers to come: until then, writing records would wait."""
