@@ -26,7 +26,7 @@ from common import BENCH, REPO, BenchError, log, machine, make_venv, tree_digest
 from projects import PROJECTS, by_name
 
 #: Projects the timings (a) and (b) use; the mutation benchmark uses all of PROJECTS.
-PERF_PROJECTS = ["more-itertools", "toolz"]
+PERF_PROJECTS = ["more-itertools", "toolz", "boltons"]
 
 TARGETS = {
     "difftest_safety_pct": 100.0,
