@@ -71,7 +71,7 @@ from difftest.changes.environment import (
 from difftest.changes.scan import is_data_path, is_project_path, listing_key, top_packages
 from difftest.errors import SourceError
 from difftest.graph.modules import EXTERNAL_PREFIX
-from difftest.model import COLLECT_SUFFIX
+from difftest.model import COLLECT_SUFFIX, digest
 
 #: Coverage context of everything outside tests, collection and fixture setups.
 SESSION_CONTEXT = "<session>"
@@ -305,10 +305,11 @@ class RuntimeProbe:
         self.shared: dict[str, list[InstanceState]] = {}
         self._states: dict[tuple[str, str], InstanceState | None] = {}
         self._trees: dict[str, ast.Module | None] = {}
-        #: Where :class:`Sharing` facts worked out beside the tests are found (the analysis
-        #: helper's, :meth:`~difftest.runners.pytest.records.RecordBuilder.sharing`): a file
-        #: found there is not parsed here.
-        self.analysed: Callable[[str], Sharing | None] | None = None
+        #: Where :class:`Sharing` facts worked out beside the tests are found, by file and
+        #: content hash (the analysis helper's, :meth:`~difftest.runners.pytest.prefetch.
+        #: Prefetcher.sharing`): a file found there is not parsed here.
+        self.analysed: Callable[[str, str], Sharing | None] | None = None
+        self._analysed: dict[str, Sharing] = {}
         #: id of a module -> (the module, its globals when last looked at, :meth:`_held_by`)
         self._held: dict[int, tuple[ModuleType, list[object], list[object]]] = {}
         #: (sys.modules' values when last looked at, the project modules among them)
@@ -900,7 +901,7 @@ class RuntimeProbe:
             if rel is not None and code.co_name != "<module>":
                 lines = self._keeping.get(rel)
                 if lines is None:
-                    facts = self._sharing(rel)
+                    facts = self._sharing(code.co_filename, rel)
                     if facts is not None:
                         lines = facts.keeping
                     else:
@@ -912,15 +913,21 @@ class RuntimeProbe:
             frame = frame.f_back
         return found
 
-    def _sharing(self, rel: str) -> Sharing | None:
-        analysed = self.analysed
-        if analysed is None:
-            return None
-        paused, self.paused = self.paused, True  # hashing the file is difftest's own read
+    def _sharing(self, filename: str, rel: str) -> Sharing | None:
+        """The :class:`Sharing` facts of the file as it is now, if worked out already."""
+        found = self._analysed.get(rel)
+        if found is not None or self.analysed is None:
+            return found
         try:
-            return analysed(rel)
-        finally:
-            self.paused = paused
+            # Read past the probe (not paused: another thread's reads count meanwhile).
+            with self._orig_open(filename, "rb") as source:
+                version = digest(source.read())
+        except OSError:
+            return None
+        found = self.analysed(rel, version)
+        if found is not None:
+            self._analysed[rel] = found
+        return found
 
     def _source_tree(self, filename: str, rel: str) -> ast.Module | None:
         """The parsed source of a project file (the last few kept: a file holding several
@@ -955,7 +962,7 @@ class RuntimeProbe:
             rel = self._code_file(filename)
             if rel is None or (rel, cls.__qualname__) in self._states:
                 continue
-            found = self._sharing(rel)
+            found = self._sharing(filename, rel)
             if found is not None:
                 state = found.states.get(cls.__qualname__)
             else:

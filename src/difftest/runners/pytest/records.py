@@ -328,14 +328,11 @@ class RecordBuilder:
                 requests.append((path, index.package_of(path), names))
         prefetch.submit(requests, last=last)
 
-    def sharing(self, path: str) -> Sharing | None:
-        """What the helper found ``path`` keeps between tests, for the file as it is now (None:
-        no helper, not answered yet, or another version)."""
+    def sharing(self, path: str, version: str) -> Sharing | None:
+        """What the helper found ``path`` at ``version`` keeps between tests (None: no helper,
+        not answered yet, or another version)."""
         prefetch = self.facts.prefetch
-        if prefetch is None:
-            return None
-        version = self.facts.hasher.hash(path)
-        return prefetch.sharing(path, version) if version is not None else None
+        return prefetch.sharing(path, version) if prefetch is not None else None
 
     def analysing(self) -> bool:
         """Whether the helper has answers to come: until then, writing records would wait."""
