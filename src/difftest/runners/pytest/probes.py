@@ -1044,8 +1044,12 @@ class RuntimeProbe:
                 except RuntimeError:  # changed size while read (another thread)
                     return
                 budget[0] -= len(items)
+                seen = self._seen_kinds
                 for item in items:
-                    self._share_value(item, depth - 1, budget)
+                    kind = type(item)
+                    # Most items are of kinds looked at already: passed over without a call.
+                    if kind in _CONTAINERS or kind is FunctionType or id(kind) not in seen:
+                        self._share_value(item, depth - 1, budget)
         elif id(kind) not in self._seen_kinds and not _is_code(value):
             self.share(value)
 
