@@ -5,6 +5,7 @@ cannot answer, the recorder is left to do the work, never waiting on it forever.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import textwrap
 import time
@@ -142,6 +143,31 @@ def test_the_helper_tells_what_a_files_code_keeps_between_tests_and_that_stays_a
         assert helper.sharing("pkg/registry.py", version) == answer.sharing
         assert helper.sharing("pkg/registry.py", digest(b"REGISTRY = None\n")) is None
         assert helper.sharing("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is None
+
+
+def test_sharing_facts_are_looked_up_in_the_answers_read_so_far_never_on_the_pipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run-time probe asks from whatever thread of a test read a file: a read of the pipe
+    # there would race the recorder's own reads after each test.
+    _project(tmp_path)
+    helper = Prefetcher(tmp_path)
+    assert helper._proc is not None and helper._proc.stdout is not None
+    version = _version(tmp_path, "pkg/registry.py")
+    try:
+        helper.submit([("pkg/registry.py", "pkg", True)])
+        ready, _, _ = select.select([helper._proc.stdout.fileno()], [], [], 60)
+        assert ready, "the helper did not answer within a minute"
+        with monkeypatch.context() as patched:
+            patched.setattr(helper, "_read", lambda: pytest.fail("sharing read the pipe"))
+            assert helper.sharing("pkg/registry.py", version) is None  # answered, not read yet
+        _answered(helper)  # as the recorder does after each test
+        before = helper.sharing("pkg/registry.py", version)
+        assert before is not None and "Registry" in before.states
+        assert helper.take("pkg/registry.py", version) is not None
+        assert helper.sharing("pkg/registry.py", version) == before
+    finally:
+        helper.close()
 
 
 def test_an_answer_is_used_only_for_the_file_version_it_was_about(tmp_path: Path) -> None:

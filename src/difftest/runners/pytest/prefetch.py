@@ -173,16 +173,18 @@ class Prefetcher:
         facts stay, for :meth:`imports` and :meth:`sharing`."""
         found = self._answer(path, version)
         if found is not None:
-            del self._answers[path]
+            # Kept before the answer goes: :meth:`sharing` may look from another thread.
             self._imports[path] = Analysed(
                 version, _NO_BLOCKS, None, found.imports, found.package, found.sharing
             )
+            del self._answers[path]
         return found
 
     def sharing(self, path: str, version: str) -> Sharing | None:
-        """The :class:`Sharing` facts of ``path`` at ``version``, if the helper answered for it
-        (never waits)."""
-        found = self._imports.get(path) or self._answer(path, version)
+        """The :class:`Sharing` facts of ``path`` at ``version``, if an answer read so far has
+        them. The run-time probe asks from whatever thread of a test read a file, so this never
+        reads the helper's pipe (the recorder does, after each test)."""
+        found = self._imports.get(path) or self._answers.get(path)
         return found.sharing if found is not None and found.version == version else None
 
     def imports(self, path: str, version: str, package: str) -> frozenset[str] | None:
