@@ -8,6 +8,7 @@ import os
 import select
 import signal
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -145,27 +146,37 @@ def test_the_helper_tells_what_a_files_code_keeps_between_tests_and_that_stays_a
         assert helper.sharing("pkg/shapes.py", _version(tmp_path, "pkg/shapes.py")) is None
 
 
-def test_sharing_facts_are_looked_up_in_the_answers_read_so_far_never_on_the_pipe(
+def test_sharing_facts_are_read_from_the_pipe_only_in_the_thread_that_runs_the_recorder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The run-time probe asks from whatever thread of a test read a file: a read of the pipe
-    # there would race the recorder's own reads after each test.
+    # there would race the recorder's own reads.
     _project(tmp_path)
     helper = Prefetcher(tmp_path)
     assert helper._proc is not None and helper._proc.stdout is not None
     version = _version(tmp_path, "pkg/registry.py")
+    found: list[Sharing | None] = []
     try:
         helper.submit([("pkg/registry.py", "pkg", True)])
         ready, _, _ = select.select([helper._proc.stdout.fileno()], [], [], 60)
         assert ready, "the helper did not answer within a minute"
         with monkeypatch.context() as patched:
-            patched.setattr(helper, "_read", lambda: pytest.fail("sharing read the pipe"))
-            assert helper.sharing("pkg/registry.py", version) is None  # answered, not read yet
-        _answered(helper)  # as the recorder does after each test
-        before = helper.sharing("pkg/registry.py", version)
-        assert before is not None and "Registry" in before.states
+            patched.setattr(helper, "_read", lambda: pytest.fail("another thread read the pipe"))
+            other = threading.Thread(
+                target=lambda: found.append(helper.sharing("pkg/registry.py", version))
+            )
+            other.start()
+            other.join()
+        assert found == [None]  # answered, not read yet
+        here = helper.sharing("pkg/registry.py", version)  # read now
+        assert here is not None and "Registry" in here.states
         assert helper.take("pkg/registry.py", version) is not None
-        assert helper.sharing("pkg/registry.py", version) == before
+        other = threading.Thread(
+            target=lambda: found.append(helper.sharing("pkg/registry.py", version))
+        )
+        other.start()
+        other.join()
+        assert found[-1] == here  # kept once taken, for every thread
     finally:
         helper.close()
 

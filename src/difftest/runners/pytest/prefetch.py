@@ -21,6 +21,7 @@ import os
 import select
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,7 @@ class Prefetcher:
         #: here, so neither side can block the other).
         self._unsent = b""
         self._last = False
+        self._owner = threading.get_ident()
         if self._proc is not None and self._proc.stdin is not None:
             os.set_blocking(self._proc.stdin.fileno(), False)
 
@@ -181,9 +183,12 @@ class Prefetcher:
         return found
 
     def sharing(self, path: str, version: str) -> Sharing | None:
-        """The :class:`Sharing` facts of ``path`` at ``version``, if an answer read so far has
-        them. The run-time probe asks from whatever thread of a test read a file, so this never
-        reads the helper's pipe (the recorder does, after each test)."""
+        """The :class:`Sharing` facts of ``path`` at ``version``, if the helper answered for it
+        (never waits). The run-time probe asks from whatever thread of a test read a file: only
+        in the thread that runs the recorder (and made this) are answers read from the pipe,
+        elsewhere those read so far are looked at, so no two threads read it at once."""
+        if path in self._pending and threading.get_ident() == self._owner:
+            self._read()
         found = self._imports.get(path) or self._answers.get(path)
         return found.sharing if found is not None and found.version == version else None
 
