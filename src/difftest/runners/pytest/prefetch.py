@@ -1,8 +1,9 @@
 """Analyse project files in a helper process while the tests run.
 
-A recording run needs the blocks, name facts and imports of every project file a test reaches.
-Working them out is CPU work in the run's own process: on more-itertools, about 1 s of a run
-whose tests take 4.6 s. With a second core, a helper process does it for the files imported by
+A recording run needs the blocks, name facts and imports of every project file a test reaches,
+and its run-time probe what the code of some keeps between tests (``blocks.Sharing``). Working
+them out is CPU work in the run's own process: on more-itertools, about 1 s of a run whose tests
+take 4.6 s. With a second core, a helper process does it for the files imported by
 collection. It starts when recording does, before the conftests are imported, and works while
 pytest still collects (the files imported by the first test file, usually the package under
 test, then the rest at the end of collection); the recorder holds its first batches of records
@@ -51,7 +52,7 @@ class Analysed:
     package: str
     #: What the run-time probe asks of a file when its code reads a file or holds an instance
     #: beyond a test (:meth:`Prefetcher.sharing`).
-    sharing: Sharing | None = None
+    sharing: Sharing
 
 
 _NO_BLOCKS = FileBlocks(blocks=(), _functions=())
