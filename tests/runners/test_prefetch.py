@@ -336,7 +336,7 @@ def test_a_recording_run_takes_what_code_keeps_between_tests_from_the_helper_not
     )
     answered: list[str] = []
     parsed: list[str] = []
-    sharing, source_tree = Prefetcher.sharing, probes.RuntimeProbe._source_tree
+    sharing, parse_tree = Prefetcher.sharing, probes.parse_tree
 
     def waited_sharing(self: Prefetcher, path: str, version: str) -> Sharing | None:
         _answered(self)  # as in the test above: a run this short would end first
@@ -345,12 +345,12 @@ def test_a_recording_run_takes_what_code_keeps_between_tests_from_the_helper_not
             answered.append(path)
         return found
 
-    def counted_source_tree(self: probes.RuntimeProbe, filename: str, rel: str) -> Any:
+    def counted_parse_tree(source: bytes, rel: str) -> Any:
         parsed.append(rel)
-        return source_tree(self, filename, rel)
+        return parse_tree(source, rel)
 
     monkeypatch.setattr(Prefetcher, "sharing", waited_sharing)
-    monkeypatch.setattr(probes.RuntimeProbe, "_source_tree", counted_source_tree)
+    monkeypatch.setattr(probes, "parse_tree", counted_parse_tree)
     monkeypatch.setattr(recorder, "helper_possible", lambda: True)
     project.baseline().assert_outcomes(passed=4)
     with_helper = _what_ran_against(project.records())

@@ -4,8 +4,10 @@ linecache, os, sqlite3 and the package loader) behind when it is uninstalled."""
 
 from __future__ import annotations
 
+import ast
 import builtins
 import bz2
+import gc
 import glob
 import importlib.machinery
 import io
@@ -17,6 +19,7 @@ import sqlite3.dbapi2
 import sys
 import tarfile
 import tokenize
+import types
 from pathlib import Path
 from typing import Any
 
@@ -103,13 +106,17 @@ CACHES = []
 """
 
 
-def test_instances_a_module_comes_to_hold_between_two_looks_are_found_by_the_second(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _import_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     (tmp_path / "registry.py").write_text(_REGISTRY)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "registry", raising=False)
-    registry: Any = importlib.import_module("registry")
+    return importlib.import_module("registry")
+
+
+def test_instances_a_module_comes_to_hold_between_two_looks_are_found_by_the_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = _import_registry(tmp_path, monkeypatch)
     probe = RuntimeProbe(ProjectPaths(tmp_path))
     probe.share_module_globals()
     assert probe.shared == {}
@@ -120,6 +127,36 @@ def test_instances_a_module_comes_to_hold_between_two_looks_are_found_by_the_sec
     registry.CACHES.append(registry.Cache())
     probe.share_module_globals()
     assert len(probe.shared["registry.py"]) == 2
+
+
+def _reachable(root: object) -> list[object]:
+    """Every object reachable from ``root`` through containers and instances (not through
+    modules, classes or functions: those are the program's, not what ``root`` keeps)."""
+    seen: set[int] = set()
+    found: list[object] = []
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (type, types.ModuleType, types.FunctionType)):
+            continue
+        seen.add(id(obj))
+        found.append(obj)
+        stack.extend(gc.get_referents(obj))
+    return found
+
+
+def test_the_probe_keeps_what_a_parsed_file_shares_between_tests_and_not_its_syntax_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every full garbage collection of the run walks whatever the probe keeps: a syntax tree
+    # is tens of thousands of objects, the facts drawn from it a few.
+    registry = _import_registry(tmp_path, monkeypatch)
+    probe = RuntimeProbe(ProjectPaths(tmp_path))  # no analysis helper: it parses the file
+    registry.REGISTRY = registry.Registry()
+    registry.CACHES.append(registry.Cache())
+    probe.share_module_globals()
+    assert len(probe.shared["registry.py"]) == 2  # both classes' state, from one parse
+    assert not any(isinstance(o, ast.AST) for o in _reachable(probe))
 
 
 def test_files_of_the_work_tree_outside_the_root_are_data_by_their_way_up_from_the_root(

@@ -24,7 +24,6 @@ on them (:meth:`RuntimeProbe.share`).
 from __future__ import annotations
 
 import argparse
-import ast
 import builtins
 import collections.abc
 import functools
@@ -56,9 +55,8 @@ import pytest
 from difftest.changes.blocks import (
     InstanceState,
     Sharing,
-    instance_state,
-    keeping_lines,
     parse_tree,
+    sharing_of,
 )
 from difftest.changes.environment import (
     DISTRIBUTIONS_KEY,
@@ -80,8 +78,8 @@ FIXTURE_CONTEXT = "<fixture>"
 
 _MISSING = object()
 
-#: How many parsed project files the runtime probe keeps (see ``RuntimeProbe._source_tree``).
-_TREES_KEPT = 8
+#: The sharing facts of a file that cannot be read or parsed: nothing to credit.
+_NO_SHARING = Sharing(frozenset(), {})
 
 #: A function the coverage probe runs in two scopes in a row when it starts, to check that it
 #: reads what coverage.py measured (line 2 runs on each call). Its file does not exist.
@@ -304,11 +302,11 @@ class RuntimeProbe:
         #: (:meth:`share`)
         self.shared: dict[str, list[InstanceState]] = {}
         self._states: dict[tuple[str, str], InstanceState | None] = {}
-        self._trees: dict[str, ast.Module | None] = {}
         #: Where :class:`Sharing` facts worked out beside the tests are found, by file and
         #: content hash (the analysis helper's, :meth:`~difftest.runners.pytest.prefetch.
         #: Prefetcher.sharing`): a file found there is not parsed here.
         self.analysed: Callable[[str, str], Sharing | None] | None = None
+        #: project file -> its :class:`Sharing` facts (:meth:`_sharing`)
         self._analysed: dict[str, Sharing] = {}
         #: id of a module -> (the module, its globals when last looked at, :meth:`_held_by`)
         self._held: dict[int, tuple[ModuleType, list[object], list[object]]] = {}
@@ -901,51 +899,35 @@ class RuntimeProbe:
             if rel is not None and code.co_name != "<module>":
                 lines = self._keeping.get(rel)
                 if lines is None:
-                    facts = self._sharing(code.co_filename, rel)
-                    if facts is not None:
-                        lines = facts.keeping
-                    else:
-                        tree = self._source_tree(code.co_filename, rel)
-                        lines = frozenset() if tree is None else keeping_lines(tree)
-                    self._keeping[rel] = lines
+                    lines = self._keeping[rel] = self._sharing(code.co_filename, rel).keeping
                 if code.co_firstlineno in lines:
                     found.add(rel)
             frame = frame.f_back
         return found
 
-    def _sharing(self, filename: str, rel: str) -> Sharing | None:
-        """The :class:`Sharing` facts of the file as it is now, if worked out already."""
+    def _sharing(self, filename: str, rel: str) -> Sharing:
+        """The :class:`Sharing` facts of a project file, worked out once per run: the helper's
+        for the file as it is now, else from parsing it here. Only the facts are kept, not the
+        parsed tree: a tree is tens of thousands of objects, which every full garbage collection
+        of the run would walk (on boltons, five trees made each one 11 ms longer)."""
         found = self._analysed.get(rel)
-        if found is not None or self.analysed is None:
+        if found is not None:
             return found
         try:
             # Read past the probe (not paused: another thread's reads count meanwhile).
             with self._orig_open(filename, "rb") as source:
-                version = digest(source.read())
+                content = source.read()
         except OSError:
-            return None
-        found = self.analysed(rel, version)
-        if found is not None:
-            self._analysed[rel] = found
+            return _NO_SHARING  # gone: nothing of it can be read any more
+        if self.analysed is not None:
+            found = self.analysed(rel, digest(content))
+        if found is None:
+            try:
+                found = sharing_of(parse_tree(content, rel))
+            except (SourceError, RecursionError):
+                found = _NO_SHARING
+        self._analysed[rel] = found
         return found
-
-    def _source_tree(self, filename: str, rel: str) -> ast.Module | None:
-        """The parsed source of a project file (the last few kept: a file holding several
-        shared classes is parsed once)."""
-        cache = self._trees
-        if rel in cache:
-            cache[rel] = tree = cache.pop(rel)  # most recently used last
-            return tree
-        try:
-            # Read past the probe: this read is difftest's own.
-            with self._orig_open(filename, "rb") as source:
-                tree = parse_tree(source.read(), rel)
-        except (OSError, SourceError):
-            tree = None
-        cache[rel] = tree
-        if len(cache) > _TREES_KEPT:
-            del cache[next(iter(cache))]
-        return tree
 
     def share(self, value: object) -> None:
         """Note that ``value`` outlives a test (a module global, a higher-scoped fixture's
@@ -962,12 +944,7 @@ class RuntimeProbe:
             rel = self._code_file(filename)
             if rel is None or (rel, cls.__qualname__) in self._states:
                 continue
-            found = self._sharing(filename, rel)
-            if found is not None:
-                state = found.states.get(cls.__qualname__)
-            else:
-                tree = self._source_tree(filename, rel)
-                state = None if tree is None else instance_state(tree, cls.__qualname__)
+            state = self._sharing(filename, rel).states.get(cls.__qualname__)
             self._states[(rel, cls.__qualname__)] = state
             if state is not None:
                 self.shared.setdefault(rel, []).append(state)
