@@ -908,8 +908,8 @@ class RuntimeProbe:
     def _sharing(self, filename: str, rel: str) -> Sharing:
         """The :class:`Sharing` facts of a project file, worked out once per run: the helper's
         for the file as it is now, else from parsing it here. Only the facts are kept, not the
-        parsed tree: a tree is tens of thousands of objects, which every full garbage collection
-        of the run would walk (on boltons, five trees made each one 11 ms longer)."""
+        parsed tree: a tree is thousands of objects, which every full garbage collection of the
+        run would walk (on boltons, five kept trees, 19,000 objects, cost 0.09 s in all)."""
         found = self._analysed.get(rel)
         if found is not None:
             return found
