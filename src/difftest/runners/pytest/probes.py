@@ -295,9 +295,6 @@ class RuntimeProbe:
         self.edges: set[tuple[str, str, str]] = set()
         self.paused = False
         self._code_files: dict[str, str | None] = {}
-        #: project file -> first lines of its functions that may keep what they read for later
-        #: tests
-        self._keeping: dict[str, frozenset[int]] = {}
         #: project file -> the state of its classes that have instances outliving a test
         #: (:meth:`share`)
         self.shared: dict[str, list[InstanceState]] = {}
@@ -896,12 +893,12 @@ class RuntimeProbe:
         while frame is not None:
             code = frame.f_code
             rel = self._code_file(code.co_filename)
-            if rel is not None and code.co_name != "<module>":
-                lines = self._keeping.get(rel)
-                if lines is None:
-                    lines = self._keeping[rel] = self._sharing(code.co_filename, rel).keeping
-                if code.co_firstlineno in lines:
-                    found.add(rel)
+            if (
+                rel is not None
+                and code.co_name != "<module>"
+                and code.co_firstlineno in self._sharing(code.co_filename, rel).keeping
+            ):
+                found.add(rel)
             frame = frame.f_back
         return found
 
@@ -918,14 +915,15 @@ class RuntimeProbe:
             with self._orig_open(filename, "rb") as source:
                 content = source.read()
         except OSError:
-            return _NO_SHARING  # gone: nothing of it can be read any more
-        if self.analysed is not None:
-            found = self.analysed(rel, digest(content))
-        if found is None:
-            try:
-                found = sharing_of(parse_tree(content, rel))
-            except (SourceError, RecursionError):
-                found = _NO_SHARING
+            found = _NO_SHARING  # gone: nothing of it can be read any more
+        else:
+            if self.analysed is not None:
+                found = self.analysed(rel, digest(content))
+            if found is None:
+                try:
+                    found = sharing_of(parse_tree(content, rel))
+                except (SourceError, RecursionError):
+                    found = _NO_SHARING
         self._analysed[rel] = found
         return found
 
