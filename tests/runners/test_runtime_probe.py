@@ -25,8 +25,10 @@ from typing import Any
 
 import pytest
 
+from difftest.changes.blocks import Sharing, sharing_of
 from difftest.changes.repository import repository_top
 from difftest.changes.scan import listing_key
+from difftest.runners.pytest import probes
 from difftest.runners.pytest.probes import ProjectPaths, RuntimeProbe
 
 
@@ -109,7 +111,10 @@ CACHES = []
 def _import_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     (tmp_path / "registry.py").write_text(_REGISTRY)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "registry", raising=False)
+    # Set and dropped, so that teardown takes the module imported here out of sys.modules
+    # again: a later in-process pytester run imports a registry.py of its own.
+    monkeypatch.setitem(sys.modules, "registry", None)
+    del sys.modules["registry"]
     return importlib.import_module("registry")
 
 
@@ -157,6 +162,61 @@ def test_the_probe_keeps_what_a_parsed_file_shares_between_tests_and_not_its_syn
     probe.share_module_globals()
     assert len(probe.shared["registry.py"]) == 2  # both classes' state, from one parse
     assert not any(isinstance(o, ast.AST) for o in _reachable(probe))
+
+
+_KEEPER = """\
+_SEEN = {}
+
+
+def load(path):
+    if path not in _SEEN:
+        with open(path) as f:
+            _SEEN[path] = f.read()
+    return _SEEN[path]
+
+
+def plain(path):
+    with open(path) as f:
+        return f.read()
+"""
+
+
+def test_which_functions_on_the_stack_keep_what_they_read_is_looked_up_when_the_edges_are_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At the read, the analysis helper has often not come to the files on the stack yet: looked
+    # up then, each was parsed in the run as well. By the time the edges are taken, it has.
+    (tmp_path / "keeper.py").write_text(_KEEPER)
+    (tmp_path / "kept.txt").write_text("kept\n")
+    (tmp_path / "read.txt").write_text("read\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(sys.modules, "keeper", None)
+    del sys.modules["keeper"]
+    keeper = importlib.import_module("keeper")
+    parsed: list[str] = []
+    parse = probes.parse_tree
+    monkeypatch.setattr(
+        probes, "parse_tree", lambda src, path: parsed.append(path) or parse(src, path)
+    )
+    answers: dict[str, Sharing] = {}
+    probe = RuntimeProbe(ProjectPaths(tmp_path))
+    probe.analysed = lambda rel, version: answers.get(rel)
+    probe.install()
+    try:
+        scope = probe.push("test_keeper.py::test_reads")
+        keeper.load(str(tmp_path / "kept.txt"))
+        keeper.plain(str(tmp_path / "read.txt"))
+        probe.pop(scope)
+    finally:
+        probe.uninstall()
+    assert parsed == []  # nothing was looked up at the reads
+    answers["keeper.py"] = sharing_of(parse(_KEEPER, "keeper.py"))  # the helper answers
+    edges = probe.take_edges()
+    # Only the function that keeps what it read makes its module depend on the file.
+    assert ("keeper.py", "kept.txt", "data") in edges
+    assert not any(node == "read.txt" for _, node, _ in edges)
+    assert parsed == []
+    assert probe.take_edges() == set()  # taken once
 
 
 def test_files_of_the_work_tree_outside_the_root_are_data_by_their_way_up_from_the_root(

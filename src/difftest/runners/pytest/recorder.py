@@ -357,8 +357,7 @@ class Recorder:
                     tests[context] = lines
             if not self.static:
                 self.probe.share_module_globals()
-            new_edges = builder.add_edges(sorted(self.probe.edges))
-            self.probe.edges.clear()
+            new_edges = builder.add_edges(sorted(self.probe.take_edges()))
             records: list[TestRecord] = []
             for c in self._collects:
                 if c.scope.spawned:
