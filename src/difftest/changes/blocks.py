@@ -512,8 +512,9 @@ class Sharing:
     states: Mapping[str, InstanceState]
 
 
-def sharing_of(tree: ast.Module) -> Sharing:
-    return Sharing(keeping_lines(tree), instance_states(tree))
+def sharing_of(tree: ast.Module, stateful: set[int] | None = None) -> Sharing:
+    """``stateful``: :func:`stateful_functions` of ``tree``, when the caller has it already."""
+    return Sharing(keeping_lines(tree, stateful), instance_states(tree))
 
 
 def _instance_state(keeping: _Keeping, qualname: str) -> InstanceState | None:
@@ -565,14 +566,16 @@ def first_line(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> i
     return min([node.lineno, *(d.lineno for d in node.decorator_list)])
 
 
-def keeping_lines(tree: ast.Module) -> frozenset[int]:
+def keeping_lines(tree: ast.Module, stateful: set[int] | None = None) -> frozenset[int]:
     """The first lines (:func:`first_line`) of the functions of ``tree`` that may keep what they
     read for a later test: those that carry state between tests (:func:`stateful_functions`),
     with the functions and lambdas made inside them (code objects of their own), and any that
     store into an object they were handed or reach by a name they do not bind (an instance, an
     argument, a closure's variable), since a fixture of session or module scope may hand that
-    object to every test."""
-    stateful = stateful_functions(tree)
+    object to every test. ``stateful``: :func:`stateful_functions` of ``tree``, when the caller
+    has it already."""
+    if stateful is None:
+        stateful = stateful_functions(tree)
     lines: set[int] = set()
     for code in _code_index(tree).values():
         node = code.node

@@ -795,11 +795,12 @@ def _import_statements(stmt: ast.Import | ast.ImportFrom, path: str | None) -> l
 
 
 def blocks_and_names(
-    tree: ast.Module, path: str, *, names: bool = True
+    tree: ast.Module, path: str, *, names: bool = True, stateful: set[int] | None = None
 ) -> tuple[FileBlocks, NameFacts | None]:
     """A parsed file's blocks and (``names``) name facts, sharing the costly stateful-function
-    analysis both need."""
-    stateful = stateful_functions(tree)
+    analysis both need (``stateful``: when the caller has it already)."""
+    if stateful is None:
+        stateful = stateful_functions(tree)
     facts = name_facts(tree, path, stateful) if names else None
     return blocks_from_tree(tree, stateful), facts
 

@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from difftest.changes.blocks import FileBlocks, InstanceState, Sharing, parse_tree, sharing_of
+from difftest.changes.blocks import (
+    FileBlocks,
+    InstanceState,
+    Sharing,
+    parse_tree,
+    sharing_of,
+    stateful_functions,
+)
 from difftest.changes.imports import imported_names
 from difftest.changes.names import blocks_and_names
 from difftest.errors import SourceError
@@ -66,9 +73,11 @@ def analyse(root: Path, path: str, package: str, names: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"path": path, "version": digest(data), "package": package}
     try:
         tree = parse_tree(data, path)
-        blocks, facts = blocks_and_names(tree, path, names=names)
+        # Worked out once for the blocks, the name facts and what the file's code keeps.
+        stateful = stateful_functions(tree)
+        blocks, facts = blocks_and_names(tree, path, names=names, stateful=stateful)
         out["imports"] = sorted(imported_names(tree, package))
-        kept = sharing_of(tree)
+        kept = sharing_of(tree, stateful)
         out["keeping"] = sorted(kept.keeping)
         out["states"] = {
             name: [sorted(state.readers), sorted(state.lines)]
