@@ -139,14 +139,18 @@ class _Runner:
         return [*(launcher or ["python", "-m", "pytest"]), "-p", "bench_report", *args]
 
 
-def _coverage_alone(venv: Venv, base: Path, tree: Path) -> list[str]:
+def _coverage_alone(venv: Venv, base: Path, tree: Path, *, idle: bool = False) -> list[str]:
     """``coverage run`` measuring the way difftest does (its core, the project's files only),
-    with no contexts and its data file outside the tree."""
-    rc = base / "coverage-alone.ini"
+    with no contexts and its data file outside the tree. ``idle``: measuring no file at all,
+    which still costs coverage.py's handling of the first call of every function the run makes
+    (pytest's own included) and deciding, once per file, not to measure it."""
+    name = "coverage-idle" if idle else "coverage-alone"
+    rc = base / f"{name}.ini"
     core = "sysmon" if tuple(map(int, venv.version.split("."))) >= (3, 12) else "ctrace"
+    include = base / "no-such-directory" if idle else tree.resolve()
     rc.write_text(
-        f"[run]\ncore = {core}\ndata_file = {base / 'coverage-alone.data'}\n"
-        f"include = {tree.resolve()}/*\n"
+        f"[run]\ncore = {core}\ndata_file = {base / (name + '.data')}\ninclude = {include}/*\n"
+        "disable_warnings = no-data-collected\n"
     )
     return [venv.python, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest"]
 
@@ -186,6 +190,10 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
     timings["coverage-alone"] = Timing(
         "coverage-alone", runner.cmd(cmds["plain"], ["python", *alone[1:]])
     )
+    idle = _coverage_alone(venv, base, trees["plain"], idle=True)
+    timings["coverage-idle"] = Timing(
+        "coverage-idle", runner.cmd(cmds["plain"], ["python", *idle[1:]])
+    )
     counts: dict[str, int] = {}
 
     log(f"perf {project.name} on {venv.version}: warm-up")
@@ -193,7 +201,7 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
         runner(tree, cmds["plain"], f"warm-up in {name}", ok=(0, 1))
     log(
         f"perf {project.name} on {venv.version}: {reps} x (plain, difftest baseline, testmon "
-        "baseline, first --diff-static run, coverage.py alone)"
+        "baseline, first --diff-static run, coverage.py alone, coverage.py measuring nothing)"
     )
     for _ in range(reps):
         secs, counts["plain"] = runner(trees["plain"], cmds["plain"], "plain pytest", ok=(0, 1))
@@ -217,6 +225,10 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
             trees["plain"], cmds["plain"], "coverage.py alone", ok=(0, 1), launcher=alone
         )
         timings["coverage-alone"].seconds.append(secs)
+        secs, counts["coverage-idle"] = runner(
+            trees["plain"], cmds["plain"], "coverage.py measuring nothing", ok=(0, 1), launcher=idle
+        )
+        timings["coverage-idle"].seconds.append(secs)
     log(
         f"perf {project.name} on {venv.version}: {reps} x (collect-only, difftest no-change, testmon no-change)"
     )
@@ -262,6 +274,8 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
             "static_first_over_plain_paired": paired("static-first"),
             "coverage_alone_over_plain": ratio(med["coverage-alone"], med["plain"]),
             "coverage_alone_over_plain_paired": paired("coverage-alone"),
+            "coverage_idle_over_plain": ratio(med["coverage-idle"], med["plain"]),
+            "coverage_idle_over_plain_paired": paired("coverage-idle"),
             "difftest_baseline_over_coverage_alone": ratio(
                 med["difftest-baseline"], med["coverage-alone"]
             ),

@@ -315,6 +315,16 @@ def render_markdown(results: dict[str, Any]) -> str:
             None,
         ),
         (
+            "coverage.py started, measuring no file (`include` matches none) / plain pytest",
+            "coverage_idle_over_plain",
+            None,
+        ),
+        (
+            "coverage.py measuring no file / plain pytest run just before it, median of the rounds",
+            "coverage_idle_over_plain_paired",
+            None,
+        ),
+        (
             "baseline run / coverage.py alone",
             "difftest_baseline_over_coverage_alone",
             "testmon_baseline_over_coverage_alone",
@@ -478,13 +488,14 @@ def _render_scenarios(records: list[dict[str, Any]], w: Any) -> None:
 def _render_overhead(entries: list[dict[str, Any]], w: Any) -> None:
     w("## Recording overhead and no-change runs (medians, seconds)\n")
     w(
-        "| project | Python | plain | coverage.py alone | difftest baseline | testmon baseline | collect-only | difftest no-change | testmon no-change | `--diff-static` first | `--diff-static` no change |"
+        "| project | Python | plain | coverage.py measuring nothing | coverage.py alone | difftest baseline | testmon baseline | collect-only | difftest no-change | testmon no-change | `--diff-static` first | `--diff-static` no change |"
     )
-    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for e in entries:
         t = e["timings"]
         cols = [
             "plain",
+            "coverage-idle",
             "coverage-alone",
             "difftest-baseline",
             "testmon-baseline",
