@@ -901,9 +901,12 @@ class RuntimeProbe:
         """The edges seen since the last call: reads and imports credited to project files,
         and to the files of the functions on the stack at a read that may keep what they read
         for later tests (:func:`difftest.changes.blocks.keeping_lines`)."""
-        # Swapped, not cleared: another thread of a test may add to them meanwhile.
-        edges, self.edges = self.edges, set()
-        kept, self._kept_reads = self._kept_reads, set()
+        # Another thread of a test may add to them meanwhile: what is taken is a copy (made
+        # in one step), and only that is removed, so nothing added since is lost.
+        edges = set(self.edges)
+        self.edges.difference_update(edges)
+        kept = list(self._kept_reads)
+        self._kept_reads.difference_update(kept)
         for filename, rel, first, node, kind in kept:
             if first in self._sharing(filename, rel).keeping:
                 edges.add((rel, node, kind))
