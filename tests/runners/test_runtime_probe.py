@@ -108,14 +108,19 @@ CACHES = []
 """
 
 
-def _import_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    (tmp_path / "registry.py").write_text(_REGISTRY)
+def _import_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> Any:
+    """Module ``name`` of ``source``, written to ``tmp_path`` and imported from there."""
+    (tmp_path / f"{name}.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
     # Set and dropped, so that teardown takes the module imported here out of sys.modules
-    # again: a later in-process pytester run imports a registry.py of its own.
-    monkeypatch.setitem(sys.modules, "registry", None)
-    del sys.modules["registry"]
-    return importlib.import_module("registry")
+    # again: a later in-process pytester run may import a module of that name of its own.
+    monkeypatch.setitem(sys.modules, name, None)
+    del sys.modules[name]
+    return importlib.import_module(name)
+
+
+def _import_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    return _import_from(tmp_path, monkeypatch, "registry", _REGISTRY)
 
 
 def test_instances_a_module_comes_to_hold_between_two_looks_are_found_by_the_second(
@@ -186,13 +191,9 @@ def test_which_functions_on_the_stack_keep_what_they_read_is_looked_up_when_the_
 ) -> None:
     # At the read, the analysis helper has often not come to the files on the stack yet: looked
     # up then, each was parsed in the run as well. By the time the edges are taken, it has.
-    (tmp_path / "keeper.py").write_text(_KEEPER)
     (tmp_path / "kept.txt").write_text("kept\n")
     (tmp_path / "read.txt").write_text("read\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(sys.modules, "keeper", None)
-    del sys.modules["keeper"]
-    keeper = importlib.import_module("keeper")
+    keeper = _import_from(tmp_path, monkeypatch, "keeper", _KEEPER)
     parsed: list[str] = []
     parse = probes.parse_tree
     monkeypatch.setattr(
