@@ -139,6 +139,10 @@ class _Runner:
         return [*(launcher or ["python", "-m", "pytest"]), "-p", "bench_report", *args]
 
 
+def _version(venv: Venv) -> tuple[int, ...]:
+    return tuple(map(int, venv.version.split(".")))
+
+
 def _coverage_alone(venv: Venv, base: Path, tree: Path, *, idle: bool = False) -> list[str]:
     """``coverage run`` measuring the way difftest does (its core, the project's files only),
     with no contexts and its data file outside the tree. ``idle``: measuring no file at all,
@@ -146,7 +150,7 @@ def _coverage_alone(venv: Venv, base: Path, tree: Path, *, idle: bool = False) -
     (pytest's own included) and deciding, once per file, not to measure it."""
     name = "coverage-idle" if idle else "coverage-alone"
     rc = base / f"{name}.ini"
-    core = "sysmon" if tuple(map(int, venv.version.split("."))) >= (3, 12) else "ctrace"
+    core = "sysmon" if _version(venv) >= (3, 12) else "ctrace"
     include = base / "no-such-directory" if idle else tree.resolve()
     rc.write_text(
         f"[run]\ncore = {core}\ndata_file = {base / (name + '.data')}\ninclude = {include}/*\n"
@@ -194,6 +198,13 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
     timings["coverage-idle"] = Timing(
         "coverage-idle", runner.cmd(cmds["plain"], ["python", *idle[1:]])
     )
+    # Floors started where difftest starts recording: coverage.py idle, and on 3.12+ a bare
+    # per-test line recorder on sys.monitoring (bench/plugins/).
+    floors = {"coverage-idle-plugin": [*cmds["plain"], "-p", "bench_coverage_idle"]}
+    if _version(venv) >= (3, 12):
+        floors["lines-floor"] = [*cmds["plain"], "-p", "bench_lines_floor"]
+    for label, args in floors.items():
+        timings[label] = Timing(label, runner.cmd(args))
     counts: dict[str, int] = {}
 
     log(f"perf {project.name} on {venv.version}: warm-up")
@@ -201,7 +212,8 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
         runner(tree, cmds["plain"], f"warm-up in {name}", ok=(0, 1))
     log(
         f"perf {project.name} on {venv.version}: {reps} x (plain, difftest baseline, testmon "
-        "baseline, first --diff-static run, coverage.py alone, coverage.py measuring nothing)"
+        "baseline, first --diff-static run, coverage.py alone, coverage.py measuring nothing, "
+        f"{', '.join(floors)})"
     )
     for _ in range(reps):
         secs, counts["plain"] = runner(trees["plain"], cmds["plain"], "plain pytest", ok=(0, 1))
@@ -229,6 +241,9 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
             trees["plain"], cmds["plain"], "coverage.py measuring nothing", ok=(0, 1), launcher=idle
         )
         timings["coverage-idle"].seconds.append(secs)
+        for label, args in floors.items():
+            secs, counts[label] = runner(trees["plain"], args, label, ok=(0, 1))
+            timings[label].seconds.append(secs)
     log(
         f"perf {project.name} on {venv.version}: {reps} x (collect-only, difftest no-change, testmon no-change)"
     )
@@ -276,6 +291,14 @@ def bench_project(venv: Venv, project: Project, reps: int) -> dict[str, Any]:
             "coverage_alone_over_plain_paired": paired("coverage-alone"),
             "coverage_idle_over_plain": ratio(med["coverage-idle"], med["plain"]),
             "coverage_idle_over_plain_paired": paired("coverage-idle"),
+            "coverage_idle_plugin_over_plain": ratio(med["coverage-idle-plugin"], med["plain"]),
+            "coverage_idle_plugin_over_plain_paired": paired("coverage-idle-plugin"),
+            "lines_floor_over_plain": ratio(med["lines-floor"], med["plain"])
+            if "lines-floor" in med
+            else None,
+            "lines_floor_over_plain_paired": paired("lines-floor")
+            if "lines-floor" in med
+            else None,
             "difftest_baseline_over_coverage_alone": ratio(
                 med["difftest-baseline"], med["coverage-alone"]
             ),

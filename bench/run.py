@@ -325,6 +325,29 @@ def render_markdown(results: dict[str, Any]) -> str:
             None,
         ),
         (
+            "coverage.py started where difftest starts it (`-p bench_coverage_idle`), measuring "
+            "no file / plain pytest",
+            "coverage_idle_plugin_over_plain",
+            None,
+        ),
+        (
+            "coverage.py started where difftest starts it, measuring no file / plain pytest run "
+            "just before it, median of the rounds",
+            "coverage_idle_plugin_over_plain_paired",
+            None,
+        ),
+        (
+            "bare per-test line recorder on sys.monitoring, no coverage.py, nothing stored "
+            "(`-p bench_lines_floor`, 3.12+) / plain pytest",
+            "lines_floor_over_plain",
+            None,
+        ),
+        (
+            "bare per-test line recorder / plain pytest run just before it, median of the rounds",
+            "lines_floor_over_plain_paired",
+            None,
+        ),
+        (
             "baseline run / coverage.py alone",
             "difftest_baseline_over_coverage_alone",
             "testmon_baseline_over_coverage_alone",
@@ -353,7 +376,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     for label, ours, peer in overhead_rows:
         for entry in results.get("overhead", []):
             r = entry["ratios"]
-            if ours not in r:  # runs before --diff-static was timed
+            if r.get(ours) is None:  # not timed in this run, or not on this Python
                 continue
             name = f"{entry['project']}, Python {entry['python']}"
             theirs = f" {_num(r[peer], 'x')} " if peer else " "
@@ -488,13 +511,15 @@ def _render_scenarios(records: list[dict[str, Any]], w: Any) -> None:
 def _render_overhead(entries: list[dict[str, Any]], w: Any) -> None:
     w("## Recording overhead and no-change runs (medians, seconds)\n")
     w(
-        "| project | Python | plain | coverage.py measuring nothing | coverage.py alone | difftest baseline | testmon baseline | collect-only | difftest no-change | testmon no-change | `--diff-static` first | `--diff-static` no change |"
+        "| project | Python | plain | bare line recorder | coverage.py idle, started by a plugin | coverage.py measuring nothing | coverage.py alone | difftest baseline | testmon baseline | collect-only | difftest no-change | testmon no-change | `--diff-static` first | `--diff-static` no change |"
     )
-    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for e in entries:
         t = e["timings"]
         cols = [
             "plain",
+            "lines-floor",
+            "coverage-idle-plugin",
             "coverage-idle",
             "coverage-alone",
             "difftest-baseline",
