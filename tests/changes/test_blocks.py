@@ -197,6 +197,72 @@ def test_a_parameter_or_alias_named_like_module_state_still_counts_as_that_state
     ]
 
 
+_MEMO_COMPUTE = "def _compute(key):\n    return key * 10\n\n"
+
+
+@pytest.mark.parametrize(
+    "memo",
+    [
+        "def get(key, _memo={}):\n    if key not in _memo:\n        _memo[key] = _compute(key)\n"
+        "    return _memo[key]\n",
+        "def get(key, *, _memo=dict()):\n    return _memo.setdefault(key, _compute(key))\n",
+        "class Getter:\n    _cache = {}\n\n    def __call__(self, key):\n"
+        "        self._cache[key] = _compute(key)\n        return self._cache[key]\n",
+        "class Memo:\n    data = {}\n\n"
+        "def get(key):\n    d = Memo.data\n    d[key] = _compute(key)\n    return d[key]\n",
+        "_CACHE = {}\n\n"
+        "def get(key):\n    cache = _CACHE\n    cache[key] = _compute(key)\n    return cache[key]\n",
+        "_ENTRIES = [[]]\n\ndef get(key):\n    for entry in _ENTRIES:\n"
+        "        entry.append(_compute(key))\n",
+        "import functools\n\nget = functools.lru_cache(maxsize=None)(lambda key: _compute(key))\n",
+        "from functools import cache\n\nget = cache(_compute)\n",
+        "import functools\n\ndef _get(memo, key):\n    memo[key] = _compute(key)\n"
+        "    return memo[key]\n\nget = functools.partial(_get, {})\n",
+    ],
+    ids=[
+        "mutable-default",
+        "keyword-only-default",
+        "class-attribute-through-self",
+        "local-alias-of-class-attribute",
+        "local-alias-of-module-state",
+        "loop-over-module-state",
+        "memo-around-a-lambda",
+        "memo-around-a-function",
+        "partial-binding-a-new-dict",
+    ],
+)
+def test_what_a_memo_outside_a_def_or_module_name_keeps_is_import_time_too(memo: str):
+    # A later test hits the memo and never runs `_compute`: it must depend on `_compute` anyway.
+    source = _MEMO_COMPUTE + memo
+    changed = changed_blocks(source, source.replace("key * 10", "key * 11"))
+    assert "<module>" in changed and "_compute" in changed
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        "def get(key, limit=10, names=('a', 'b')):\n    found = {}\n"
+        "    found[key] = _compute(key)\n    return found\n",
+        "class Getter:\n    name = 'g'\n\n    def __init__(self):\n        self.seen = {}\n\n"
+        "    def get(self, key):\n        self.seen[key] = _compute(key)\n"
+        "        return self.seen[key]\n",
+        "import functools\n\nget = functools.partial(_compute, 2)\n",
+        "class Getter:\n    def __init__(self, compute=_compute):\n        self.compute = compute\n",
+    ],
+    ids=[
+        "immutable-defaults-and-a-new-dict",
+        "instance-attribute",
+        "partial-binding-constants",
+        "instance-attribute-from-a-default",
+    ],
+)
+def test_functions_storing_only_into_what_each_call_or_instance_makes_stay_function_blocks(
+    plain: str,
+):
+    source = _MEMO_COMPUTE + plain
+    assert changed_blocks(source, source.replace("key * 10", "key * 11")) == ["_compute"]
+
+
 _REGISTRY = (
     "class Registry:\n"
     "    def __init__(self):\n        self._values = {}\n\n"

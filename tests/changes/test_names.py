@@ -65,6 +65,29 @@ def test_calls_to_project_code_and_statements_with_effects_are_impure() -> None:
     ]
 
 
+def test_pure_builtins_that_call_project_code_or_create_classes_are_impure() -> None:
+    found = kinds(
+        """
+        from registry import register, Base
+
+        HANDLED = list(map(register, [1, 2]))
+        FIRST = min([3, 1], key=register)
+        ORDER = sorted([3, 1], key=lambda x: register(x))
+        Json = type("Json", (Base,), {"kind": "json"})
+        NAMES = list(map(str, [1, 2]))
+        SMALL = sorted([3, 1], key=lambda x: -x)
+        KEPT = list(filter(None, [0, 1]))
+        KIND = type(NAMES)
+        """
+    )
+    assert {k: found[k] for k in ("HANDLED", "FIRST", "ORDER", "Json")} == dict.fromkeys(
+        ("HANDLED", "FIRST", "ORDER", "Json"), IMPURE
+    )
+    assert {k: found[k] for k in ("NAMES", "SMALL", "KEPT", "KIND")} == dict.fromkeys(
+        ("NAMES", "SMALL", "KEPT", "KIND"), PURE
+    )
+
+
 def test_each_imported_name_is_a_binding_of_its_own() -> None:
     statements = facts("from pkg.core import a, b as c\nimport os.path\n").scopes[""]
     assert [(s[0], s[1]) for s in statements] == [("a", IMPORTS), ("c", IMPORTS), ("os", IMPORTS)]

@@ -2010,3 +2010,112 @@ def test_a_process_a_test_starts_depends_on_what_a_build_wrote_under_build_and_d
         "tests/test_manifest.py::test_manifest",
     ]
     result.assert_outcomes(passed=1, failed=1)
+
+
+@pytest.mark.parametrize(
+    "memo",
+    [
+        """
+        def get(key, _memo={}):
+            if key not in _memo:
+                _memo[key] = _compute(key)
+            return _memo[key]
+        """,
+        """
+        class _Getter:
+            _cache = {}
+
+            def __call__(self, key):
+                if key not in self._cache:
+                    self._cache[key] = _compute(key)
+                return self._cache[key]
+
+        def get(key):
+            return _Getter()(key)
+        """,
+        """
+        import functools
+
+        get = functools.lru_cache(maxsize=None)(lambda key: _compute(key))
+        """,
+    ],
+    ids=["mutable-default", "class-attribute-through-self", "memo-around-a-lambda"],
+)
+def test_a_test_that_hits_a_memo_an_earlier_test_filled_is_reselected_when_what_filled_it_changes(
+    project: Project, memo: str
+) -> None:
+    # The second test never runs `_compute`: the first one stored its result.
+    project.write(
+        {
+            **UNRELATED,
+            "calc.py": "def _compute(key):\n    return key * 10\n\n" + textwrap.dedent(memo),
+            "tests/test_a.py": "from calc import get\n\ndef test_a():\n    assert get(2) == 20\n",
+            "tests/test_b.py": "from calc import get\n\ndef test_b():\n    assert get(2) == 20\n",
+        }
+    )
+    project.baseline()
+    project.edit("calc.py", "key * 10", "key * 11")
+    assert ran(project.diff()) == ["tests/test_a.py::test_a", "tests/test_b.py::test_b"]
+
+
+@pytest.mark.parametrize(
+    ("source", "edit"),
+    [
+        (
+            """
+            from registry import register
+
+            def on_start():
+                return "start"
+
+            def on_stop():
+                return "stop"
+
+            for _handler in map(register, [on_start, on_stop]):
+                pass
+            """,
+            ("[on_start, on_stop]", "[on_start]"),
+        ),
+        (
+            """
+            from registry import Base
+
+            Csv = type("Csv", (Base,), {"kind": "csv"})
+            Json = type("Json", (Base,), {"kind": "json"})
+            """,
+            ('"kind": "json"', '"kind": "yaml"'),
+        ),
+    ],
+    ids=["map-over-a-registering-function", "type-with-a-registering-base"],
+)
+def test_an_import_time_builtin_call_that_runs_project_code_reselects_the_tests_of_what_it_ran(
+    project: Project, source: str, edit: tuple[str, str]
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "registry.py": """
+                HANDLERS = []
+
+                def register(func):
+                    HANDLERS.append(func)
+                    return func
+
+                class Base:
+                    def __init_subclass__(cls, **kwargs):
+                        super().__init_subclass__(**kwargs)
+                        HANDLERS.append(cls.kind)
+                """,
+            "handlers.py": source,
+            "tests/test_handlers.py": """
+                import handlers
+                from registry import HANDLERS
+
+                def test_two_registered():
+                    assert len(HANDLERS) == 2
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("handlers.py", *edit)
+    assert ran(project.diff()) == ["tests/test_handlers.py::test_two_registered"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Union
@@ -322,13 +322,16 @@ def _plain_locals(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
 
 
 def _carries_state(
-    func: ast.FunctionDef | ast.AsyncFunctionDef, code: _Code, shared: set[str]
+    func: ast.FunctionDef | ast.AsyncFunctionDef,
+    code: _Code,
+    shared: set[str],
+    class_level: Collection[str] = (),
 ) -> bool:
     """Whether calling ``func`` (``code``: its :class:`_Code`) can leave state that a later test
     reads without running ``func``: a memoizing decorator, or a write to module-level (or
     class-level) state. Such a body is kept in the import-time block, so every test that
     imported the module depends on it."""
-    return _memoized(func) or _writes_state(func, code, shared)
+    return _memoized(func) or _writes_state(func, code, shared, class_level)
 
 
 def _decorators(func: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.expr]:
@@ -346,15 +349,26 @@ def _memoized(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 
 def _writes_state(
-    func: ast.FunctionDef | ast.AsyncFunctionDef, code: _Code, shared: set[str]
+    func: ast.FunctionDef | ast.AsyncFunctionDef,
+    code: _Code,
+    shared: set[str],
+    class_level: Collection[str] = (),
 ) -> bool:
+    """Whether ``func`` writes into what outlives a call: module state, class state (through
+    ``cls``, or into a class-level attribute, ``self._cache[key] = ...``), a parameter's default
+    (``def get(key, _memo={})``), or a local bound to one of those (``cache = _CACHE``).
+    ``class_level``: the names class bodies of the module bind to objects that may change."""
     if code.has_global or code.has_nonlocal:
         return True
     # A local bound only to objects the function builds (`result = [0] * n`) is not module
     # state, even when it shares a module-level name: `result[i] = x` writes nothing shared.
     # The locals take another walk of the function: only done once a write to such a name is seen.
     plain_locals: set[str] | None = None
+    kept: set[str] | None = None
+    aliases: set[str] | None = None
     for target in code.targets:
+        if _into_attribute(target, class_level):
+            return True
         if (
             isinstance(target, ast.Subscript)
             and isinstance(target.value, ast.Call)
@@ -369,7 +383,167 @@ def _writes_state(
                 plain_locals = _plain_locals(func)
             if root not in plain_locals:
                 return True
+        elif root is not None:
+            if kept is None:
+                kept = _kept_defaults(func)
+            if root in kept:
+                return True
+            if aliases is None:
+                aliases = _state_aliases(func, shared | kept | {"cls"}, class_level)
+            if root in aliases:
+                return True
     return False
+
+
+def _immutable(node: ast.expr | None) -> bool:
+    """A literal nothing can write into: a constant, or a tuple of such."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.UnaryOp):
+        return isinstance(node.operand, ast.Constant)
+    if isinstance(node, ast.Tuple):
+        return all(_immutable(e) for e in node.elts)
+    return False
+
+
+def _kept_defaults(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """Parameters whose default is an object made once, when the ``def`` ran (``_memo={}``):
+    what a call stores into it, the next call finds."""
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    pairs = [
+        *zip(positional[len(positional) - len(args.defaults) :], args.defaults),
+        *zip(args.kwonlyargs, args.kw_defaults),
+    ]
+    return {arg.arg for arg, default in pairs if default is not None and not _immutable(default)}
+
+
+def _into_attribute(target: ast.expr, names: Collection[str]) -> bool:
+    """``target`` writes into (not rebinds) an attribute named one of ``names``:
+    ``self._cache[key]``, ``Memo.data.update``, ``type(self).seen.add``."""
+    node = target
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        inner = node.value
+        if inner is not target and isinstance(inner, ast.Attribute) and inner.attr in names:
+            return True
+        node = inner
+    return False
+
+
+def _state_aliases(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, roots: set[str], class_level: Collection[str]
+) -> set[str]:
+    """The locals ``func`` binds to an object reached from ``roots`` or through a class-level
+    attribute (``cache = _CACHE``, ``d = Memo.data``, ``seen = self._seen``,
+    ``for entry in _ENTRIES``): writing into one writes into that object."""
+    found: set[str] = set()
+    for node in walk(func):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
+            value, targets = (
+                node.value,
+                (node.targets if isinstance(node, ast.Assign) else [node.target]),
+            )
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            value, targets = node.iter, [node.target]
+        else:
+            continue
+        if value is None or not isinstance(value, (ast.Name, ast.Attribute, ast.Subscript)):
+            continue
+        if _root_name(value) in roots or _reaches_attribute(value, class_level):
+            for target in targets:
+                found.update(_bound_names(target))
+    return found
+
+
+def _bound_names(target: ast.expr) -> Iterator[str]:
+    """The local names an assignment target binds (``a``, ``a, *b``), not those it writes into
+    (``self.x``, ``d[k]``)."""
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, ast.Starred):
+        yield from _bound_names(target.value)
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _bound_names(element)
+
+
+def _reaches_attribute(node: ast.expr, names: Collection[str]) -> bool:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        if isinstance(node, ast.Attribute) and node.attr in names:
+            return True
+        node = node.value
+    return False
+
+
+def _class_level_names(tree: ast.Module) -> set[str]:
+    """Names the module's class bodies bind to objects that can be written into (``_cache =
+    {}``, ``registry: list[type] = []``; not ``name = "x"``): an instance reaches them as its
+    own attributes, and every instance, in every test, shares them."""
+    found: set[str] = set()
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.ClassDef):
+            for stmt in node.body:
+                if isinstance(stmt, ast.ClassDef):
+                    stack.append(stmt)
+                elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and not _immutable(stmt.value):
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                    found.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                stack.extend(getattr(node, field, None) or ())
+    return found
+
+
+#: Callables that keep what they are handed alive with an object they make once: a memo around
+#: a function (``lru_cache(maxsize=None)(lambda key: compute(key))``), or arguments bound for
+#: every later call (``partial(_get, {})``).
+_BINDERS = frozenset({"partial", "partialmethod"})
+_CONTAINER_TYPES = frozenset(
+    {"dict", "list", "set", "defaultdict", "OrderedDict", "deque", "Counter", "bytearray"}
+)
+
+
+def _made_once(node: ast.expr) -> bool:
+    """An expression that makes a new object that can be written into."""
+    if isinstance(node, (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)):
+        return True
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        return name in _CONTAINER_TYPES
+    return False
+
+
+def _import_time_keepers(tree: ast.Module, code: dict[int, _Code]) -> set[str]:
+    """Names of the module's functions whose results or arguments import-time code keeps for
+    later calls without a ``def`` to see it: wrapped in a memo there
+    (``get = lru_cache()(lambda key: _compute(key))``, ``get = cache(_compute)``), or bound to a
+    container made once (``get = partial(_get, {})``)."""
+    found: set[str] = set()
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(node, ast.Call):
+            outer = node.func.func if isinstance(node.func, ast.Call) else node.func
+            name = outer.attr if isinstance(outer, ast.Attribute) else getattr(outer, "id", "")
+            kept: list[ast.expr] = []
+            if "cache" in name.lower() or "memo" in name.lower():
+                kept = [*node.args, *(k.value for k in node.keywords)]
+            elif name in _BINDERS and any(
+                _made_once(a) for a in [*node.args[1:], *(k.value for k in node.keywords)]
+            ):
+                kept = node.args[:1]
+            for value in kept:
+                if isinstance(value, ast.Name):
+                    found.add(value.id)
+                elif isinstance(value, ast.Lambda) and id(value) in code:
+                    found.update(code[id(value)].calls)
+        push_children(stack, node)
+    return found
 
 
 _CONSTRUCTORS = ("__init__", "__new__", "__post_init__")
@@ -466,11 +640,13 @@ def stateful_functions(tree: ast.Module) -> set[int]:
             seeds.extend(
                 keeping.named(n for k in keepers for n in code[id(k)].calls if n not in local)
             )
+    class_level = _class_level_names(tree)
     seeds.extend(
         f
         for f in keeping.funcs
-        if _carries_state(f, code[id(f)], shared) or _decorated_by(f, makers)
+        if _carries_state(f, code[id(f)], shared, class_level) or _decorated_by(f, makers)
     )
+    seeds.extend(keeping.named(_import_time_keepers(tree, code)))
     return keeping.spread(seeds, ())
 
 
@@ -722,10 +898,13 @@ def memo_only(tree: ast.Module, stateful: set[int]) -> set[int]:
         if id(node) in stateful and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     ]
     called = {name for func in funcs for name in code[id(func)].calls if name != func.name}
+    class_level = _class_level_names(tree)
     return {
         id(f)
         for f in funcs
-        if f.name not in called and _memoized(f) and not _writes_state(f, code[id(f)], shared)
+        if f.name not in called
+        and _memoized(f)
+        and not _writes_state(f, code[id(f)], shared, class_level)
     }
 
 

@@ -93,6 +93,10 @@ _PURE_BASES = frozenset(
     }
 )  # fmt: skip
 _PURE_CALLABLES = _PURE_CALLS | _PURE_WITH_CONSTANT_NAME
+#: Pure callables that call what they are handed while they run, not later: their first
+#: argument (``map(register, handlers)``), or their ``key``.
+_CALLS_FIRST_ARGUMENT = frozenset({"map", "filter"})
+_CALLS_KEY = frozenset({"sorted", "min", "max"})
 _PURE_METACLASSES = frozenset({"ABCMeta"})
 #: Where the names above may be imported from.
 _STDLIB_MODULES = frozenset(
@@ -528,9 +532,28 @@ class _Purity:
             return isinstance(node.func.value, ast.Name) and all(self.expr(a) for a in node.args)
         if name is None or not self.known(node.func, _PURE_CALLABLES) or _computed_name(node):
             return False
+        if name == "type" and len(node.args) != 1:
+            # `type(name, bases, namespace)` creates a class: its bases' `__init_subclass__`
+            # and `__set_name__` run, wherever they are defined.
+            return False
+        called = [
+            *(node.args[:1] if name in _CALLS_FIRST_ARGUMENT else ()),
+            *(k.value for k in node.keywords if k.arg == "key" and name in _CALLS_KEY),
+        ]
+        if not all(self.callable(c) for c in called):
+            return False
         return all(self.expr(a) for a in node.args) and all(
             self.expr(k.value) for k in node.keywords
         )
+
+    def callable(self, node: ast.expr) -> bool:
+        """What a pure callable calls while it runs (``map(f, items)``, ``sorted(key=f)``)
+        runs no project code: a known pure callable, ``None``, or a lambda whose body is pure."""
+        if isinstance(node, ast.Lambda):
+            return self.expr(node.body) and self.expr(node)
+        if isinstance(node, ast.Constant) and node.value is None:
+            return True
+        return self.known(node, _PURE_CALLABLES)
 
     def expr(self, node: ast.AST | None) -> bool:
         if node is None:
