@@ -240,6 +240,27 @@ def test_functions_that_read_namespaces_by_computed_name_are_dynamic() -> None:
     assert facts("import sys\ndef f():\n    return sys.modules\n").functions["f"][0] == REACHES
 
 
+def test_formatting_a_template_that_is_not_a_literal_reads_names_by_computed_name() -> None:
+    # `{c.GREETING}` in a template read from a data file looks up a name the code never mentions.
+    found = facts(
+        """
+        def render(template, consts):
+            return template.format(c=consts)
+
+        def render_map(template, context):
+            return str.format_map(template, context)
+
+        def literal(consts):
+            return "{c.GREETING}".format(c=consts)
+
+        def literal_through_str(consts):
+            return str.format("{c.GREETING}", c=consts)
+        """
+    ).functions
+    assert (found["render"][0], found["render_map"][0]) == (READS, READS)
+    assert (found["literal"][0], found["literal_through_str"][0]) == (0, 0)
+
+
 def test_facts_survive_a_json_round_trip() -> None:
     original = facts("X = 1\n\nclass C:\n    y = X\n\ndef f():\n    return getattr(C, 'y')\n")
     assert NameFacts.from_json(original.to_json()) == original

@@ -283,7 +283,7 @@ def _scan(
                 stack.extend(sub.args)
                 stack.extend(sub.keywords)
                 continue
-            if not dynamic and _computed_name(sub):
+            if not dynamic and (_computed_name(sub) or _computed_format(sub)):
                 dynamic = READS
         elif kind is _keyword:
             if sub.arg:  # type: ignore[attr-defined]
@@ -447,6 +447,18 @@ def _computed_name(call: ast.Call) -> bool:
     else:
         return False
     return not (isinstance(arg, ast.Constant) and isinstance(arg.value, str))
+
+
+def _computed_format(call: ast.Call) -> bool:
+    """``template.format(c=consts)`` with a template that is not a literal: its fields look up
+    names (``{c.GREETING}``) written in a data file, not in the code."""
+    func = call.func
+    if not isinstance(func, ast.Attribute) or func.attr not in ("format", "format_map", "vformat"):
+        return False
+    template = func.value
+    if isinstance(template, ast.Name) and template.id == "str" and call.args:
+        template = call.args[0]  # str.format(template, ...)
+    return not (isinstance(template, ast.Constant) and isinstance(template.value, str))
 
 
 def _callee(node: ast.expr) -> str | None:
