@@ -210,11 +210,19 @@ class _PantsRecording:
         )
         builder.roots = self.roots
         builder.facts.want_names = False  # the Pants artifact holds no name facts
-        self.recorder.bind(builder, self._sink, batch_size=50, recorded={})
         # Node ids are relative to pytest's rootdir, which depends on the arguments when there is
         # no ini file (a batch of targets may give another one): store them root-relative.
         prefix = self._rel(config.rootpath)
         self.prefix = "" if prefix in (None, "", ".") else prefix + "/"
+        # The tests deselected as unaffected keep their stored records: their files are complete
+        # without them (a test deselected any other way, `-k`, leaves its file incomplete).
+        kept = {
+            nodeid[len(self.prefix) :]: file
+            for file, ids in self.deselect.items()
+            for nodeid in ids
+            if nodeid.startswith(self.prefix)
+        }
+        self.recorder.bind(builder, self._sink, batch_size=50, recorded=kept)
         config.pluginmanager.register(self.recorder, "difftest-pants-recorder")
 
     def _rel(self, path):

@@ -68,6 +68,13 @@ FACTS_VERSION = 6
 FACTS_TAIL = f'"v":{FACTS_VERSION}}}'
 #: Suffix of the pseudo test id that records what collecting a test file depends on.
 COLLECT_SUFFIX = "::<collect>"
+#: The outcome of a test file's collection record when some test collected from the file neither
+#: ran to its end in the recording run (deselected with ``-k``, ``--deselect`` or a shard's
+#: filter, left by ``-x``, interrupted) nor had a record already: the file is collected again
+#: until every test in it has a record, so those tests run as new.
+INCOMPLETE = "incomplete"
+#: Outcomes that are re-selected until they pass.
+UNSETTLED_OUTCOMES = ("failed", "error", INCOMPLETE)
 
 
 @dataclass(frozen=True)
@@ -112,7 +119,9 @@ class TestRecord:
 
     nodeid: str
     file: str
-    outcome: str  # "passed" | "failed" | "skipped" | "xfailed" | "xpassed" | "error"
+    #: "passed" | "failed" | "skipped" | "xfailed" | "xpassed" | "error", or for a collection
+    #: record INCOMPLETE.
+    outcome: str
     duration: float
     deps: tuple[Dependency, ...]
 

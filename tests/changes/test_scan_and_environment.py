@@ -64,29 +64,89 @@ def test_a_top_level_directory_named_like_a_virtualenv_counts_when_it_is_a_packa
     assert listing_names_of_files(files, "") == ["app.py", "env/"]
 
 
-def test_a_file_modified_just_now_is_hashed_but_not_cached(tmp_path: Path) -> None:
+def _clock_ahead(monkeypatch: pytest.MonkeyPatch, seconds: float = 60) -> float:
+    """Move the clock FileHasher reads on, so that files written now count as settled (their
+    ctime cannot be set back); returns the new time."""
+    real = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real() + int(seconds * 1e9))
+    return time.time_ns() / 1e9
+
+
+def test_a_file_modified_just_now_is_hashed_but_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fresh = tmp_path / "fresh.py"
     fresh.write_text("x = 1\n")
     settled = tmp_path / "settled.py"
     settled.write_text("x = 2\n")
-    past = time.time() - 60
-    os.utime(settled, (past, past))
+    now = _clock_ahead(monkeypatch)
+    os.utime(fresh, (now, now))
     hasher = FileHasher(tmp_path)
     assert hasher.hash("fresh.py") and hasher.hash("settled.py")
     # A same-size edit of the fresh file within the timestamp granularity could keep its
-    # (mtime, size): its hash must be read again next time.
+    # stat: its hash must be read again next time.
     assert set(hasher.updated) == {"settled.py"}
 
 
-def test_a_directorys_extension_modules_are_read_again_only_when_its_entries_change(
+def test_a_file_rewritten_just_now_with_its_mtime_put_back_is_hashed_but_not_cached(
     tmp_path: Path,
+) -> None:
+    restored = tmp_path / "restored.txt"
+    restored.write_text("red\n")
+    past = time.time() - 60
+    os.utime(restored, (past, past))
+    hasher = FileHasher(tmp_path)
+    assert hasher.hash("restored.txt")
+    # Its ctime says it changed just now: a second such rewrite could keep the whole stat.
+    assert hasher.updated == {}
+
+
+def test_a_same_size_rewrite_with_its_mtime_put_back_is_hashed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files unpacked from a reproducible archive, Nix store files (mtime 1), `cp -p`,
+    # `touch -r` and `rsync -t` all change content and keep size and mtime.
+    colour = tmp_path / "colour.txt"
+    colour.write_text("red\n")
+    os.utime(colour, ns=(1_000_000_000, 1_000_000_000))
+    _clock_ahead(monkeypatch)
+    first = FileHasher(tmp_path)
+    red = first.hash("colour.txt")
+    assert set(first.updated) == {"colour.txt"}
+    assert FileHasher(tmp_path, first.updated).hash("colour.txt") == red
+
+    cached_ctime = colour.stat().st_ctime_ns
+    deadline = time.monotonic() + 5
+    while True:  # until the file system's ctime granularity shows the rewrite
+        colour.write_text("blu\n")
+        os.utime(colour, ns=(1_000_000_000, 1_000_000_000))
+        if colour.stat().st_ctime_ns != cached_ctime or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert FileHasher(tmp_path, first.updated).hash("colour.txt") != red
+
+
+def test_a_cached_hash_is_trusted_only_while_mtime_size_ctime_and_inode_all_match(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "data.txt").write_text("data\n")
+    st = os.stat(tmp_path / "data.txt")
+    stat = (st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino)
+    assert FileHasher(tmp_path, {"data.txt": (*stat, "cached")}).hash("data.txt") == "cached"
+    for field in range(4):
+        other = tuple(v + 1 if i == field else v for i, v in enumerate(stat))
+        cache = {"data.txt": (*other, "cached")}
+        assert FileHasher(tmp_path, cache).hash("data.txt") not in (None, "cached"), field
+
+
+def test_a_directorys_extension_modules_are_read_again_only_when_its_entries_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = tmp_path / "app"
     app.mkdir()
     (app / "fast.py").write_text("")
     (app / "libfoo-1.2.so").write_text("")  # a library, not a module
-    past = time.time() - 60
-    os.utime(app, (past, past))
+    _clock_ahead(monkeypatch)
     key = extensions_key("app")
     first = FileHasher(tmp_path)
     assert first.hash(key) == "none"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -453,6 +454,102 @@ def test_python_dash_o_with_xdist_workers_is_judged_by_the_workers_interpreter(
     result = project.pytester.run(*dash_o, "--diff", "--diff-v")
     assert ran(result) == ["tests/test_half.py::test_half"]
     result.stdout.fnmatch_lines(["*1 failed*"])
+
+
+DEPRECATED_CALL = {
+    "app.py": """
+        import warnings
+
+        def old_api():
+            warnings.warn("use new_api", DeprecationWarning)
+            return 1
+        """,
+    "tests/test_old.py": "from app import old_api\n\ndef test_old():\n    assert old_api() == 1\n",
+    "tests/test_plain.py": "def test_plain():\n    pass\n",
+}
+BOTH_TESTS = ["tests/test_old.py::test_old", "tests/test_plain.py::test_plain"]
+
+
+@pytest.mark.parametrize("given_by", ["PYTHONWARNINGS", "-W"])
+def test_python_warning_options_given_later_reselect_everything_and_say_so(
+    project: Project, monkeypatch: pytest.MonkeyPatch, given_by: str
+) -> None:
+    """``-W error`` (or ``PYTHONWARNINGS=error``) turns a warning into a failure: a test that
+    passed under no warning options may fail under them, though no file changed."""
+    project.write(DEPRECATED_CALL)
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
+    python = (sys.executable, "-m", "pytest", "-p", "no:cacheprovider")
+    project.pytester.run(*python, "--diff-baseline").assert_outcomes(passed=2, warnings=1)
+    assert ran(project.pytester.run(*python, "--diff")) == []
+    if given_by == "-W":
+        python = (sys.executable, "-W", "error::DeprecationWarning", *python[1:])
+    else:
+        monkeypatch.setenv("PYTHONWARNINGS", "error::DeprecationWarning")
+    result = project.pytester.run(*python, "--diff", "--diff-v")
+    assert ran(result) == BOTH_TESTS
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "difftest: changed: python's warning options (-W, PYTHONWARNINGS) are now"
+            " -W error::DeprecationWarning",
+            "*environment changed: python*",
+        ]
+    )
+    # Recorded under them, nothing is left to select but the failing test.
+    project.pytester.run(*python, "--diff-baseline").assert_outcomes(passed=1, failed=1)
+    assert ran(project.pytester.run(*python, "--diff")) == ["tests/test_old.py::test_old"]
+
+
+def test_python_warning_options_with_xdist_workers_are_judged_by_the_workers_interpreter(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-xdist starts its workers with the controller's environment (PYTHONWARNINGS) but
+    not its -W options: the tests run under the first only."""
+    pytest.importorskip("xdist")
+    project.write(DEPRECATED_CALL)
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
+    python = (sys.executable, "-W", "ignore::ImportWarning", "-m", "pytest")
+    xdist = (*python, "-p", "no:cacheprovider", "-n", "2")
+    project.pytester.run(*xdist, "--diff-baseline").assert_outcomes(passed=2, warnings=1)
+    assert ran(project.pytester.run(*xdist, "--diff")) == []  # the controller's -W is not theirs
+    monkeypatch.setenv("PYTHONWARNINGS", "error::DeprecationWarning")
+    result = project.pytester.run(*xdist, "--diff", "--diff-v")
+    assert ran(result) == BOTH_TESTS
+    result.assert_outcomes(passed=1, failed=1)
+
+
+_VARIABLE_READS = {
+    "os.environb": 'os.environb.get(b"APP_MODE", b"").decode()',
+    "os.getenvb": '(os.getenvb(b"APP_MODE") or b"").decode()',
+    "os.path.expandvars": 'os.path.expandvars("${APP_MODE}")',
+    "string.Template": 'string.Template("$APP_MODE").substitute(os.environ)',
+    "string.Template with keywords": (
+        'string.Template("$APP_MODE$suffix").safe_substitute(os.environ, suffix="")'
+    ),
+}
+
+
+@pytest.mark.parametrize("read", sorted(_VARIABLE_READS))
+def test_a_variable_project_code_reads_by_bytes_or_through_a_template_reselects_its_tests(
+    project: Project, monkeypatch: pytest.MonkeyPatch, read: str
+) -> None:
+    if read.startswith("os.") and read.endswith("b") and not os.supports_bytes_environ:
+        pytest.skip("no environment by bytes here")
+    monkeypatch.setenv("APP_MODE", "a")
+    project.write(
+        {
+            "app.py": f"import os\nimport string\n\ndef mode():\n    return {_VARIABLE_READS[read]}\n",
+            "tests/test_mode.py": "import app\n\ndef test_mode():\n    assert app.mode() == 'a'\n",
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=2)
+    assert ran(project.diff()) == []
+    monkeypatch.setenv("APP_MODE", "b")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_mode.py::test_mode"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["difftest: changed: environment variable APP_MODE changed"])
 
 
 def test_editing_the_pytest_configuration_reselects_everything(project: Project) -> None:

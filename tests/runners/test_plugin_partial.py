@@ -61,3 +61,79 @@ def test_a_partial_baseline_run_leaves_the_change_visible_to_the_tests_it_did_no
     assert ran(changed.diff()) == sorted(set(DEPENDENT) - set(recorded_now))
     assert ran(changed.baseline()) == sorted(set(DEPENDENT) - set(recorded_now))
     assert ran(changed.diff()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-k", "test_one or test_three"],
+        ["--deselect", "tests/test_first.py::test_two"],
+        ["tests/test_first.py::test_one", "tests/test_second.py"],
+    ],
+    ids=["keyword", "deselect", "one-test-of-the-file"],
+)
+def test_a_test_a_first_partial_baseline_did_not_run_runs_as_new_until_it_is_recorded(
+    project: Project, args: list[str]
+) -> None:
+    project.write(FILES)
+    assert ran(project.baseline(*args)) == [
+        "tests/test_first.py::test_one",
+        "tests/test_second.py::test_three",
+    ]
+    assert project.records()["tests/test_first.py::<collect>"].outcome == "incomplete"
+    assert project.records()["tests/test_second.py::<collect>"].outcome == "passed"
+    # Nothing changed, yet test_two has no record: its file is collected again and it runs.
+    first = project.diff()
+    assert ran(first) == ["tests/test_first.py::test_two"]
+    first.stdout.fnmatch_lines(["*1 of 3 tests selected (1 new)*"])
+    assert ran(project.diff()) == ["tests/test_first.py::test_two"]  # --diff records nothing
+    assert ran(project.baseline()) == ["tests/test_first.py::test_two"]
+    assert project.records()["tests/test_first.py::<collect>"].outcome == "passed"
+    assert ran(project.diff()) == []
+
+
+def test_a_test_stopped_before_its_end_gets_no_record_and_its_file_runs_again(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **FILES,
+            "tests/test_first.py": """
+                from shared import value
+
+                def test_one():
+                    assert value() == 1
+
+                def test_stopped():
+                    raise KeyboardInterrupt
+
+                def test_after():
+                    assert value() == 1
+                """,
+        }
+    )
+    result = project.subprocess("--diff-baseline")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    records = project.records()
+    assert "tests/test_first.py::test_stopped" not in records
+    assert "tests/test_first.py::test_after" not in records
+    assert records["tests/test_first.py::<collect>"].outcome == "incomplete"
+    project.edit("tests/test_first.py", "raise KeyboardInterrupt", "pass")
+    # test_one ran to its end before the interrupt; test_second.py was collected, never run.
+    assert ran(project.diff()) == [
+        "tests/test_first.py::test_after",
+        "tests/test_first.py::test_stopped",
+        "tests/test_second.py::test_three",
+    ]
+
+
+def test_a_test_file_recorded_without_its_collection_record_is_collected_again(
+    project: Project,
+) -> None:
+    # What a run stopped for good (kill -9) between two batches leaves: some of a new file's
+    # tests are recorded, its collection record is not.
+    project.write(FILES)
+    project.baseline()
+    project.sql("DELETE FROM test WHERE nodeid = ?", ("tests/test_first.py::<collect>",))
+    project.sql("DELETE FROM test WHERE nodeid = ?", ("tests/test_first.py::test_two",))
+    assert ran(project.diff()) == ["tests/test_first.py::test_two"]

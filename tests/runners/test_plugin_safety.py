@@ -8,15 +8,18 @@ import importlib
 import importlib.machinery
 import io
 import os
+import shutil
 import sqlite3
 import tarfile
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pytester_project import Project, ran
 
+from difftest.changes.scan import extensions_dir
 from difftest.storage.baseline import Baseline
 
 UNRELATED = {"tests/test_unrelated.py": "def test_unrelated():\n    assert 1 + 1 == 2\n"}
@@ -162,6 +165,68 @@ def test_editing_a_data_file_read_by_code_reselects_the_tests_that_read_it(
     result = project.diff("--diff-v")
     assert ran(result) == ["tests/test_loader.py::test_greeting"]
     result.stdout.fnmatch_lines(["*changed: file data/greeting.txt changed"])
+
+
+def _clock_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files written just now are hashed but not cached (their ctime cannot be set back): with
+    the clock a minute on, the inner runs cache them as a later run would."""
+    real = time.time_ns
+    monkeypatch.setattr(time, "time_ns", lambda: real() + 60 * 10**9)
+
+
+_COLOUR = {
+    **UNRELATED,
+    "colour.txt": "red\n",
+    "tests/test_colour.py": """
+        def test_colour():
+            with open("colour.txt") as fh:
+                assert fh.read() == "red\\n"
+        """,
+}
+
+
+def test_a_data_file_rewritten_at_its_size_with_its_mtime_put_back_reselects_its_tests(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unpacking a reproducible archive, Nix store files (mtime 1), `cp -p`, `touch -r` and
+    # `rsync -t` change content and keep size and mtime.
+    project.write(_COLOUR)
+    colour = project.path / "colour.txt"
+    os.utime(colour, ns=(10**9, 10**9))
+    _clock_ahead(monkeypatch)
+    project.baseline()
+    assert ran(project.diff()) == []
+    with Baseline.open_existing(project.db) as baseline:
+        assert "colour.txt" in baseline.stat_cache()
+
+    colour.write_text("blu\n")
+    os.utime(colour, ns=(10**9, 10**9))
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_colour.py::test_colour"]
+    result.stdout.fnmatch_lines(["*changed: file colour.txt changed"])
+
+
+def test_a_copy_of_the_project_elsewhere_hashes_its_files_again_selects_nothing_and_caches_them(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    project.write(_COLOUR)
+    _clock_ahead(monkeypatch)
+    project.baseline()
+    with Baseline.open_existing(project.db) as baseline:
+        cached = baseline.stat_cache()
+    assert "colour.txt" in cached
+
+    # Another checkout or machine: mtimes kept (copy2, as `cp -p` or `rsync -t`), new inodes.
+    copy = tmp_path_factory.mktemp("elsewhere") / "project"
+    shutil.copytree(project.path, copy)
+    monkeypatch.chdir(copy)
+    assert ran(project.run("--diff")) == []
+    with Baseline.open_existing(copy / ".difftest" / "baseline.db") as baseline:
+        recached = baseline.stat_cache()
+    assert recached.keys() == cached.keys()
+    for key, entry in recached.items():
+        directory = extensions_dir(key)  # its directory's stat stands for it
+        assert entry[3] == os.stat(copy / (key if directory is None else directory)).st_ino
 
 
 def test_files_of_the_repository_outside_the_root_that_tests_read_check_or_list_reselect_them(

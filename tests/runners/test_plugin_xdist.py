@@ -106,3 +106,19 @@ def test_two_workers_select_and_record_what_a_serial_run_would(files: Project) -
         != before["tests/test_alpha.py::test_alpha_scale"]
     )
     assert ran(files.run("--diff")) == []
+
+
+def test_a_file_whose_tests_ran_on_different_workers_is_complete_only_if_all_of_them_ran(
+    files: Project,
+) -> None:
+    assert files.run("--diff-baseline", "-n", "2").ret == 0
+    collects = {n: r.outcome for n, r in files.records().items() if n.endswith("<collect>")}
+    assert set(collects.values()) == {"passed"}
+    assert ran(files.run("--diff")) == []
+
+    shutil.rmtree(files.path / ".difftest")
+    assert files.run("--diff-baseline", "-n", "2", "-k", "not test_beta_dump").ret == 0
+    collects = {n: r.outcome for n, r in files.records().items() if n.endswith("<collect>")}
+    assert collects.pop("tests/test_beta.py::<collect>") == "incomplete"
+    assert set(collects.values()) == {"passed"}
+    assert ran(files.run("--diff", "-n", "2")) == ["tests/test_beta.py::test_beta_dump"]

@@ -393,13 +393,15 @@ def test_tests_held_for_the_helper_reach_the_writer_one_batch_at_a_time(
     write_batch = local.LocalRun._write_batch
 
     def counted(self: local.LocalRun, records: list[TestRecord], edges: list[Any]) -> None:
-        batches.append([r.nodeid for r in records if "[" in r.nodeid])
+        batches.append([r.nodeid for r in records])
         write_batch(self, records, edges)
 
     monkeypatch.setattr(local.LocalRun, "_write_batch", counted)
     monkeypatch.setattr(RecordBuilder, "analysing", lambda self: True)  # the helper never ends
     project.baseline("--diff-batch-size", "2").assert_outcomes(passed=5)
-    assert [len(b) for b in batches] == [2, 2, 1]
+    # The collection record comes last, once it is known that every test of the file ran.
+    assert [len(b) for b in batches] == [2, 2, 1, 1]
+    assert batches[-1] == ["tests/test_many.py::<collect>"]
     assert len(project.records()) >= 5
 
 

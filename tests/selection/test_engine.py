@@ -48,6 +48,7 @@ def setup_project(tmp_path: Path) -> Baseline:
                 0.1,
                 deps_on(tmp_path, "table.csv", DATA_BLOCK),
             ),
+            TestRecord("t.py" + COLLECT_SUFFIX, "t.py", "passed", 0.0, ()),
             TestRecord("u.py" + COLLECT_SUFFIX, "u.py", "passed", 0.0, ()),
         ]
     )

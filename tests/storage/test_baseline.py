@@ -233,10 +233,10 @@ def test_a_backup_copy_holds_the_same_records_and_the_stat_cache_can_be_dropped(
         tmp_path / "baseline.db", many_records(baselines, 5), edges=[("a", "b", "import")]
     )
     with Baseline.open_existing(path) as baseline:
-        baseline.update_stat_cache({"src/m0.py": (1, 2, "h")})
+        baseline.update_stat_cache({"src/m0.py": (1, 2, 3, 4, "h")})
         baseline.backup_to(tmp_path / "copy.db")
     with Baseline.open_existing(tmp_path / "copy.db") as copy:
-        assert copy.stat_cache() == {"src/m0.py": (1, 2, "h")}
+        assert copy.stat_cache() == {"src/m0.py": (1, 2, 3, 4, "h")}
         copy.clear_stat_cache()
         assert copy.stat_cache() == {}
     assert baselines.content(tmp_path / "copy.db") == baselines.content(path)
@@ -248,7 +248,7 @@ def test_refreshing_the_stat_cache_of_many_files_commits_once(tmp_path: Path, ba
     statements: list[str] = []
     with Baseline.open_existing(path) as baseline:
         baseline._conn.set_trace_callback(statements.append)
-        baseline.update_stat_cache({f"src/f{i}.py": (i, i, "h") for i in range(500)})
+        baseline.update_stat_cache({f"src/f{i}.py": (i, i, i, i, "h") for i in range(500)})
         baseline.set_recorded_at({"t.py::test_a": 5.0})
         baseline._conn.set_trace_callback(None)
         assert len(baseline.stat_cache()) == 500
@@ -259,6 +259,47 @@ def test_refreshing_the_stat_cache_of_many_files_commits_once(tmp_path: Path, ba
         "BEGIN IMMEDIATE",
         "COMMIT",
     ]
+
+
+_OLD_STAT_CACHE = (
+    "CREATE TABLE stat_cache (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, "
+    "size INTEGER NOT NULL, hash TEXT NOT NULL)"
+)
+
+
+def test_a_stat_cache_without_ctime_and_inode_from_an_older_difftest_is_never_trusted(
+    tmp_path: Path, baselines
+) -> None:
+    path = baselines.make(tmp_path / "baseline.db", [baselines.record("t.py::test_a")])
+    conn = sqlite3.connect(str(path))
+    with conn:
+        conn.execute("DROP TABLE stat_cache")
+        conn.execute(_OLD_STAT_CACHE)
+        conn.execute("INSERT INTO stat_cache VALUES ('data.txt', 1, 4, 'old-hash')")
+    conn.close()
+    with Baseline.open_existing(path) as baseline:
+        assert baseline.test_count() == 1
+        # (mtime, size) alone cannot tell a same-size rewrite with its mtime put back.
+        assert baseline.stat_cache() == {}
+        baseline.update_stat_cache({"app.py": (1, 2, 3, 4, "h")})
+    with Baseline.open_existing(path) as baseline:
+        assert baseline.stat_cache() == {"app.py": (1, 2, 3, 4, "h")}
+
+    # An older difftest keeps reading and writing the file it names the columns of; what it
+    # writes lacks the ctime and inode, so it is hashed again rather than trusted.
+    conn = sqlite3.connect(str(path))
+    with conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO stat_cache (path, mtime_ns, size, hash) "
+            "VALUES ('app.py', 1, 2, 'older-hash')"
+        )
+        assert sorted(conn.execute("SELECT path, mtime_ns, size, hash FROM stat_cache")) == [
+            ("app.py", 1, 2, "older-hash"),
+            ("data.txt", 1, 4, "old-hash"),
+        ]
+    conn.close()
+    with Baseline.open_existing(path) as baseline:
+        assert baseline.stat_cache() == {}
 
 
 def test_name_facts_given_with_a_write_are_not_computed_again(tmp_path: Path, baselines) -> None:

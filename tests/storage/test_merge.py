@@ -82,7 +82,7 @@ def test_a_merged_baseline_has_the_newest_commit_and_configuration_every_import_
 ) -> None:
     unit, integration = shards
     with Baseline.open_existing(unit) as baseline:
-        baseline.update_stat_cache({"src/app.py": (1, 2, "local-hash")})
+        baseline.update_stat_cache({"src/app.py": (1, 2, 3, 4, "local-hash")})
     for order, out in (((unit, integration), "a.db"), ((integration, unit), "b.db")):
         merge(str(tmp_path / out), [str(p) for p in order])
         with Baseline.open_existing(tmp_path / out) as merged:

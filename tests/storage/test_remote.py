@@ -39,7 +39,7 @@ def local(tmp_path: Path, baselines) -> Path:
         edges=[("src/app.py", "data/table.csv", "data")],
     )
     with Baseline.open_existing(path) as baseline:
-        baseline.update_stat_cache({"src/app.py": (123, 45, "hash")})
+        baseline.update_stat_cache({"src/app.py": (123, 45, 67, 89, "hash")})
     return path
 
 

@@ -11,6 +11,7 @@ import csv
 import os
 import platform
 import re
+import shlex
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
@@ -52,13 +53,37 @@ DISTRIBUTIONS_KEY = ENV_PREFIX + "distributions"
 SOURCE_PREFIX = ENV_PREFIX + "source/"
 
 
-def python_fingerprint(optimize: int | None = None) -> str:
-    """The interpreter the tests run in: implementation, version, platform and ``-O`` level
-    (asserts and ``if __debug__:`` blocks of project code run only without it). ``optimize``:
-    the level of the interpreter the tests run in when it is not this one (xdist workers)."""
+def python_fingerprint(
+    optimize: int | None = None, warnoptions: Iterable[str] | None = None
+) -> str:
+    """The interpreter the tests run in: implementation, version, platform, ``-O`` level
+    (asserts and ``if __debug__:`` blocks of project code run only without it) and warning
+    options (``-W``, ``PYTHONWARNINGS``, ``-X dev``, ``-b``: ``-W error`` fails a test whose code
+    warns, and pytest shows deprecation warnings its own way only when there are none), in
+    ``sys.warnoptions``' order (a later option wins). ``optimize``, ``warnoptions``: those of
+    the interpreter the tests run in when it is not this one (xdist workers)."""
     level = sys.flags.optimize if optimize is None else optimize
     flags = f" -{'O' * level}" if level > 0 else ""
+    options = sys.warnoptions if warnoptions is None else warnoptions
+    # Quoted as a shell would need them: one option with a space (a message to match) stays
+    # one, and the value reads as the command line that gives it.
+    flags += "".join(f"{_WARNOPTION_FLAG}{shlex.quote(option)}" for option in options)
     return f"{platform.python_implementation()} {platform.python_version()} {sys.platform}{flags}"
+
+
+#: What comes before each warning option in :func:`python_fingerprint`.
+_WARNOPTION_FLAG = " -W "
+
+
+def describe_python_change(was: str, now: str) -> str:
+    """Why ``<env>/python`` changed from ``was`` to ``now`` (values of
+    :func:`python_fingerprint`)."""
+    interpreter, _, options = now.partition(_WARNOPTION_FLAG)
+    before, _, options_before = was.partition(_WARNOPTION_FLAG)
+    if interpreter != before or options == options_before:
+        return f"python is now {now}"
+    shown = (_WARNOPTION_FLAG + options).strip() if options else "none"
+    return f"python's warning options (-W, PYTHONWARNINGS) are now {shown}"
 
 
 def child_optimize() -> int:
@@ -72,6 +97,19 @@ def child_optimize() -> int:
     except ValueError:
         return 1
     return 1 if level < 0 else level
+
+
+def child_warnoptions() -> list[str]:
+    """The ``sys.warnoptions`` of a Python this process starts without ``-W``, ``-X dev`` or
+    ``-b`` (as pytest-xdist starts its workers): what ``PYTHONDEVMODE`` and ``PYTHONWARNINGS``
+    give, in CPython's order, each option once (as CPython keeps them)."""
+    found: list[str] = []
+    given = ["default"] if os.environ.get("PYTHONDEVMODE") else []
+    given.extend(os.environ.get("PYTHONWARNINGS", "").split(","))
+    for option in given:
+        if option and option not in found:
+            found.append(option)
+    return found
 
 
 def normalize(name: str) -> str:

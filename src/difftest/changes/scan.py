@@ -19,7 +19,13 @@ from difftest.model import (
     digest,
 )
 
-StatEntry = tuple[int, int, str]  # (mtime_ns, size, content hash)
+#: (mtime_ns, size, ctime_ns, inode, content hash): the hash is trusted while all four are
+#: unchanged. mtime and size alone miss a same-size rewrite whose mtime is put back
+#: (reproducible archives, Nix's mtime 1, ``cp -p``, ``touch -r``, ``rsync -t``): the kernel
+#: sets ctime on every write and nothing sets it back, and a file replaced by a rename has a
+#: new inode. Like git, st_dev is left out: it is not stable across remounts (NFS,
+#: containers), where it would only cost a re-hash of everything.
+StatEntry = tuple[int, int, int, int, str]
 
 #: Directories never searched for project sources, at any depth.
 SKIP_DIRS = frozenset(
@@ -51,7 +57,7 @@ TOP_SKIP_DIRS = frozenset({"build", "dist", "venv", "env", ".env"})
 #: may read what a build put there (generated data, a built wheel it inspects).
 BUILD_OUTPUT_DIRS = frozenset({"build", "dist"})
 #: A file changed this recently may change again within the file system's timestamp
-#: granularity without its (mtime, size) changing: such hashes are not cached.
+#: granularity without its stat (``StatEntry``) changing: such hashes are not cached.
 RACY_WINDOW_NS = 2_000_000_000
 
 
@@ -252,8 +258,18 @@ def iter_build_output_files(root: Path) -> Iterator[str]:
         yield from _walk(os.path.join(root, top), top + "/", frozenset())
 
 
+def _same_stat(cached: StatEntry, st: os.stat_result) -> bool:
+    return (
+        cached[0] == st.st_mtime_ns
+        and cached[1] == st.st_size
+        and cached[2] == st.st_ctime_ns
+        and cached[3] == st.st_ino
+    )
+
+
 class FileHasher:
-    """Content hashes of root-relative files, reusing a stat cache from the last run."""
+    """Content hashes of root-relative files, reusing a stat cache from the last run (a copy
+    of the project elsewhere has new inodes and ctimes: it re-hashes once, then caches)."""
 
     def __init__(self, root: Path, cache: Mapping[str, StatEntry] | None = None) -> None:
         self.root = root
@@ -277,14 +293,14 @@ class FileHasher:
             self._now[path] = None
             return None
         cached = self._cache.get(path)
-        if cached is not None and cached[0] == st.st_mtime_ns and cached[1] == st.st_size:
-            value: str | None = cached[2]
+        if cached is not None and _same_stat(cached, st):
+            value: str | None = cached[4]
         elif directory is not None:
             # A directory's mtime changes as entries come and go: one stat answers a later run.
             names = listing_names(self.root, directory) if S_ISDIR(st.st_mode) else None
             value = None if names is None else extensions_value(names)
-            if value is not None and time.time_ns() - st.st_mtime_ns > RACY_WINDOW_NS:
-                self.updated[path] = (st.st_mtime_ns, st.st_size, value)
+            if value is not None:
+                self._settled(path, st, value)
         else:
             try:
                 with open(full, "rb") as fh:
@@ -293,10 +309,17 @@ class FileHasher:
                 value = None
             else:
                 value = digest(data)
-                if time.time_ns() - st.st_mtime_ns > RACY_WINDOW_NS:
-                    self.updated[path] = (st.st_mtime_ns, st.st_size, value)
+                self._settled(path, st, value)
         self._now[path] = value
         return value
+
+    def _settled(self, path: str, st: os.stat_result, value: str) -> None:
+        """Cache ``value`` unless the file changed too recently for its stat to show the next
+        change. ctime counts too: a rewrite that put an old mtime back is recent all the same,
+        and ctime has the same granularity as mtime."""
+        changed = max(st.st_mtime_ns, st.st_ctime_ns)
+        if time.time_ns() - changed > RACY_WINDOW_NS:
+            self.updated[path] = (st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino, value)
 
     def is_file(self, path: str) -> bool:
         return self.hash(path) is not None

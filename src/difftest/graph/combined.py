@@ -27,7 +27,17 @@ from typing import Any
 import networkx as nx
 
 from difftest.errors import BaselineCorruptError, BaselineVersionError
-from difftest.model import DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, Dependency, TestRecord, digest
+from difftest.model import (
+    COLLECT_SUFFIX,
+    DATA_BLOCK,
+    ENV_BLOCK,
+    ENV_PREFIX,
+    INCOMPLETE,
+    UNSETTLED_OUTCOMES,
+    Dependency,
+    TestRecord,
+    digest,
+)
 
 GRAPH_FORMAT = "difftest-graph"
 GRAPH_VERSION = 1
@@ -161,6 +171,7 @@ class MemoryIndex:
         self._tests: dict[int, list[tuple[str, str, int]]] = {}
         self._unsettled: list[tuple[str, str, str]] = []
         self._files: dict[str, int] = {}
+        self._collected: set[str] = set()
         depsets: dict[str, int] = {}
         for rec in recs:
             key = digest(
@@ -176,8 +187,10 @@ class MemoryIndex:
                     self._deps.setdefault(vid, []).append((depset, vid, dep.name, dep.fingerprint))
             self._tests.setdefault(depset, []).append((rec.nodeid, rec.file, depset))
             self._files[rec.file] = self._files.get(rec.file, 0) + 1
-            if rec.outcome in ("failed", "error"):
+            if rec.outcome in UNSETTLED_OUTCOMES:
                 self._unsettled.append((rec.nodeid, rec.file, rec.outcome))
+            if rec.nodeid.endswith(COLLECT_SUFFIX):
+                self._collected.add(rec.file)
 
     def is_empty(self) -> bool:
         return not self._files
@@ -195,7 +208,9 @@ class MemoryIndex:
         return [row for d in depset_ids for row in self._tests.get(d, ())]
 
     def unsettled_tests(self) -> list[tuple[str, str, str]]:
-        return list(self._unsettled)
+        # A test file recorded without a collection record may hold tests with none of their own.
+        missing = sorted(set(self._files) - self._collected)
+        return [*self._unsettled, *((f + COLLECT_SUFFIX, f, INCOMPLETE) for f in missing)]
 
     def test_files(self) -> dict[str, int]:
         return dict(self._files)

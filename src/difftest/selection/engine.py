@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Protocol
 from difftest.changes.environment import (
     DISTRIBUTIONS_KEY,
     OPTION_PREFIX,
+    PYTHON_KEY,
     SOURCE_PREFIX,
     VAR_PREFIX,
+    describe_python_change,
 )
 from difftest.changes.scan import extensions_dir, listed_dir
 from difftest.changes.state import UNPARSEABLE, CurrentState
@@ -114,6 +116,8 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
             f"the installed distributions changed (now {count}): the test looked through all"
             " of them (entry points, plugin discovery)"
         )
+    if key == PYTHON_KEY:
+        return describe_python_change(was, now)
     if key.startswith(ENV_PREFIX) or name == ENV_BLOCK:
         return f"{key[len(ENV_PREFIX) :]} is now {now}"
     if name == DATA_BLOCK:

@@ -25,8 +25,12 @@ Schema, version 3 (``PRAGMA application_id`` = 0x44494654, "DIFT"):
     One member of a depset: block ``name`` of that version, with its checksum then.
 ``test(nodeid, file, depset_id, outcome, duration, recorded_at)``
     The last record of each test (and ``<file>::<collect>`` rows for test-file collection).
-``stat_cache(path, mtime_ns, size, hash)``
+``stat_cache(path, mtime_ns, size, hash, ctime_ns, ino)``
     Local cache of content hashes, so unchanged files are not re-read. Not merged or uploaded.
+    ``ctime_ns`` and ``ino`` came later, within version 3: they are nullable, and a file without
+    them gains them when its stat cache is next written. That needs no new version: an older
+    difftest reads such a file as before and names its columns when it writes, so its rows have
+    them NULL; a row without them is never trusted, only hashed again.
 ``edge(src, dst, kind)``
     Import-graph edges seen at run time that static parsing cannot see (``kind`` "import" for a
     dynamic import, "data" for a file read while a module was being imported).
@@ -49,7 +53,15 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from difftest.errors import BaselineCorruptError, BaselineVersionError, StorageError
-from difftest.model import FACTS_TAIL, Dependency, TestRecord, digest
+from difftest.model import (
+    COLLECT_SUFFIX,
+    FACTS_TAIL,
+    INCOMPLETE,
+    UNSETTLED_OUTCOMES,
+    Dependency,
+    TestRecord,
+    digest,
+)
 
 #: meta key: JSON object {test file: [nodeids marked diff_always]}, so they run even when the file
 #: is not collected for any other reason.
@@ -89,7 +101,7 @@ CREATE TABLE test (
 );
 CREATE INDEX test_by_depset ON test (depset_id);
 CREATE INDEX test_by_file ON test (file);
-CREATE TABLE stat_cache (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE stat_cache (path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, hash TEXT NOT NULL, ctime_ns INTEGER, ino INTEGER);
 CREATE TABLE edge (src TEXT NOT NULL, dst TEXT NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (src, dst, kind)) WITHOUT ROWID;
 CREATE TABLE names (key TEXT NOT NULL, hash TEXT NOT NULL, facts TEXT NOT NULL, PRIMARY KEY (key, hash)) WITHOUT ROWID;
 """
@@ -107,6 +119,11 @@ _EXPECTED_OBJECTS = {
     ("index", "test_by_depset"),
     ("index", "test_by_file"),
 }
+
+#: The stat_cache columns added within version 3 (see the module docstring), in their order.
+_LATER_STAT_COLUMNS = ("ctime_ns", "ino")
+#: A stat cache row: (mtime_ns, size, ctime_ns, inode, content hash).
+StatRow = tuple[int, int, int, int, str]
 
 _FIX = "Delete it (difftest rebuilds it on the next `pytest --diff-baseline`) or fetch a good copy."
 
@@ -416,11 +433,17 @@ class Baseline:
         ]
 
     def unsettled_tests(self) -> list[tuple[str, str, str]]:
-        """(nodeid, file, outcome) of tests whose last outcome was a failure or an error."""
+        """(nodeid, file, outcome) of tests whose last outcome was a failure or an error, and of
+        test files' collection records that are :data:`INCOMPLETE`; a test file recorded without
+        a collection record (a run stopped before writing it) counts as incomplete too."""
+        marks = ", ".join("?" * len(UNSETTLED_OUTCOMES))
         return [
             (str(n), str(f), str(o))
             for n, f, o in self._query(
-                "SELECT nodeid, file, outcome FROM test WHERE outcome IN ('failed', 'error')"
+                f"SELECT nodeid, file, outcome FROM test WHERE outcome IN ({marks}) "
+                "UNION ALL SELECT file || ?, file, ? FROM test GROUP BY file "
+                "HAVING MAX(nodeid = file || ?) = 0",
+                (*UNSETTLED_OUTCOMES, COLLECT_SUFFIX, INCOMPLETE, COLLECT_SUFFIX),
             )
         ]
 
@@ -485,11 +508,41 @@ class Baseline:
             )
         ]
 
-    def stat_cache(self) -> dict[str, tuple[int, int, str]]:
+    def stat_cache(self) -> dict[str, StatRow]:
+        """The cached stat and hash of each file. Rows an older difftest wrote lack the ctime and
+        inode (the whole table does in a file it created): they are left out, so those files
+        are hashed again, as a same-size rewrite with its mtime put back would go unseen."""
+        if not self._has_later_stat_columns(self._conn):
+            return {}
         return {
-            str(p): (int(m), int(s), str(h))
-            for p, m, s, h in self._query("SELECT path, mtime_ns, size, hash FROM stat_cache")
+            str(p): (int(m), int(s), int(c), int(i), str(h))
+            for p, m, s, c, i, h in self._query(
+                "SELECT path, mtime_ns, size, ctime_ns, ino, hash FROM stat_cache "
+                "WHERE ctime_ns IS NOT NULL AND ino IS NOT NULL"
+            )
         }
+
+    def _has_later_stat_columns(self, conn: sqlite3.Connection) -> bool:
+        try:
+            columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(stat_cache)")}
+        except sqlite3.DatabaseError as exc:
+            raise BaselineCorruptError(f"{self.path} could not be read ({exc}). {_FIX}") from exc
+        return all(c in columns for c in _LATER_STAT_COLUMNS)
+
+    def _store_stat_cache(
+        self, conn: sqlite3.Connection, stat_cache: Mapping[str, StatRow]
+    ) -> None:
+        """Within a write transaction (so two writers never both add the columns)."""
+        if not stat_cache:
+            return
+        if not self._has_later_stat_columns(conn):
+            for column in _LATER_STAT_COLUMNS:
+                conn.execute(f"ALTER TABLE stat_cache ADD COLUMN {column} INTEGER")
+        conn.executemany(
+            "INSERT OR REPLACE INTO stat_cache (path, mtime_ns, size, ctime_ns, ino, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            ((p, m, s, c, i, h) for p, (m, s, c, i, h) in stat_cache.items()),
+        )
 
     def edges(self) -> list[tuple[str, str, str]]:
         return [
@@ -502,7 +555,7 @@ class Baseline:
         records: Iterable[TestRecord],
         *,
         remove: Iterable[str] = (),
-        stat_cache: Mapping[str, tuple[int, int, str]] | None = None,
+        stat_cache: Mapping[str, StatRow] | None = None,
         edges: Iterable[tuple[str, str, str]] = (),
         meta: Mapping[str, str] | None = None,
         replace_all: bool = False,
@@ -594,10 +647,7 @@ class Baseline:
             )
             conn.executemany("INSERT OR IGNORE INTO edge (src, dst, kind) VALUES (?, ?, ?)", edges)
             if stat_cache is not None:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO stat_cache (path, mtime_ns, size, hash) VALUES (?, ?, ?, ?)",
-                    ((p, m, s, h) for p, (m, s, h) in stat_cache.items()),
-                )
+                self._store_stat_cache(conn, stat_cache)
             if collect:
                 conn.execute(
                     "DELETE FROM depset WHERE id NOT IN (SELECT depset_id FROM test) AND id NOT IN "
@@ -618,13 +668,10 @@ class Baseline:
                 [("updated_at", stamp), *((meta or {}).items())],
             )
 
-    def update_stat_cache(self, stat_cache: Mapping[str, tuple[int, int, str]]) -> None:
+    def update_stat_cache(self, stat_cache: Mapping[str, StatRow]) -> None:
         """Refresh the local hash cache alone (read-only selection runs do this)."""
         with self._transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO stat_cache (path, mtime_ns, size, hash) VALUES (?, ?, ?, ?)",
-                ((p, m, s, h) for p, (m, s, h) in stat_cache.items()),
-            )
+            self._store_stat_cache(conn, stat_cache)
 
     def set_recorded_at(self, stamps: Mapping[str, float]) -> None:
         """Set when each of these tests was recorded (merge keeps every input's times)."""

@@ -17,7 +17,12 @@ from typing import Any
 
 import pytest
 
-from difftest.changes.environment import PYTHON_KEY, child_optimize, python_fingerprint
+from difftest.changes.environment import (
+    PYTHON_KEY,
+    child_optimize,
+    child_warnoptions,
+    python_fingerprint,
+)
 from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
 from difftest.errors import StorageError
@@ -333,12 +338,14 @@ def make_plan(
     """Open the baseline and decide. Returns the plan, the open baseline (None when there is
     none or it was unreadable and only selecting) and the file hasher (its stat cache grows).
     ``workers``: the tests run in pytest-xdist workers, which this process starts without its
-    ``-O``: their interpreter is what the records hold."""
+    ``-O`` and ``-W`` options: their interpreter is what the records hold."""
     root = config.rootpath
     lines = pytest_config_lines(config)
     configured = config_parts(lines)
     env = {PYTEST_CONFIG_KEY: config_value(lines)}
-    now = {**env, PYTHON_KEY: python_fingerprint(child_optimize())} if workers else env
+    now = env
+    if workers:
+        now = {**env, PYTHON_KEY: python_fingerprint(child_optimize(), child_warnoptions())}
     plan_notes = list(notes)
     opened: Opened = open_for_run(
         settings.db_path, record=settings.record, ignore_all=settings.default_db

@@ -4,7 +4,7 @@ Three probes, all active only while recording:
 
 - :class:`CoverageProbe` measures executed lines with coverage.py, one dynamic context per scope
   (a test, a test file's collection, a higher-scoped fixture's setup, the rest of the session).
-- :class:`RuntimeProbe` patches ``builtins.open``/``io.open`` (and ``os.open``,
+- :class:`RuntimeProbe` patches ``builtins.open``/``io.open`` (and ``os.open``, ``io.FileIO``,
   ``sqlite3.connect``) and ``importlib.import_module``: a read of a project data file, or a
   dynamic import, is credited to the module being imported if one is (an import-time edge of
   the graph), else to the innermost open scope. It also patches
@@ -243,17 +243,74 @@ def _read_mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return isinstance(mode, str) and ("r" in mode or "+" in mode)
 
 
-#: The standard library's ways to read one variable by name (``os.environ[name]`` aside).
-#: Reading them all (``os.environ.items()``, ``.copy()``, comparing) is no such read: CI runs
-#: differ in variables (a run id, a commit) that code copying the environment does not use.
-_BY_NAME = frozenset(
-    {
-        os.getenv.__code__,
-        collections.abc.Mapping.get.__code__,
-        collections.abc.Mapping.__contains__.__code__,
-        collections.abc.MutableMapping.setdefault.__code__,
-    }
-)
+def _fd_path(fd: int) -> str | None:
+    """The path of the directory (or file) open as ``fd``, as the system tells it now: Linux
+    through ``/proc``, macOS through ``F_GETPATH``; None where it cannot. Asked at the read, not
+    noted when the descriptor was opened: descriptors are closed, duplicated and reused, and
+    some are opened in C."""
+    try:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+    except (OSError, ValueError):
+        pass
+    else:
+        # Not "socket:[…]", "anon_inode:…", nor a directory deleted meanwhile.
+        return path if os.path.isabs(path) and not path.endswith(" (deleted)") else None
+    try:
+        import fcntl
+
+        flag = getattr(fcntl, "F_GETPATH", None)
+        if flag is None:
+            return None
+        found = fcntl.fcntl(fd, flag, bytes(1024))
+    except (ImportError, OSError, ValueError):
+        return None
+    path = os.fsdecode(found.partition(b"\0")[0])
+    return path if os.path.isabs(path) else None
+
+
+def _at(path: Any, dir_fd: Any) -> Any:
+    """What ``path`` names when given with ``dir_fd`` (``os.open(name, dir_fd=fd)``, ``os.stat``,
+    ``os.access``): the path under the directory open as ``dir_fd``; None when that directory
+    cannot be told."""
+    if dir_fd is None:
+        return path
+    name = os.fsdecode(os.fspath(path))
+    if os.path.isabs(name):
+        return name  # the system ignores dir_fd then
+    directory = _fd_path(dir_fd) if isinstance(dir_fd, int) else None
+    return None if directory is None else os.path.join(directory, name)
+
+
+#: The standard library's ways to read one variable by name (``os.environ[name]`` aside), and
+#: functions that read the variables a string names (``os.path.expandvars("$HOME/x")``,
+#: ``string.Template(...).substitute(os.environ)``, through a ``ChainMap`` when given keywords):
+#: whoever called them read the variable. Reading them all (``os.environ.items()``, ``.copy()``,
+#: comparing) is no such read: CI runs differ in variables (a run id, a commit) that code
+#: copying the environment does not use.
+def _by_name() -> frozenset[CodeType]:
+    import ntpath
+    import posixpath
+    import string
+
+    functions: list[Any] = [
+        os.getenv,
+        getattr(os, "getenvb", None),  # POSIX only
+        collections.abc.Mapping.get,
+        collections.abc.Mapping.__contains__,
+        collections.abc.MutableMapping.setdefault,
+        posixpath.expandvars,
+        ntpath.expandvars,
+        collections.ChainMap.__getitem__,
+        string.Template.substitute,
+        string.Template.safe_substitute,
+    ]
+    codes = [f.__code__ for f in functions if isinstance(getattr(f, "__code__", None), CodeType)]
+    # substitute's own lookups are made by a function defined inside it (re.sub calls it).
+    nested = [c for code in codes for c in code.co_consts if isinstance(c, CodeType)]
+    return frozenset(codes + nested)
+
+
+_BY_NAME = _by_name()
 
 
 #: How pytest reads an option for who asks (the asker is the reader).
@@ -415,18 +472,18 @@ class RuntimeProbe:
         @functools.wraps(orig_access)
         def access(path: Any, *args: Any, **kwargs: Any) -> bool:
             result: bool = orig_access(path, *args, **kwargs)
-            if (
-                not probe.paused
-                and isinstance(path, (str, bytes, os.PathLike))
-                and kwargs.get("dir_fd") is None
-            ):
+            if not probe.paused and isinstance(path, (str, bytes, os.PathLike)):
                 try:
+                    found = _at(path, kwargs.get("dir_fd"))
+                    if found is None:
+                        probe.on_unknown_read(sys._getframe(1))
+                        return result
                     try:
-                        directory = S_ISDIR(probe._orig_stat(path).st_mode)
+                        directory = S_ISDIR(probe._orig_stat(found).st_mode)
                     except OSError:
                         directory = False  # absent: what ran depends on it staying so
                     if not directory:
-                        probe.on_stat(path, sys._getframe(1))
+                        probe.on_stat(found, sys._getframe(1))
                 except Exception:  # never let bookkeeping break the code under test
                     pass
             return result
@@ -437,19 +494,76 @@ class RuntimeProbe:
     def _install_descriptor_patches(self) -> None:
         """Files opened without ``open``: ``os.open`` (then read with ``os.read`` or
         ``os.fdopen``) and SQLite databases, which ``sqlite3.connect``'s C code opens itself."""
+        import _io
         import sqlite3
         import sqlite3.dbapi2
 
         orig_os_open: Callable[..., Any] = os.open
         os_open = self._make_os_open(orig_os_open)
-        os.open = os_open
-        self._patches.append((os, "open", orig_os_open, os_open))
+        # posix.open is os.open under the name of the module os takes it from; _io.open is
+        # io.open (patched with open).
+        for module, attr, orig_function, patched_function in (
+            (os, "open", orig_os_open, os_open),
+            (sys.modules.get(os.name), "open", orig_os_open, os_open),
+            (_io, "open", self._orig_io_open, self._io_open),
+        ):
+            if module is not None and getattr(module, attr, None) is orig_function:
+                setattr(module, attr, patched_function)
+                self._patches.append((module, attr, orig_function, patched_function))
+        self._install_fileio_patch()
         orig_connect: Callable[..., Any] = sqlite3.connect
         connect = self._make_connect(orig_connect)
         for module in (sqlite3, sqlite3.dbapi2):
             if getattr(module, "connect", None) is orig_connect:
                 module.connect = connect  # type: ignore[attr-defined]
                 self._patches.append((module, "connect", orig_connect, connect))
+
+    def _install_fileio_patch(self) -> None:
+        """``io.FileIO(path)`` (also ``_io.FileIO``), the raw file ``open`` builds in C, which
+        some code opens itself. A built-in class takes no patch: a subclass stands in for it
+        under both names, and makes the built-in class's own instances (what ``open`` returns
+        holds one too): ``isinstance`` and ``issubclass`` answer for the stand-in as for the
+        class, a subclass project code derives from it meanwhile works as one of the class.
+        Only ``type(f) is io.FileIO`` tells them apart. ``open`` does not go through it."""
+        import _io
+
+        orig: Any = io.FileIO
+        probe = self
+
+        class _StandIn(type):
+            def __instancecheck__(cls, instance: Any) -> bool:
+                if cls is FileIO:
+                    return isinstance(instance, orig)
+                return type.__instancecheck__(cls, instance)
+
+            def __subclasscheck__(cls, subclass: Any) -> bool:
+                if cls is FileIO:
+                    return issubclass(subclass, orig)
+                return type.__subclasscheck__(cls, subclass)
+
+        class FileIO(orig, metaclass=_StandIn):  # type: ignore[misc]
+            __slots__ = ()
+            __doc__ = orig.__doc__
+
+            def __new__(cls, file: Any, mode: Any = "r", *args: Any, **kwargs: Any) -> Any:
+                if (
+                    not probe.paused
+                    and isinstance(file, (str, bytes, os.PathLike))
+                    and _read_mode((mode,), kwargs)
+                ):
+                    try:
+                        probe.on_read(file, sys._getframe(1))
+                    except Exception:  # never let bookkeeping break the code under test
+                        pass
+                if cls is FileIO:
+                    return orig(file, mode, *args, **kwargs)
+                return orig.__new__(cls, file, mode, *args, **kwargs)
+
+        FileIO.__module__, FileIO.__qualname__ = orig.__module__, orig.__qualname__
+        for module in (io, _io):
+            if getattr(module, "FileIO", None) is orig:
+                setattr(module, "FileIO", FileIO)  # noqa: B010 (_io's stubs have no FileIO)
+                self._patches.append((module, "FileIO", orig, FileIO))
 
     def _install_loader_patch(self) -> None:
         """Package data read through the import system's loaders (``pkgutil.get_data``) goes
@@ -532,25 +646,34 @@ class RuntimeProbe:
         self._patches.append((linecache, "getlines", orig, getlines))
 
     def _install_environ_patch(self) -> None:
-        """``os.environ[name]``, which ``os.environ.get``, ``in`` and ``os.getenv`` go through."""
+        """``os.environ[name]``, which ``os.environ.get``, ``in`` and ``os.getenv`` go through,
+        and ``os.environb[name]`` (``os.getenvb``), a view of the same variables by bytes: both
+        are instances of one class."""
         environ = os.environ
-        owner: Any = type(environ)
-        orig: Callable[..., Any] = owner.__getitem__
+        # Only where the platform has one (POSIX); a stand-in no mapping is.
+        environb: Any = getattr(os, "environb", _MISSING)
+        orig: Callable[..., Any] = type(environ).__getitem__
         probe = self
 
         @functools.wraps(orig)
         def __getitem__(mapping: Any, key: Any) -> Any:
-            now = None
+            now: Any = None
             try:
                 now = orig(mapping, key)
                 return now
             finally:
-                if mapping is environ and not probe.paused and isinstance(key, str):
+                if not probe.paused:
                     try:
-                        probe.on_env(key, now, sys._getframe(1))
+                        if mapping is environ and isinstance(key, str):
+                            probe.on_env(key, now, sys._getframe(1))
+                        elif mapping is environb and isinstance(key, bytes):
+                            # Named as os.environ names it (decoded the same way).
+                            value = None if now is None else os.fsdecode(now)
+                            probe.on_env(os.fsdecode(key), value, sys._getframe(1))
                     except Exception:
                         pass
 
+        owner: Any = type(environ)
         owner.__getitem__ = __getitem__
         self._patches.append((owner, "__getitem__", orig, __getitem__))
 
@@ -681,11 +804,20 @@ class RuntimeProbe:
     def _make_listing(self, orig: Callable[..., Any]) -> Callable[..., Any]:
         probe = self
 
+        entries = orig is self._orig_scandir
+
         @functools.wraps(orig)
         def listing(path: Any = ".") -> Any:
-            if not probe.paused and isinstance(path, (str, bytes, os.PathLike)):
+            if not probe.paused:
                 try:
-                    probe.on_list(path, sys._getframe(1))
+                    if isinstance(path, (str, bytes, os.PathLike)):
+                        probe.on_list(path, sys._getframe(1), entries=entries)
+                    elif isinstance(path, int):  # a directory open as a descriptor (os.fwalk)
+                        directory = _fd_path(path)
+                        if directory is None:
+                            probe.on_unknown_read(sys._getframe(1))
+                        else:
+                            probe.on_list(directory, sys._getframe(1), entries=entries)
                 except Exception:
                     pass
             return orig(path)
@@ -708,7 +840,11 @@ class RuntimeProbe:
                     and (found is None or not S_ISDIR(found.st_mode))
                 ):
                     try:
-                        probe.on_stat(path, sys._getframe(1))
+                        named = _at(path, kwargs.get("dir_fd")) if kwargs else path
+                        if named is None:
+                            probe.on_unknown_read(sys._getframe(1))
+                        else:
+                            probe.on_stat(named, sys._getframe(1))
                     except Exception:
                         pass
 
@@ -725,10 +861,13 @@ class RuntimeProbe:
                 and isinstance(flags, int)
                 and flags & _ACCESS_MODE != os.O_WRONLY
                 and not flags & _O_DIRECTORY
-                and kwargs.get("dir_fd") is None
             ):
                 try:
-                    probe.on_descriptor(path, sys._getframe(1))
+                    named = _at(path, kwargs.get("dir_fd"))
+                    if named is None:
+                        probe.on_unknown_read(sys._getframe(1))
+                    else:
+                        probe.on_descriptor(named, sys._getframe(1))
                 except Exception:
                     pass
             return orig(path, flags, *args, **kwargs)
@@ -842,10 +981,11 @@ class RuntimeProbe:
         if rel and not rel.endswith((".py", ".pyc", ".pyo")):
             self._credit(rel, frame)
 
-    def on_list(self, directory: Any, frame: FrameType | None) -> None:
+    def on_list(self, directory: Any, frame: FrameType | None, *, entries: bool = False) -> None:
         """A directory listed from project code, or by a plugin's fixture while a test or a
         fixture is set up (pytest-datadir copying a test's data directory); pytest's own
-        collection does not count."""
+        collection does not count. ``entries``: listed with ``os.scandir``, whose entries
+        carry each file's ``stat`` (:meth:`on_entries`)."""
         path = os.path.abspath(os.fsdecode(os.fspath(directory)))
         rel = "" if path in self.paths.roots else self.paths.rel_data(path)
         # Caches and tool state (.difftest, __pycache__, .pytest_cache) come and go with runs:
@@ -854,6 +994,28 @@ class RuntimeProbe:
             return
         if rel is not None and os.path.isdir(path):
             self._credit(listing_key(rel), frame, project_only=True, in_tests=True)
+            if entries:
+                self.on_entries(path, frame)
+
+    def on_entries(self, directory: str, frame: FrameType | None) -> None:
+        """Project code scanned a project directory with ``os.scandir`` itself: each entry's
+        ``stat()`` (a file's size, its times) is read without calling ``os.stat``, so every
+        file listed counts as looked at, whether the code looked or not. The ways that only
+        take names from it (``glob``, ``os.walk``, ``pathlib``) are the standard library's
+        frames, and pass."""
+        if frame is None or self._code_file(frame.f_code.co_filename) is None:
+            return
+        with self._orig_scandir(directory) as found:
+            files = [entry.path for entry in found if not entry.is_dir()]
+        for path in files:
+            self.on_stat(path, frame)
+
+    def on_unknown_read(self, frame: FrameType | None) -> None:
+        """Project code read a file or listed a directory given by a descriptor whose path the
+        system does not tell (``os.open(name, dir_fd=fd)`` where neither ``/proc`` nor
+        ``F_GETPATH`` answers): as for a process it started, what it read is not known, so it
+        depends on every project file."""
+        self.on_spawn(frame)
 
     def _credit(
         self,

@@ -8,15 +8,16 @@ collected file, and afterwards only while a test (or a higher-scoped fixture's s
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import Generator, Mapping
+from collections.abc import Collection, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from difftest.model import COLLECT_SUFFIX, TestRecord
+from difftest.model import COLLECT_SUFFIX, INCOMPLETE, TestRecord
 from difftest.runners.pytest.helpers import helper_possible
 from difftest.runners.pytest.outcomes import phase_outcome, worst
 from difftest.runners.pytest.prefetch import Prefetcher
@@ -45,6 +46,9 @@ class _Running:
     duration: float = 0.0
     #: A doctest: its code is a docstring of ``file``, which no coverage line points at.
     doctest: bool = False
+    #: Its teardown was reported: it ran to its end (not interrupted, not stopped by
+    #: ``pytest.exit``).
+    finished: bool = False
 
 
 @dataclass
@@ -79,6 +83,10 @@ class RecordingResult:
     always: dict[str, list[str]]
     collected_files: list[str]
     import_roots: list[str]
+    #: test file -> what collecting it found (:meth:`Recorder.expected`), for the files collected.
+    items: dict[str, list[str]] = field(default_factory=dict)
+    #: nodeids of the tests that ran to their end.
+    finished: list[str] = field(default_factory=list)
 
 
 def _merge(into: dict[str, set[int]], lines: Mapping[str, set[int]]) -> None:
@@ -126,6 +134,13 @@ class Recorder:
         self._children: dict[str, set[str]] = {}
         self._collected_files: set[str] = set()
         self._always: dict[str, set[str]] = {}
+        #: test file -> the node id of its collector.
+        self._file_nodes: dict[str, str] = {}
+        #: Tests that ran to their end in this run.
+        self._finished: set[str] = set()
+        #: Collection records, held until the end of the run, when it is known whether every
+        #: test collected from their file has a record (:data:`INCOMPLETE`).
+        self._collect_records: dict[str, TestRecord] = {}
         #: Test files whose collection started a process: their tests depend on it too.
         self._spawning_files: set[str] = set()
         self._prefetch = False
@@ -200,6 +215,7 @@ class Recorder:
             yield
             return
         key = file + COLLECT_SUFFIX
+        self._file_nodes[file] = collector.nodeid
         scope = self.probe.push(key, file)
         previous = self.coverage.context
         self.coverage.switch(key)
@@ -278,7 +294,11 @@ class Recorder:
             self.coverage.pause()
             self.probe.pop(scope)
             self._current = None
-            self._tests.append(running)
+            # A test stopped before its end (Ctrl-C) has no outcome: it gets no record, so it
+            # runs again (its file is incomplete, or its earlier record is what selected it).
+            if running.finished:
+                self._tests.append(running)
+                self._finished.add(running.nodeid)
             if len(self._tests) >= self.batch_size and not self._analysing():
                 self.flush()
 
@@ -296,6 +316,7 @@ class Recorder:
         if running is not None and report.nodeid == running.nodeid:
             running.duration += report.duration
             running.outcome = worst(running.outcome, phase_outcome(report))
+            running.finished = report.when == "teardown"
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(
@@ -368,20 +389,18 @@ class Recorder:
                 kinds.update({n: "import" for n in c.scope.imports})
                 gaps = builder.runtime_gaps(c.file, kinds)
                 new_edges += builder.add_edges((c.file, node, kinds[node]) for node in gaps)
-                records.append(
-                    builder.record(
-                        c.file + COLLECT_SUFFIX,
-                        c.file,
-                        c.outcome,
-                        0.0,
-                        roots=c.scope.imports,
-                        data=c.scope.data,
-                        executed=collects.get(c.file + COLLECT_SUFFIX),
-                        spawned=c.scope.spawned
-                        or self.probe.spawned_outside
-                        or self._unmeasured(c.file + COLLECT_SUFFIX),
-                        whole_files=self.static,
-                    )
+                self._collect_records[c.file] = builder.record(
+                    c.file + COLLECT_SUFFIX,
+                    c.file,
+                    c.outcome,
+                    0.0,
+                    roots=c.scope.imports,
+                    data=c.scope.data,
+                    executed=collects.get(c.file + COLLECT_SUFFIX),
+                    spawned=c.scope.spawned
+                    or self.probe.spawned_outside
+                    or self._unmeasured(c.file + COLLECT_SUFFIX),
+                    whole_files=self.static,
                 )
             pending, self._tests = self._tests, []
             self._collects.clear()
@@ -458,9 +477,44 @@ class Recorder:
                 return child not in children
         return False
 
+    def expected(self, file: str) -> set[str]:
+        """What collecting ``file`` found, as far as this run went: its tests, and the classes
+        this run did not collect (``pytest file::test_a`` leaves a class beside it unopened),
+        which have no record and so keep the file incomplete."""
+        node = self._file_nodes.get(file, file)
+        if node not in self._children:
+            # Collected for a node id (`pytest file::test_a`): pytest reports only what matched,
+            # and what else the file holds is unknown.
+            return {node + "::<not collected>"}
+        found: set[str] = set()
+        todo = [node]
+        while todo:
+            for child in self._children.get(todo.pop(), ()):
+                if child in self._children:
+                    todo.append(child)
+                else:
+                    found.add(child)
+        return found
+
+    def complete(self, file: str, finished: Collection[str]) -> bool:
+        """Whether everything collecting ``file`` found ran to its end (``finished``) or was
+        recorded before this run."""
+        return all(n in finished or n in self.recorded for n in self.expected(file))
+
     def finish(self) -> RecordingResult:
-        """Flush what is pending; what the final write needs."""
+        """Flush what is pending, then the collection records; what the final write needs."""
         self.flush()
+        if self._sink is not None and self._collect_records:
+            held, self._collect_records = self._collect_records, {}
+            self._sink(
+                [
+                    record
+                    if record.outcome != "passed" or self.complete(file, self._finished)
+                    else dataclasses.replace(record, outcome=INCOMPLETE)
+                    for file, record in sorted(held.items())
+                ],
+                [],
+            )
         removed = sorted(
             nodeid
             for nodeid, file in self.recorded.items()
@@ -472,4 +526,6 @@ class Recorder:
             always={f: sorted(self._always.get(f, ())) for f in sorted(self._collected_files)},
             collected_files=sorted(self._collected_files),
             import_roots=roots,
+            items={f: sorted(self.expected(f)) for f in sorted(self._collected_files)},
+            finished=sorted(self._finished),
         )

@@ -15,7 +15,7 @@ import pytest
 
 from difftest.errors import DifftestError, StorageError
 from difftest.model import Dependency, TestRecord
-from difftest.storage.baseline import Baseline
+from difftest.storage.baseline import Baseline, StatRow
 
 if TYPE_CHECKING:
     from difftest.runners.pytest.spool import Spool
@@ -169,7 +169,7 @@ class BatchWriter:
         *,
         edges: Iterable[Edge] = (),
         remove: Iterable[str] = (),
-        stat_cache: Mapping[str, tuple[int, int, str]] | None = None,
+        stat_cache: Mapping[str, StatRow] | None = None,
         meta: Mapping[str, str] | None = None,
         last: bool = False,
         names: Iterable[tuple[str, str, str]] = (),

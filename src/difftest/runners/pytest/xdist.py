@@ -10,6 +10,7 @@ runs again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import pytest
 
 from difftest.changes.scan import FileHasher
 from difftest.errors import DifftestError
-from difftest.model import TestRecord
+from difftest.model import COLLECT_SUFFIX, INCOMPLETE, TestRecord
 from difftest.runners.pytest.options import Settings
 from difftest.runners.pytest.outcomes import phase_outcome, worst
 from difftest.runners.pytest.plan import RunPlan
@@ -127,6 +128,21 @@ class ControllerRun:
                 self.baseline.close()
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    def _incomplete_files(self) -> set[str]:
+        """Test files some of whose collected tests ran to their end on no worker and had no
+        record before this run."""
+        finished = {n for result in self.results for n in result.get("finished", ())}
+        items: dict[str, set[str]] = {}
+        for result in self.results:
+            for file, ids in result.get("items", {}).items():
+                items.setdefault(file, set()).update(ids)
+        recorded = self.plan.recorded
+        return {
+            file
+            for file, ids in items.items()
+            if any(n not in finished and n not in recorded for n in ids)
+        }
+
     def _merge(self) -> None:
         from difftest.changes.names import names_reader
 
@@ -137,11 +153,19 @@ class ControllerRun:
         size = self.settings.batch_size
         seen: set[str] = set()
         stat_cache = dict(self.hasher.updated)
+        incomplete = self._incomplete_files()
         for path in sorted(self.dir.glob("worker-*.db")):
             with Baseline.open_existing(path) as worker:
                 batch: list[TestRecord] = []
                 for record in worker.records():
                     seen.add(record.nodeid)
+                    if record.nodeid.endswith(COLLECT_SUFFIX) and record.outcome in (
+                        "passed",
+                        INCOMPLETE,
+                    ):
+                        # Each worker ran its share of the file's tests: all workers' say.
+                        outcome = INCOMPLETE if record.file in incomplete else "passed"
+                        record = dataclasses.replace(record, outcome=outcome)
                     batch.append(record)
                     if len(batch) >= size:
                         writer.write(batch)
@@ -218,6 +242,8 @@ class WorkerRun:
                     "removed": result.removed,
                     "always": result.always,
                     "import_roots": result.import_roots,
+                    "items": result.items,
+                    "finished": result.finished,
                 }
             )
         except DifftestError as exc:
