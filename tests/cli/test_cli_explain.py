@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from difftest.changes.blocks import parse_blocks
-from difftest.changes.environment import python_fingerprint
+from difftest.changes.environment import VAR_PREFIX, python_fingerprint, var_value
 from difftest.changes.names import names_reader
 from difftest.changes.scan import FileHasher
 from difftest.cli.error_handler import EXIT_ERROR, EXIT_OK
 from difftest.cli.main import main
 from difftest.model import Dependency, TestRecord, digest
-from difftest.storage.baseline import Baseline
+from difftest.storage.baseline import ALWAYS_RUN_META, Baseline
 
 APP = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
 TESTS = "from app import add, sub\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
@@ -117,6 +118,38 @@ def test_environment_items_only_pytest_knows_are_named_as_not_checked(
         "test_app.py::test_configured: not selected: none of its 2 dependencies changed",
         "  note: <env>/pytest-config is compared by the pytest plugin, not here "
         "(taken as unchanged)",
+    ]
+
+
+def test_a_test_marked_diff_always_is_explained_as_selected_every_time(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with Baseline.open(project / ".difftest" / "baseline.db") as baseline:
+        baseline.write(
+            [], meta={ALWAYS_RUN_META: json.dumps({"test_app.py": ["test_app.py::test_sub"]})}
+        )
+    assert explain(project, capsys, "test_app.py::test_sub") == [
+        "test_app.py::test_sub: selected: it is marked diff_always, so it runs every time"
+    ]
+
+
+def test_an_environment_variable_is_compared_with_its_value_where_explain_runs(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIFFTEST_EXPLAIN_MODE", "a")
+    recorded = var_value("DIFFTEST_EXPLAIN_MODE")
+    variable = Dependency(VAR_PREFIX + "DIFFTEST_EXPLAIN_MODE", recorded, "<env>", recorded)
+    with Baseline.open(project / ".difftest" / "baseline.db") as baseline:
+        baseline.write(
+            [TestRecord("test_app.py::test_mode", "test_app.py", "passed", 0.1, (variable,))]
+        )
+    assert explain(project, capsys, "test_app.py::test_mode") == [
+        "test_app.py::test_mode: not selected: none of its 1 dependency changed"
+    ]
+    monkeypatch.setenv("DIFFTEST_EXPLAIN_MODE", "b")
+    assert explain(project, capsys, "test_app.py::test_mode") == [
+        "test_app.py::test_mode: selected",
+        "  - changed: environment variable DIFFTEST_EXPLAIN_MODE changed",
     ]
 
 

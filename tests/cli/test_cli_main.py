@@ -66,6 +66,55 @@ def test_a_difftest_error_is_one_line_on_stderr_and_exit_code_one(tmp_path: Path
     assert "Traceback" not in done.stderr
 
 
+def test_a_baseline_path_that_is_a_directory_is_an_error_naming_it_not_a_bug(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "baseline.db").mkdir()
+    for args in (
+        ["inspect", str(tmp_path / "baseline.db")],
+        ["explain", "--db", str(tmp_path / "baseline.db"), "tests/test_a.py::test_a"],
+        ["upload", "--db", str(tmp_path / "baseline.db"), str(tmp_path / "copy.db")],
+    ):
+        assert main(args) == EXIT_ERROR, args
+        err = capsys.readouterr().err
+        assert "baseline.db is a directory, not a baseline file" in err
+        assert "Traceback" not in err
+
+
+def test_a_merge_output_that_cannot_be_written_is_an_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.db"
+    assert main(["merge", str(source), str(_empty_baseline(tmp_path))]) == EXIT_OK
+    (tmp_path / "afile").write_text("")
+    capsys.readouterr()
+    assert main(["merge", str(tmp_path / "afile" / "out.db"), str(source)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "cannot write the merged baseline to " in err and "afile" in err
+    assert "Traceback" not in err
+
+
+def test_a_file_system_error_is_reported_with_the_path_not_as_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refused(*args: object, **kwargs: object) -> int:
+        raise PermissionError(13, "Permission denied", "/ro/baseline.db")
+
+    monkeypatch.setattr(cli_main, "merge_command", refused)
+    assert main(["merge", "out.db", "in.db"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("difftest: error: Permission denied (/ro/baseline.db).")
+    assert "Traceback" not in err
+
+
+def _empty_baseline(tmp_path: Path) -> Path:
+    from difftest.storage.baseline import Baseline
+
+    path = tmp_path / "empty.db"
+    Baseline.open(path).close()
+    return path
+
+
 def test_an_unexpected_exception_is_reported_as_a_bug_with_its_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -77,6 +77,19 @@ def test_merging_overlapping_baselines_keeps_the_newest_record_of_each_test(
         ]
 
 
+def test_a_failure_in_one_input_wins_over_a_later_pass_of_the_same_test(
+    tmp_path: Path, baselines
+) -> None:
+    failed = baselines.record("tests/test_a.py::test_flaky", ("src/app.py", "f"), outcome="failed")
+    passed = baselines.record("tests/test_a.py::test_flaky", ("src/app.py", "f"))
+    first = baselines.make(tmp_path / "one.db", [failed], recorded_at=1000.0)
+    later = baselines.make(tmp_path / "two.db", [passed], recorded_at=2000.0)
+    for order, out in (((first, later), "a.db"), ((later, first), "b.db")):
+        merge(str(tmp_path / out), [str(p) for p in order])
+        merged = baselines.content(tmp_path / out)
+        assert merged["records"] == {"tests/test_a.py::test_flaky": failed}
+
+
 def test_a_merged_baseline_has_the_newest_commit_and_configuration_every_import_root_and_no_stat_cache(
     shards: tuple[Path, Path], tmp_path: Path
 ) -> None:

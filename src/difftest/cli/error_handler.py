@@ -37,6 +37,16 @@ def run_guarded(command: Callable[[], int]) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
+    except OSError as exc:
+        # The file system said no (a path that is a file, a read-only or immutable target, a
+        # full disk): the user's to fix, with what the system said and where.
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"difftest: error: {exc.strerror or exc}{where}. Check that the path is right and "
+            "that its directory exists and is writable.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     except Exception:
         print(
             "difftest: internal error (a bug in difftest; please report it with this output):",

@@ -7,19 +7,27 @@ makes, against the files on disk under ``--root``.
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 
-from difftest.changes.environment import DIST_PREFIX, DISTRIBUTIONS_KEY, PYTHON_KEY, SHADOW_PREFIX
+from difftest.changes.environment import (
+    DIST_PREFIX,
+    DISTRIBUTIONS_KEY,
+    PYTHON_KEY,
+    SHADOW_PREFIX,
+    VAR_PREFIX,
+)
 from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
 from difftest.cli.error_handler import EXIT_OK
 from difftest.model import COLLECT_SUFFIX, ENV_PREFIX, TestRecord, block_of
 from difftest.selection.engine import explain_key_change, select
 from difftest.selection.importcheck import SubprocessImportCheck
-from difftest.storage.baseline import Baseline
+from difftest.storage.baseline import ALWAYS_RUN_META, Baseline
 
-#: Environment items this command values itself, as the pytest plugin does.
-_COMPUTED = (DIST_PREFIX, SHADOW_PREFIX, DISTRIBUTIONS_KEY)
+#: Environment items this command values itself, as the pytest plugin does (variables from this
+#: command's own environment: run it where pytest would run).
+_COMPUTED = (DIST_PREFIX, SHADOW_PREFIX, DISTRIBUTIONS_KEY, VAR_PREFIX)
 
 
 def _front_end_values(baseline: Baseline, record: TestRecord) -> dict[str, str]:
@@ -62,6 +70,7 @@ def explain_command(nodeid: str, db: Path, root: Path) -> int:
                 print(f"  recorded tests with similar ids: {', '.join(close)}")
             return EXIT_OK
         assumed = _front_end_values(baseline, record)
+        always = json.loads(baseline.meta().get(ALWAYS_RUN_META) or "{}")
         import_roots = baseline.import_roots()
         state = CurrentState(
             FileHasher(root, baseline.stat_cache()), env=assumed, import_roots=import_roots
@@ -92,6 +101,8 @@ def explain_command(nodeid: str, db: Path, root: Path) -> int:
         print(f"{nodeid}: selected")
         for reason in selection.affected[nodeid]:
             print(f"  - {reason}")
+    elif nodeid in always.get(record.file, ()):
+        print(f"{nodeid}: selected: it is marked diff_always, so it runs every time")
     else:
         narrowed = [c for key, name, c in selection.changed if (key, name) in _blocks(record)]
         if narrowed:

@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         "merge",
         help="merge baselines (e.g. of parallel CI jobs) into one",
         description=(
-            "Merge baselines into OUTPUT: for each test the newest record wins; run-time import "
+            "Merge baselines into OUTPUT: for each test a failed record wins over a passed one "
+            "(it runs until a run records it passing), otherwise the newest; run-time import "
             f"edges are combined. OUTPUT and INPUTs are {_LOCATIONS}. A directory, or a URL "
             "ending in '/', stands for every .db file directly inside it. A remote OUTPUT is "
             "uploaded once the merge succeeded; a local one is replaced atomically."

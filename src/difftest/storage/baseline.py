@@ -186,6 +186,11 @@ class Baseline:
         BaselineVersionError for one written by an incompatible format version.
         """
         path = Path(path)
+        if path.is_dir():
+            raise StorageError(
+                f"{path} is a directory, not a baseline file. Give the path of the baseline "
+                "itself (by default .difftest/baseline.db under the project's root)."
+            )
         exists = path.exists() and path.stat().st_size > 0
         if not exists and not create:
             raise StorageError(f"no baseline at {path}. Record one with `pytest --diff-baseline`.")

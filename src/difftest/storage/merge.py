@@ -1,7 +1,9 @@
 """Merge baselines: the shards of parallel CI jobs (or of machines) into one artifact.
 
-For each test the newest record wins (by the time it was recorded; on a tie, the input listed
-later), and the run-time import edges of every input are kept. The machine-local stat cache is
+For each test a record of a failure (or an error, or an incomplete collection) wins over one of
+a pass: when in doubt, the test runs until a run records it passing. Otherwise the newest record
+wins (by the time it was recorded; on a tie, the input listed later). The run-time import edges
+of every input are kept. The machine-local stat cache is
 not merged. The output is written to a temporary file and renamed into place, so a failed merge
 leaves the previous output as it was.
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from difftest.errors import RemoteError, StorageError
-from difftest.model import TestRecord
+from difftest.model import UNSETTLED_OUTCOMES, TestRecord
 from difftest.storage.baseline import ALWAYS_RUN_META, COMMIT_META, PYTEST_CONFIG_META, Baseline
 from difftest.storage.remote import is_url, open_remote
 
@@ -44,6 +46,20 @@ class MergeResult:
 class _Winner:
     recorded_at: float
     record: TestRecord
+
+
+def _unwritable(output: Path, exc: OSError) -> str:
+    return (
+        f"cannot write the merged baseline to {output}: {exc.strerror or exc}. Choose an OUTPUT "
+        "in a writable directory (the inputs were left as they were)."
+    )
+
+
+def _rank(record: TestRecord, recorded_at: float) -> tuple[bool, float]:
+    """Which of two records of one test a merge keeps: the unsettled one, then the newer. A job
+    that saw the test fail outweighs a later one that saw it pass (a flaky test, another
+    machine): it runs again, and the next recording settles it."""
+    return (record.outcome in UNSETTLED_OUTCOMES, recorded_at)
 
 
 def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult:
@@ -69,7 +85,7 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
                 kept = newest.get(rec.nodeid)
                 if kept is not None:
                     result.superseded += 1
-                    if kept.recorded_at > when:
+                    if _rank(kept.record, kept.recorded_at) > _rank(rec, when):
                         continue
                 newest[rec.nodeid] = _Winner(when, rec)
             edges.update(baseline.edges())
@@ -91,8 +107,11 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
             if key in latest[1]:
                 out_meta[key] = latest[1][key]
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".merge")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".merge")
+    except OSError as exc:
+        raise StorageError(_unwritable(output, exc)) from exc
     os.close(fd)
     tmp = Path(name)
     try:
@@ -106,6 +125,8 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
             # each test keeps the time it was recorded in its input
             merged.set_recorded_at({n: w.recorded_at for n, w in newest.items()})
         os.replace(tmp, output)
+    except OSError as exc:
+        raise StorageError(_unwritable(output, exc)) from exc
     finally:
         tmp.unlink(missing_ok=True)
     result.records = len(newest)
