@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -62,6 +63,21 @@ def test_a_baseline_uploaded_to_s3_downloads_with_the_same_records(
 
 
 @pytest.mark.s3
+def test_a_local_copy_replaced_by_another_baseline_is_downloaded_again(
+    s3, local: Path, tmp_path: Path, baselines
+) -> None:
+    url = f"s3://{s3.bucket()}/baseline.db"
+    open_remote(url).upload(local)
+    dest = tmp_path / "dev" / "baseline.db"
+    assert open_remote(url).fetch(dest) == DOWNLOADED
+    other = baselines.make(tmp_path / "other.db", [baselines.record("tests/test_o.py::test_o")])
+    with Baseline.open(other) as foreign:
+        foreign.write([], meta={"created_at": "2020-01-01T00:00:00Z"})
+    shutil.copyfile(other, dest)  # the sidecar stays, naming the object it came from
+    assert open_remote(url).fetch(dest) == DOWNLOADED
+    assert "tests/test_o.py::test_o" not in baselines.content(dest)["records"]
+
+
 def test_an_unchanged_object_is_not_downloaded_again(
     s3, local: Path, tmp_path: Path, baselines
 ) -> None:
@@ -73,7 +89,9 @@ def test_an_unchanged_object_is_not_downloaded_again(
     assert remote.fetch(dest) == DOWNLOADED
     sidecar = dest.with_name("baseline.db.etag")
     etag = s3.client.head_object(Bucket=bucket, Key="baseline.db")["ETag"]
-    assert json.loads(sidecar.read_text()) == {"url": url, "etag": etag}
+    with Baseline.open_existing(dest) as copy:
+        created = copy.meta()["created_at"]
+    assert json.loads(sidecar.read_text()) == {"url": url, "etag": etag, "created_at": created}
 
     # Work on the local copy: if the second fetch downloaded, this record would be gone.
     with Baseline.open_existing(dest) as copy:
@@ -291,6 +309,17 @@ def test_a_baseline_round_trips_through_a_shared_directory(
     assert remote.fetch(dest) == DOWNLOADED
     assert baselines.content(dest) == baselines.content(local)
     assert leftovers(dest.parent) == []
+
+
+def test_a_baseline_fetched_from_another_checkouts_file_leaves_its_stat_cache_behind(
+    local: Path, tmp_path: Path
+) -> None:
+    # `local` is a checkout's own baseline, stat cache included: its stats are of its files.
+    dest = tmp_path / "other-checkout" / "baseline.db"
+    assert open_remote(local.as_uri()).fetch(dest) == DOWNLOADED
+    with Baseline.open_existing(dest) as copy:
+        assert copy.stat_cache() == {}
+        assert len(list(copy.records())) == 2
 
 
 def test_a_missing_shared_file_downloads_nothing(local: Path, tmp_path: Path) -> None:

@@ -19,7 +19,9 @@ Guarantees, for both kinds:
 - an upload sends a consistent snapshot (SQLite's backup API, machine-local stat cache dropped),
   as a single S3 PUT or a temporary file renamed into place: readers never see half an object;
 - S3 downloads are cached by ETag: the ETag of the last download is kept beside the local copy
-  (``<dest>.etag``) and sent as ``If-None-Match``, so an unchanged object is not fetched again;
+  (``<dest>.etag``, with the downloaded baseline's creation time) and sent as
+  ``If-None-Match`` while the local copy is still that baseline, so an unchanged object is not
+  fetched again;
 - every failure raises :class:`~difftest.errors.RemoteError` (or a baseline error naming the
   URL), saying what failed, why, and what to check. There is no silent fallback to running
   without a baseline.
@@ -212,14 +214,26 @@ def _etag_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".etag")
 
 
+def _lineage(path: Path) -> str:
+    """What tells the baseline downloaded to ``path`` from another file put there later: when it
+    was first created (kept by every copy, upload and download of it, and by the runs that add
+    records to it)."""
+    with Baseline.open_existing(path) as baseline:
+        return baseline.meta().get("created_at", "")
+
+
 def _read_etag(dest: Path, url: str) -> str | None:
-    """The ETag of the object ``dest`` was downloaded from, if it came from ``url``."""
+    """The ETag of the object ``dest`` was downloaded from, if it came from ``url`` and ``dest``
+    is still that baseline (with whatever runs added to it), not another one put in its place."""
     try:
         data = json.loads(_etag_path(dest).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if isinstance(data, dict) and data.get("url") == url and isinstance(data.get("etag"), str):
-        return str(data["etag"])
+        if not isinstance(data, dict) or data.get("url") != url:
+            return None
+        etag, lineage = data.get("etag"), data.get("created_at")
+        if isinstance(etag, str) and isinstance(lineage, str) and lineage == _lineage(dest):
+            return etag
+    except (OSError, ValueError, StorageError):
+        pass
     return None
 
 
@@ -227,7 +241,8 @@ def _write_etag(dest: Path, url: str, etag: str) -> None:
     sidecar = _etag_path(dest)
     tmp = _temp_next_to(sidecar, "tmp")
     try:
-        tmp.write_text(json.dumps({"url": url, "etag": etag}) + "\n", encoding="utf-8")
+        record = {"url": url, "etag": etag, "created_at": _lineage(dest)}
+        tmp.write_text(json.dumps(record) + "\n", encoding="utf-8")
         os.replace(tmp, sidecar)
     finally:
         tmp.unlink(missing_ok=True)
@@ -267,8 +282,8 @@ class FileRemote(Remote):
         if not self.path.exists():
             return MISSING
         try:
-            with Baseline.open_existing(self.path) as baseline:
-                _replace_verified(dest, self.url, baseline.backup_to)
+            # A copy without the source checkout's stat cache: its stats are of other files.
+            _replace_verified(dest, self.url, lambda tmp: _snapshot(self.path, tmp))
         except OSError as exc:
             raise RemoteError(f"could not read {self.url}: {exc}. Check its permissions.") from exc
         return DOWNLOADED
