@@ -2184,3 +2184,25 @@ def test_an_import_time_builtin_call_that_runs_project_code_reselects_the_tests_
     project.baseline()
     project.edit("handlers.py", *edit)
     assert ran(project.diff()) == ["tests/test_handlers.py::test_two_registered"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links here")
+def test_pointing_a_symlinked_module_at_another_file_reselects_the_tests_that_ran_it(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            **UNRELATED,
+            "shared/impl.py": "def f():\n    return 1\n",
+            "shared/impl2.py": "def f():\n    return 2\n",
+            "tests/test_app.py": "from app import f\n\ndef test_f():\n    assert f() == 1\n",
+        }
+    )
+    os.symlink("shared/impl.py", project.path / "app.py")
+    project.baseline()
+    assert ran(project.diff()) == []
+    (project.path / "app.py").unlink()
+    os.symlink("shared/impl2.py", project.path / "app.py")
+    result = project.diff()
+    assert ran(result) == ["tests/test_app.py::test_f"]
+    result.assert_outcomes(failed=1)

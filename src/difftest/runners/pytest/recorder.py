@@ -9,6 +9,7 @@ collected file, and afterwards only while a test (or a higher-scoped fixture's s
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Collection, Generator, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from difftest.runners.pytest.probes import (
 from difftest.runners.pytest.records import Edge, RecordBuilder
 
 Sink = Callable[[list[TestRecord], list[Edge]], None]
+_UNSEEN: Any = object()
 
 
 @dataclass
@@ -136,6 +138,9 @@ class Recorder:
         self._always: dict[str, set[str]] = {}
         #: test file -> the node id of its collector.
         self._file_nodes: dict[str, str] = {}
+        #: A module's ``__file__`` -> (the real path coverage.py reports its lines under, the
+        #: project path it was imported by) when that path is a symbolic link, else None.
+        self._links: dict[str, tuple[str, str] | None] = {}
         #: Tests that ran to their end in this run.
         self._finished: set[str] = set()
         #: Collection records, held until the end of the run, when it is known whether every
@@ -360,12 +365,15 @@ class Recorder:
                 builder.analyse_rest()
             tests: dict[str, dict[str, set[int]]] = {}
             collects: dict[str, dict[str, set[int]]] = {}
+            aliases = self._linked_modules()
             for context, measured in self.coverage.harvest().items():
                 lines: dict[str, set[int]] = {}
                 for filename, found in measured.items():
                     rel = self.paths.rel_source(filename)
                     if rel is not None:
                         lines[rel] = found
+                    for alias in aliases.get(filename, ()):
+                        lines[alias] = set(found)
                 if context.startswith(FIXTURE_CONTEXT):
                     if context in self._fixtures:
                         _merge(self._fixtures[context].lines, lines)
@@ -413,6 +421,31 @@ class Recorder:
                 records, new_edges = [], []
         finally:
             self.probe.paused = False
+
+    def _linked_modules(self) -> dict[str, list[str]]:
+        """Real path -> the project paths of modules imported through a symbolic link to it
+        (``app.py -> shared/impl.py``). coverage.py reports lines under the real path; the
+        module's own path depends on them too, so pointing the link elsewhere selects the tests
+        that ran its functions. Each ``__file__`` is looked at once."""
+        found: dict[str, list[str]] = {}
+        for module in list(sys.modules.values()):
+            name = getattr(module, "__file__", None)
+            if not isinstance(name, str):
+                continue
+            link = self._links.get(name, _UNSEEN)
+            if link is _UNSEEN:
+                link = self._links[name] = self._link_of(name)
+            if link is not None:
+                found.setdefault(link[0], []).append(link[1])
+        return found
+
+    def _link_of(self, name: str) -> tuple[str, str] | None:
+        full = os.path.abspath(name)
+        rel = self.paths.rel_source(full)
+        if rel is None:
+            return None
+        real = os.path.realpath(full)
+        return (real, rel) if real != full else None
 
     def _unmeasured(self, context: str) -> bool:
         """Whether what a scope ran is not all known: another coverage.py measurement paused
