@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from pytester_project import Project, ran
 
+from difftest.runners.pytest.store import set_aside
 from difftest.storage.baseline import SCHEMA_VERSION, Baseline
 
 FILES = {
@@ -92,3 +96,16 @@ def test_a_baseline_of_another_format_version_is_set_aside_and_rebuilt(recorded:
     assert len(ran(result)) == 2
     with Baseline.open_existing(recorded.db) as baseline:
         assert baseline.meta()["format_version"] == str(SCHEMA_VERSION)
+
+
+def test_a_baseline_set_aside_never_replaces_one_set_aside_before(tmp_path: Path) -> None:
+    db = tmp_path / "baseline.db"
+    for n in range(3):
+        db.write_text(f"broken {n}")
+        set_aside(db)
+    assert not db.exists()
+    assert [(tmp_path / name).read_text() for name in sorted(os.listdir(tmp_path))] == [
+        "broken 0",
+        "broken 1",
+        "broken 2",
+    ]

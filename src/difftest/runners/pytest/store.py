@@ -71,8 +71,13 @@ def upload(url: str, src: Path) -> str:
 
 
 def set_aside(path: Path) -> Path:
-    """Move an unreadable baseline out of the way (``<db>.corrupt``), keeping it for inspection."""
+    """Move an unreadable baseline out of the way (``<db>.corrupt``, or ``<db>.corrupt.N`` beside
+    one set aside before), keeping it for inspection: one never replaces another."""
     target = path.with_name(path.name + CORRUPT_SUFFIX)
+    n = 0
+    while target.exists() or target.is_symlink():
+        n += 1
+        target = path.with_name(f"{path.name}{CORRUPT_SUFFIX}.{n}")
     os.replace(path, target)
     return target
 
