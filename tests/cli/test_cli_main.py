@@ -81,6 +81,18 @@ def test_a_baseline_path_that_is_a_directory_is_an_error_naming_it_not_a_bug(
         assert "Traceback" not in err
 
 
+def test_a_root_that_is_not_a_directory_is_an_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "no-such-project")
+    for args in (
+        ["explain", "tests/test_a.py::test_a", "--root", missing],
+        ["inspect", "--root", missing],
+    ):
+        assert main(args) == EXIT_ERROR, args
+        assert f"--root {missing} is not a directory" in capsys.readouterr().err
+
+
 def test_a_merge_output_that_cannot_be_written_is_an_error_naming_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

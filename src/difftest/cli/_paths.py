@@ -16,6 +16,11 @@ def baseline_path(db: str | None, root: str | None) -> Path:
             f"{db} is a URL; this command works on a local baseline file. Fetch it first with "
             f"`difftest download {db} --db PATH`, then pass that PATH."
         )
+    if root is not None and not Path(root).is_dir():
+        raise DifftestError(
+            f"--root {root} is not a directory. Give the project's root directory, the one "
+            "pytest ran in."
+        )
     if db:
         return Path(db)
     return Path(root or ".") / DEFAULT_DB
