@@ -422,3 +422,11 @@ def test_a_shared_part_is_kept_while_a_test_stands_on_it_and_collected_after(
         assert sorted(key for _, key, _ in baseline.versions()) == ["src/other.py"]
     assert _count(path, "SELECT COUNT(*) FROM depset") == 1
     assert _count(path, "SELECT COUNT(*) FROM dep") == 1
+
+
+def test_a_write_the_file_system_refuses_says_to_make_it_writable_not_to_delete_it() -> None:
+    from difftest.storage.baseline import _FIX, _write_fix
+
+    refused = _write_fix(sqlite3.OperationalError("attempt to write a readonly database"))
+    assert "writable" in refused and "Delete it" not in refused
+    assert _write_fix(sqlite3.DatabaseError("database disk image is malformed")) == _FIX

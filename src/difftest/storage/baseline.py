@@ -128,6 +128,19 @@ StatRow = tuple[int, int, int, int, str]
 _FIX = "Delete it (difftest rebuilds it on the next `pytest --diff-baseline`) or fetch a good copy."
 
 
+def _write_fix(exc: sqlite3.DatabaseError) -> str:
+    """What to do when a write failed: a file or directory that may not be written is the
+    user's to open up; anything else is a damaged file."""
+    if isinstance(exc, sqlite3.OperationalError) and any(
+        words in str(exc) for words in ("readonly", "unable to open", "disk I/O", "full")
+    ):
+        return (
+            "Check that the file and its directory are writable by this user and that the disk "
+            "has room (or record elsewhere with --diff-db)."
+        )
+    return _FIX
+
+
 _T = TypeVar("_T")
 
 
@@ -337,7 +350,9 @@ class Baseline:
                 if not durable:
                     conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as exc:
-            raise StorageError(f"could not write the baseline {self.path}: {exc}. {_FIX}") from exc
+            raise StorageError(
+                f"could not write the baseline {self.path}: {exc}. {_write_fix(exc)}"
+            ) from exc
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         try:
