@@ -219,6 +219,18 @@ def test_an_empty_or_missing_remote_input_fails_the_merge(s3, tmp_path: Path) ->
     assert s3.keys(bucket) == []
 
 
+def test_a_corrupt_remote_input_is_refused_naming_its_url_and_no_temporary_file(
+    s3, tmp_path: Path
+) -> None:
+    bucket = s3.bucket()
+    s3.client.put_object(Bucket=bucket, Key="run-1/broken.db", Body=b"not a baseline")
+    with pytest.raises(BaselineCorruptError) as raised:
+        merge(str(tmp_path / "out.db"), [f"s3://{bucket}/run-1/broken.db"])
+    assert f"s3://{bucket}/run-1/broken.db" in str(raised.value)
+    assert "local copy" not in str(raised.value) and "difftest-merge" not in str(raised.value)
+    assert not (tmp_path / "out.db").exists()
+
+
 def test_merging_keeps_every_inputs_always_run_markers(tmp_path):
     first = tmp_path / "a.db"
     second = tmp_path / "b.db"

@@ -146,7 +146,9 @@ def _verified(tmp: Path, url: str, dest: Path) -> None:
     Errors keep their family (corrupt, foreign version) but name ``url`` instead of the
     temporary file, and say that the local copy was left alone.
     """
-    kept = f" The local copy {dest} was left as it was."
+    # Only a copy that holds something is worth naming (a merge downloads into a new, empty one).
+    had_copy = dest.is_file() and dest.stat().st_size > 0
+    kept = f" The local copy {dest} was left as it was." if had_copy else ""
     if tmp.stat().st_size == 0:
         raise BaselineCorruptError(f"{url} is empty, not a difftest baseline.{kept}")
     try:
