@@ -461,8 +461,8 @@ class Baseline:
             (str(n), str(f), str(o))
             for n, f, o in self._query(
                 f"SELECT nodeid, file, outcome FROM test WHERE outcome IN ({marks}) "
-                "UNION ALL SELECT file || ?, file, ? FROM test GROUP BY file "
-                "HAVING MAX(nodeid = file || ?) = 0",
+                "UNION ALL SELECT f.file || ?, f.file, ? FROM (SELECT DISTINCT file FROM test) f "
+                "WHERE NOT EXISTS (SELECT 1 FROM test c WHERE c.nodeid = f.file || ?)",
                 (*UNSETTLED_OUTCOMES, COLLECT_SUFFIX, INCOMPLETE, COLLECT_SUFFIX),
             )
         ]
