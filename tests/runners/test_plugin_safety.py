@@ -2206,3 +2206,54 @@ def test_pointing_a_symlinked_module_at_another_file_reselects_the_tests_that_ra
     result = project.diff()
     assert ran(result) == ["tests/test_app.py::test_f"]
     result.assert_outcomes(failed=1)
+
+
+def test_recording_leaves_the_file_functions_behaving_as_the_builtins_they_stand_in_for(
+    project: Project,
+) -> None:
+    project.write(
+        {
+            "app/__init__.py": "",
+            "app/data.txt": "hello\n",
+            "app/helpers.py": """
+                import os
+
+                HERE = os.path.dirname(__file__)
+
+                class Reader:
+                    opener = open  # a builtin held on a class does not become a method
+                    lister = os.listdir
+
+                    def read(self):
+                        with self.opener(os.path.join(HERE, "data.txt")) as fh:
+                            return fh.read()
+
+                    def names(self):
+                        return self.lister(HERE)
+                """,
+            "tests/test_builtins.py": """
+                import os
+                import pickle
+
+                from app.helpers import Reader
+
+                def test_held_on_a_class():
+                    assert Reader().read() == "hello\\n"
+                    assert "data.txt" in Reader().names()
+
+                def test_in_the_supports_sets():
+                    assert os.stat in os.supports_follow_symlinks
+                    assert os.open in os.supports_dir_fd
+                    assert os.scandir in os.supports_fd
+
+                def test_pickled_by_name():
+                    assert pickle.loads(pickle.dumps(os.stat)) is os.stat
+                    assert pickle.loads(pickle.dumps(open)) is open
+                """,
+        }
+    )
+    project.baseline().assert_outcomes(passed=3)
+    # Once the run is over, the originals are back, alone in the sets.
+    supports = os.supports_follow_symlinks | os.supports_fd | os.supports_dir_fd
+    assert type(os.stat).__name__ == "builtin_function_or_method"
+    assert all(type(f).__name__ == "builtin_function_or_method" for f in supports)

@@ -243,6 +243,31 @@ def _read_mode(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return isinstance(mode, str) and ("r" in mode or "+" in mode)
 
 
+class _Unbound(functools.partial):  # type: ignore[type-arg]
+    """A patched function that behaves like the built-in it replaces where a Python function
+    would not: held as a class attribute (``opener = open``) it does not become a method, and
+    it pickles by its public name (``os.stat``), so ``pool.map(os.stat, paths)`` still works.
+    A call costs about 0.1 µs more than a function's."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return str(vars(self)["__qualname__"])
+
+
+def _as_builtin(function: Callable[..., Any], module: str, name: str) -> Any:
+    """``function`` (which wraps the original of ``module.name``) as an :class:`_Unbound`."""
+    unbound = _Unbound(function)
+    vars(unbound).update(
+        __module__=module,
+        __name__=name,
+        __qualname__=name,
+        __doc__=function.__doc__,
+        __wrapped__=getattr(function, "__wrapped__", function),
+    )
+    return unbound
+
+
 def _fd_path(fd: int) -> str | None:
     """The path of the directory (or file) open as ``fd``, as the system tells it now: Linux
     through ``/proc``, macOS through ``F_GETPATH``; None where it cannot. Asked at the read, not
@@ -375,19 +400,26 @@ class RuntimeProbe:
         self._orig_open: Callable[..., Any] = builtins.open
         self._orig_io_open: Callable[..., Any] = io.open
         self._orig_import_module: Callable[..., ModuleType] = importlib.import_module
-        self._open = self._make_open(self._orig_open)
+        self._open = _as_builtin(self._make_open(self._orig_open), "io", "open")
         self._io_open = (
-            self._open if self._orig_io_open is self._orig_open else self._make_open(io.open)
+            self._open
+            if self._orig_io_open is self._orig_open
+            else _as_builtin(self._make_open(io.open), "io", "open")
         )
-        self._import_module = self._make_import_module(self._orig_import_module)
+        self._import_module = _as_builtin(
+            self._make_import_module(self._orig_import_module), "importlib", "import_module"
+        )
         self._orig_listdir: Callable[..., Any] = os.listdir
         self._orig_scandir: Callable[..., Any] = os.scandir
-        self._listdir = self._make_listing(self._orig_listdir)
+        self._listdir = _as_builtin(self._make_listing(self._orig_listdir), "os", "listdir")
         self._orig_stat: Callable[..., Any] = os.stat
-        self._stat = self._make_stat(self._orig_stat)
+        self._stat = _as_builtin(self._make_stat(self._orig_stat), "os", "stat")
         self._orig_lstat: Callable[..., Any] = os.lstat
-        self._lstat = self._make_stat(self._orig_lstat)
-        self._scandir = self._make_listing(self._orig_scandir)
+        self._lstat = _as_builtin(self._make_stat(self._orig_lstat), "os", "lstat")
+        self._scandir = _as_builtin(self._make_listing(self._orig_scandir), "os", "scandir")
+        #: (set of os.supports_*, function added to it): the patched functions stand in the
+        #: sets their originals are in, so `os.stat in os.supports_follow_symlinks` holds.
+        self._supports: list[tuple[set[Any], Any]] = []
         #: Project code started a process outside any scope (at import or configuration time).
         self.spawned_outside = False
         self._patches: list[tuple[Any, str, Any, Any]] = []
@@ -414,7 +446,33 @@ class RuntimeProbe:
         self._install_metadata_patch()
         self._install_ctypes_patch()
         sys.meta_path.append(self._unfound)
+        self._join_supports()
         self.installed = True
+
+    def _join_supports(self) -> None:
+        """Put each patched ``os`` function in the ``os.supports_*`` sets its original is in:
+        the standard library (``shutil.rmtree``, ``shutil.copystat``) and projects choose how
+        to call them by those sets."""
+        replaced = [
+            (self._orig_stat, self._stat),
+            (self._orig_lstat, self._lstat),
+            (self._orig_listdir, self._listdir),
+            (self._orig_scandir, self._scandir),
+            *((orig, patched) for owner, _, orig, patched in self._patches if owner is os),
+        ]
+        for name in (
+            "supports_dir_fd",
+            "supports_fd",
+            "supports_follow_symlinks",
+            "supports_effective_ids",
+        ):
+            found = getattr(os, name, None)
+            if not isinstance(found, set):
+                continue
+            for orig, patched in replaced:
+                if orig in found and patched not in found:
+                    found.add(patched)
+                    self._supports.append((found, patched))
 
     def _install_held_patches(self) -> None:
         """Some standard library modules hold the file functions they found when they were
@@ -488,8 +546,9 @@ class RuntimeProbe:
                     pass
             return result
 
-        os.access = access
-        self._patches.append((os, "access", orig_access, access))
+        unbound_access = _as_builtin(access, "os", "access")
+        os.access = unbound_access
+        self._patches.append((os, "access", orig_access, unbound_access))
 
     def _install_descriptor_patches(self) -> None:
         """Files opened without ``open``: ``os.open`` (then read with ``os.read`` or
@@ -499,7 +558,7 @@ class RuntimeProbe:
         import sqlite3.dbapi2
 
         orig_os_open: Callable[..., Any] = os.open
-        os_open = self._make_os_open(orig_os_open)
+        os_open = _as_builtin(self._make_os_open(orig_os_open), "os", "open")
         # posix.open is os.open under the name of the module os takes it from; _io.open is
         # io.open (patched with open).
         for module, attr, orig_function, patched_function in (
@@ -512,7 +571,7 @@ class RuntimeProbe:
                 self._patches.append((module, attr, orig_function, patched_function))
         self._install_fileio_patch()
         orig_connect: Callable[..., Any] = sqlite3.connect
-        connect = self._make_connect(orig_connect)
+        connect = _as_builtin(self._make_connect(orig_connect), "sqlite3", "connect")
         for module in (sqlite3, sqlite3.dbapi2):
             if getattr(module, "connect", None) is orig_connect:
                 module.connect = connect  # type: ignore[attr-defined]
@@ -766,6 +825,9 @@ class RuntimeProbe:
             if getattr(owner, attr, None) is patched:
                 setattr(owner, attr, orig)
         self._patches.clear()
+        for found, patched in self._supports:
+            found.discard(patched)
+        self._supports.clear()
         self.installed = False
 
     def _make_open(self, orig: Callable[..., Any]) -> Callable[..., Any]:
