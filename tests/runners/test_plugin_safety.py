@@ -2257,3 +2257,17 @@ def test_recording_leaves_the_file_functions_behaving_as_the_builtins_they_stand
     supports = os.supports_follow_symlinks | os.supports_fd | os.supports_dir_fd
     assert type(os.stat).__name__ == "builtin_function_or_method"
     assert all(type(f).__name__ == "builtin_function_or_method" for f in supports)
+
+
+def test_a_new_test_file_whose_module_name_clashes_with_a_recorded_one_fails_as_a_full_run_does(
+    project: Project,
+) -> None:
+    # Neither directory is a package: pytest imports both files as the module `test_x`.
+    project.write({"tests/a/test_x.py": "def test_one():\n    pass\n"})
+    project.baseline()
+    project.write({"tests/c/test_x.py": "def test_three():\n    pass\n"})
+    full = project.run("-p", "no:difftest")
+    assert full.ret == pytest.ExitCode.INTERRUPTED  # "import file mismatch"
+    result = project.diff()
+    assert result.ret == full.ret
+    result.stdout.fnmatch_lines(["*import file mismatch*"])

@@ -4,13 +4,42 @@ and "no tests ran" becomes success when difftest is why."""
 
 from __future__ import annotations
 
+import fnmatch
+import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from difftest.changes.scan import iter_project_files
 from difftest.runners.pytest.plan import RunPlan
 from difftest.runners.pytest.report import Tally, reasons_for, status_lines, verbose_lines
+
+
+def clashing_test_files(root: Path, patterns: list[str]) -> frozenset[str]:
+    """Root-relative test files (``patterns``: pytest's ``python_files``) that another test file
+    shares its module name with, as pytest's ``prepend`` and ``append`` import modes name them:
+    the file's name under the packages (directories with ``__init__.py``) above it."""
+    packages: dict[str, bool] = {}
+
+    def is_package(directory: str) -> bool:
+        if directory not in packages:
+            packages[directory] = bool(directory) and os.path.isfile(
+                os.path.join(root, directory, "__init__.py")
+            )
+        return packages[directory]
+
+    by_name: dict[str, list[str]] = {}
+    for rel in iter_project_files(root):
+        directory, _, name = rel.rpartition("/")
+        if not name.endswith(".py") or not any(fnmatch.fnmatch(name, p) for p in patterns):
+            continue
+        parts = [name[:-3]]
+        while is_package(directory):
+            directory, _, package = directory.rpartition("/")
+            parts.append(package)
+        by_name.setdefault(".".join(reversed(parts)), []).append(rel)
+    return frozenset(f for files in by_name.values() if len(files) > 1 for f in files)
 
 
 class Selector:
@@ -20,6 +49,7 @@ class Selector:
         self.verbose = verbose
         self.tally = Tally()
         self._tests_per_file = Counter(plan.recorded.values())
+        self._clashes: frozenset[str] | None = None
 
     def _rel(self, path: Path) -> str | None:
         try:
@@ -34,8 +64,23 @@ class Selector:
         rel = self._rel(collection_path)
         if rel is None or rel not in plan.selection.recorded_files or plan.must_collect(rel):
             return None
+        if rel in self._clashing(config):
+            return None
         self.tally.skipped_files[rel] = self._tests_per_file.get(rel, 0)
         return True
+
+    def _clashing(self, config: pytest.Config) -> frozenset[str]:
+        """Test files that share their module name with another test file of the project
+        (``tests/a/test_x.py`` and ``tests/c/test_x.py``, neither in a package): pytest's
+        default import modes cannot import both, and a full run stops with "import file
+        mismatch". They are always collected, so a run that selects one of them fails the same
+        way (a new file, a removed ``__init__.py``, are how a clash starts)."""
+        if self._clashes is None:
+            self._clashes = frozenset()
+            if str(config.getoption("importmode", "prepend")) != "importlib":
+                patterns = [str(p) for p in config.getini("python_files")]
+                self._clashes = clashing_test_files(self.root, patterns)
+        return self._clashes
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(
