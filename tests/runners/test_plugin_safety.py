@@ -2271,3 +2271,62 @@ def test_a_new_test_file_whose_module_name_clashes_with_a_recorded_one_fails_as_
     result = project.diff()
     assert result.ret == full.ret
     result.stdout.fnmatch_lines(["*import file mismatch*"])
+
+
+def test_what_a_plugin_module_given_with_dash_p_reads_when_imported_reselects_its_tests(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest imports `-p` plugins before any difftest hook runs: what they read then is found by
+    # importing them again in a fresh interpreter.
+    monkeypatch.delenv("APP_PLUGIN_MODE", raising=False)
+    project.write(
+        {
+            **UNRELATED,
+            "tox.ini": """
+                [pytest]
+                pythonpath = .
+                addopts = -v -p app.plug
+                """,
+            "app/__init__.py": "",
+            "app/conf.json": '{"limit": 5}',
+            "app/settings.py": """
+                import json
+                import os
+                import pathlib
+
+                DATA = json.loads((pathlib.Path(__file__).parent / "conf.json").read_text())
+                MODE = os.environ.get("APP_PLUGIN_MODE", "a")
+                """,
+            "app/plug.py": """
+                import pytest
+
+                from app import settings
+
+                @pytest.fixture
+                def limit():
+                    return settings.DATA["limit"]
+                """,
+            "tests/test_settings.py": """
+                from app import settings
+
+                def test_limit(limit):
+                    assert limit < 10
+
+                def test_mode():
+                    assert settings.MODE == "a"
+                """,
+        }
+    )
+    project.subprocess("--diff-baseline").assert_outcomes(passed=3)
+    assert ran(project.subprocess("--diff")) == []
+    # A plugin serves every test: every test depends on what it imports, and what that reads.
+    everything = [
+        "tests/test_settings.py::test_limit",
+        "tests/test_settings.py::test_mode",
+        "tests/test_unrelated.py::test_unrelated",
+    ]
+    project.write({"app/conf.json": '{"limit": 50}'})
+    assert ran(project.subprocess("--diff")) == everything
+    project.write({"app/conf.json": '{"limit": 5}'})
+    monkeypatch.setenv("APP_PLUGIN_MODE", "b")
+    assert ran(project.subprocess("--diff")) == everything

@@ -235,6 +235,11 @@ def remember_environ() -> None:
     _environ_at_start = dict(os.environ)
 
 
+def environ_at_start() -> dict[str, str]:
+    """The environment as :func:`remember_environ` took it (as it is now, if it did not)."""
+    return dict(_environ_at_start if _environ_at_start is not None else os.environ)
+
+
 def option_key(name: str) -> str:
     return OPTION_PREFIX + name
 

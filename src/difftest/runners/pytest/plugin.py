@@ -119,6 +119,52 @@ def _leave_the_heap_at_exit() -> None:
     gc.freeze()
 
 
+def _loaded_before_recording(config: pytest.Config) -> dict[str, str]:
+    """Project modules pytest imported before recording could start (a plugin given with
+    ``-p``, ``PYTEST_PLUGINS`` or an installed ``pytest11`` entry point of the project itself),
+    by name, with their root-relative files."""
+    from difftest.runners.pytest.probes import ProjectPaths
+
+    paths = ProjectPaths(config.rootpath)
+    found: dict[str, str] = {}
+    for name in config.stash.get(PRELOADED, frozenset()):
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(file, str) and name.split(".")[0] != "difftest":
+            rel = paths.rel_source(file)
+            if rel is not None:
+                found[name] = rel
+    return found
+
+
+def _replay_preloaded(config: pytest.Config, recorder: Recorder) -> list[str]:
+    """What the project modules imported before recording read while they were imported,
+    found by importing them again (:mod:`~difftest.runners.pytest.replay`); a warning for
+    each one that could not be imported again, whose reads stay unknown."""
+    modules = _loaded_before_recording(config)
+    if not modules:
+        return []
+    from difftest.changes.repository import repository_top
+    from difftest.runners.pytest.replay import replay_imports
+
+    top = repository_top(config.rootpath)
+    found = replay_imports(str(config.rootpath), str(top) if top else None, sorted(modules))
+    if found is None:
+        failed = sorted(modules)
+    else:
+        edges, failed = found
+        recorder.add_import_edges(edges)
+    files = sorted({modules[m] for m in failed if m in modules})
+    if not files:
+        return []
+    return [
+        f"{', '.join(files)}: imported before recording could start (a -p option, "
+        "PYTEST_PLUGINS or an installed pytest11 entry point), and could not be imported again "
+        "in a fresh interpreter: the files and environment variables they read when imported "
+        "are not recorded. Load them from the root conftest.py (pytest_plugins = [...]), or mark "
+        "the tests that depend on what they read @pytest.mark.diff_always."
+    ]
+
+
 def _dry(config: pytest.Config) -> bool:
     """Runs that execute no test bodies record nothing."""
     return bool(
@@ -178,6 +224,7 @@ def _register(config: pytest.Config, settings: Settings, early: Recorder | None)
         manager.register(Selector(plan, verbose=settings.verbose), "difftest-selector")
         if plan.record:
             worker_recorder = early or _start_recorder(config, static=settings.static)
+            _replay_preloaded(config, worker_recorder)  # the controller said what is unknown
             manager.register(worker_recorder, "difftest-recorder")
             manager.register(
                 xdist.WorkerRun(config, settings, plan, worker_recorder), "difftest-worker"
@@ -208,6 +255,7 @@ def _register(config: pytest.Config, settings: Settings, early: Recorder | None)
     recorder: Recorder | None = None
     if settings.record:
         recorder = early or _start_recorder(config, static=settings.static)
+        plan.selection.warnings.extend(_replay_preloaded(config, recorder))
         manager.register(recorder, "difftest-recorder")
     manager.register(LocalRun(config, settings, plan, baseline, hasher, recorder), "difftest-run")
     return None if recorder is not None else early

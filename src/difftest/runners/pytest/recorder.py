@@ -138,6 +138,8 @@ class Recorder:
         self._always: dict[str, set[str]] = {}
         #: test file -> the node id of its collector.
         self._file_nodes: dict[str, str] = {}
+        #: Import-time edges found for modules imported before recording (:meth:`add_import_edges`).
+        self._early_edges: list[Edge] = []
         #: A module's ``__file__`` -> (the real path coverage.py reports its lines under, the
         #: project path it was imported by) when that path is a symbolic link, else None.
         self._links: dict[str, tuple[str, str] | None] = {}
@@ -194,6 +196,11 @@ class Recorder:
                 self._helper = Prefetcher(self.paths.root)
             finally:
                 self.probe.paused = False
+
+    def add_import_edges(self, edges: list[Edge]) -> None:
+        """Import-time edges of modules imported before recording could start, found by
+        importing them again elsewhere: they join the graph with the first batch."""
+        self._early_edges.extend(edges)
 
     def close(self) -> None:
         """Stop measuring and restore every patched function (idempotent)."""
@@ -386,7 +393,11 @@ class Recorder:
                     tests[context] = lines
             if not self.static:
                 self.probe.share_module_globals()
-            new_edges = builder.add_edges(sorted(self.probe.take_edges()))
+            taken = self.probe.take_edges()
+            if self._early_edges:
+                taken.update(self._early_edges)
+                self._early_edges = []
+            new_edges = builder.add_edges(sorted(taken))
             records: list[TestRecord] = []
             for c in self._collects:
                 if c.scope.spawned:
