@@ -2330,3 +2330,57 @@ def test_what_a_plugin_module_given_with_dash_p_reads_when_imported_reselects_it
     project.write({"app/conf.json": '{"limit": 5}'})
     monkeypatch.setenv("APP_PLUGIN_MODE", "b")
     assert ran(project.subprocess("--diff")) == everything
+
+
+@pytest.mark.parametrize("holder", ["session fixture", "module global"])
+def test_a_test_reading_what_an_earlier_test_stored_on_a_shared_instance_depends_on_what_computed_it(
+    project: Project, holder: str
+) -> None:
+    # test_rate finds the value test_warm stored: it never runs `rate`, yet an edit there fails it.
+    fixture = holder == "session fixture"
+    project.write(
+        {
+            **UNRELATED,
+            "app/__init__.py": "",
+            "app/store.py": """
+                class Store:
+                    def __init__(self):
+                        self._data = {}
+
+                    def put(self, key, value):
+                        self._data[key] = value
+
+                    def get_or(self, key, compute):
+                        if key not in self._data:
+                            self._data[key] = compute()
+                        return self._data[key]
+
+                STORE = Store()
+
+                def rate():
+                    return 10
+
+                def warm(store):
+                    store.put("rate", rate())
+                """,
+            "tests/conftest.py": """
+                import pytest
+
+                from app.store import STORE, Store
+
+                @pytest.fixture(scope="session")
+                def store():
+                    return Store() if FRESH else STORE
+                """.replace("FRESH", repr(fixture)),
+            "tests/test_a.py": "from app.store import warm\n\ndef test_warm(store):\n    warm(store)\n",
+            "tests/test_b.py": """
+                from app.store import rate
+
+                def test_rate(store):
+                    assert store.get_or("rate", rate) == 10
+                """,
+        }
+    )
+    project.baseline()
+    project.edit("app/store.py", "return 10", "return 11")
+    assert ran(project.diff()) == ["tests/test_a.py::test_warm", "tests/test_b.py::test_rate"]

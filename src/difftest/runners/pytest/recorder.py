@@ -138,6 +138,9 @@ class Recorder:
         self._always: dict[str, set[str]] = {}
         #: test file -> the node id of its collector.
         self._file_nodes: dict[str, str] = {}
+        #: id of a shared instance's state -> what the tests that stored on such an instance
+        #: ran (file -> lines), so far in this run: a later test reading it depends on that.
+        self._fed: dict[int, dict[str, set[int]]] = {}
         #: Import-time edges found for modules imported before recording (:meth:`add_import_edges`).
         self._early_edges: list[Edge] = []
         #: A module's ``__file__`` -> (the real path coverage.py reports its lines under, the
@@ -489,13 +492,18 @@ class Recorder:
                 spawned = spawned or fixture.spawned
         # A test that ran a method of a class with instances outliving a test may have read
         # what an earlier test stored on one (a cache a method fills): it depends on what
-        # stores there.
+        # stores there, and on what the earlier tests that stored there ran, which computed
+        # what they stored (`warm(store)` storing `rate()`: the reader never runs `rate`).
+        own = {path: set(found) for path, found in executed.items()}
         for path, states in self.probe.shared.items():
-            ran = executed.get(path)
+            ran = own.get(path)
             if ran:
                 for state in states:
                     if not state.readers.isdisjoint(ran):
-                        ran |= state.lines
+                        executed[path] |= state.lines
+                        _merge(executed, self._fed.get(id(state), {}))
+                    if not state.lines.isdisjoint(ran):
+                        _merge(self._fed.setdefault(id(state), {}), own)
         return builder.record(
             t.nodeid,
             t.file,
