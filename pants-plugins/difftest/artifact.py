@@ -154,7 +154,9 @@ def load(text: str | None, source: str) -> tuple[nx.DiGraph, list[str]]:
     try:
         graph, _meta = from_json(text, source)
     except Exception as exc:  # corrupt, or a foreign version: start again, and say so
-        return nx.DiGraph(), [f"{exc} Everything runs, and a new artifact is recorded."]
+        return nx.DiGraph(), [
+            f"{exc} Every given test target runs, and `pants difftest` records a new artifact."
+        ]
     return graph, []
 
 

@@ -351,6 +351,7 @@ async def plan_difftest(
     python_setup: PythonSetup,
     pytest: PyTest,
     all_targets: AllTargets,
+    test_subsystem: TestSubsystem,
 ) -> DifftestPlan:
     roots = set(request.roots)
     candidates = tuple(
@@ -366,6 +367,14 @@ async def plan_difftest(
     )
     graph_text = artifact_contents[0].content.decode() if artifact_contents else ""
     graph, warnings = artifact.load(graph_text, difftest.artifact)
+    if artifact_contents and not graph_text.strip():
+        warnings.append(
+            f"{difftest.artifact} is empty, not a difftest artifact. Every given test target "
+            "runs, and `pants difftest` records a new artifact."
+        )
+    # An artifact that cannot be read tells nothing: every candidate runs, whatever Pants'
+    # own selection (`--changed-since`) holds.
+    unusable = bool(warnings)
 
     transitive = await MultiGet(
         Get(TransitiveTargets, TransitiveTargetsRequest([fs.address])) for fs in candidates
@@ -419,7 +428,18 @@ async def plan_difftest(
         dists.setdefault(name, version)
     env = EnvSnapshot(
         python="ic:" + ",".join(python_setup.interpreter_constraints),
-        pytest_config=f"{pytest_config_value(config_contents)}|{pytest.version}|{pytest.args}",
+        # Every test runs with [test]'s extra environment variables and default timeouts.
+        pytest_config=f"{pytest_config_value(config_contents)}|{pytest.version}|{pytest.args}"
+        + "|"
+        + digest(
+            json.dumps(
+                [
+                    list(getattr(test_subsystem.options, "extra_env_vars", None) or ()),
+                    test_subsystem.timeout_default,
+                    test_subsystem.timeout_maximum,
+                ]
+            ).encode()
+        ),
         dists=tuple(sorted(dists.items())),
         tool_dists=pytest_tool_dists(),
         tool="tool:" + ",".join(pytest.all_requirements),
@@ -449,11 +469,34 @@ async def plan_difftest(
         read = await Get(DigestContents, PathGlobs(sorted(wanted)))
         contents = {fc.path: fc.content for fc in read}
 
+    # A test file owned by several python_test targets (`parametrize`d fields, an overlapping
+    # glob) has one set of records for all of them, from whichever ran last: none of those
+    # targets can be judged by them, so each runs in full.
+    owners: dict[str, list[str]] = {}
+    for tgt in all_targets:
+        if tgt.has_field(PythonTestSourceField):
+            owners.setdefault(tgt[PythonTestSourceField].file_path, []).append(str(tgt.address))
+
     decisions = []
     for fs in candidates:
         address = str(fs.address)
         node = graph.nodes.get(artifact.target_node(address), {})
         info = infos[fs.address]
+        others = [a for a in owners.get(info.test_file or "", ()) if a != address]
+        if others:
+            decisions.append(
+                artifact.Decision(
+                    address,
+                    info.test_file or "",
+                    True,
+                    (
+                        f"{info.test_file} is also the test file of {', '.join(sorted(others))}: "
+                        "their records cannot be told apart",
+                    ),
+                    fallback=True,
+                )
+            )
+            continue
         decisions.append(
             artifact.decide(
                 address,
@@ -465,7 +508,7 @@ async def plan_difftest(
                 sandbox[fs.address],
                 env,
                 in_pants_selection=(
-                    fs.address in roots or difftest.no_records == NoRecordsPolicy.RUN
+                    unusable or fs.address in roots or difftest.no_records == NoRecordsPolicy.RUN
                 ),
                 select_tests=difftest.select_tests and difftest.record,
             )

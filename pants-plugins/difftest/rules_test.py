@@ -219,3 +219,53 @@ def test_runs_measured_with_use_coverage_get_nothing_injected(rule_runner: RuleR
     finally:
         rule_runner.set_options(ARGS)
     assert measured.digest == EMPTY_DIGEST
+
+
+def test_the_test_goals_extra_environment_and_timeouts_count_as_pytest_configuration(
+    rule_runner: RuleRunner,
+) -> None:
+    # Every test runs with them: a change re-runs every test that recorded the configuration.
+    addr = Address("other", relative_file_path="test_other.py")
+    rule_runner.write_files({"graph.json": ""})
+
+    def configuration(*args: str) -> str:
+        rule_runner.set_options([*ARGS, *args])
+        plan = rule_runner.request(DifftestPlan, [DifftestPlanRequest((addr,))])
+        return plan.env.pytest_config
+
+    plain = configuration()
+    assert configuration("--test-extra-env-vars=['APP_MODE=dev']") != plain
+    assert configuration("--test-timeout-default=1") != plain
+    assert configuration() == plain
+
+
+def test_an_unreadable_artifact_runs_every_candidate_whatever_pants_selected(
+    rule_runner: RuleRunner,
+) -> None:
+    # `--changed-since` makes every python_test target a candidate (all_tests) and Pants' own
+    # selection the roots: with no usable records, all of them run, not only the roots.
+    for text in ("{not json", ""):
+        rule_runner.write_files({"graph.json": text})
+        plan = rule_runner.request(DifftestPlan, [DifftestPlanRequest((), all_tests=True)])
+        assert plan.decisions and all(d.run for d in plan.decisions), text
+        assert any("Every given test target runs" in w for w in plan.warnings), text
+
+
+def test_targets_sharing_a_test_file_always_run_since_their_records_cannot_be_told_apart(
+    rule_runner: RuleRunner,
+) -> None:
+    rule_runner.write_files(
+        {
+            "graph.json": "",
+            # As `parametrize` makes them: two targets, one file.
+            "shared/BUILD": (
+                "python_tests(name='a', sources=['test_backend.py'], extra_env_vars=['B=a'])\n"
+                "python_tests(name='b', sources=['test_backend.py'], extra_env_vars=['B=b'])\n"
+            ),
+            "shared/test_backend.py": "def test_backend():\n    pass\n",
+        }
+    )
+    plan = rule_runner.request(DifftestPlan, [DifftestPlanRequest((), all_tests=True)])
+    shared = [d for d in plan.decisions if d.test_file == "shared/test_backend.py"]
+    assert len(shared) == 2 and all(d.run for d in shared)
+    assert all("their records cannot be told apart" in d.describe() for d in shared)

@@ -57,7 +57,9 @@ class DifftestSubsystem(GoalSubsystem):
             the pytest sandbox of every python_test target, in `pants test` as in
             `pants difftest`. Each run then writes its records to `extra-output/difftest/`
             (replayed on local and remote cache hits). Turn off to leave pytest runs
-            untouched; `pants difftest` then runs every target it is given. Runs with
+            untouched: nothing new is recorded, `pants difftest` still decides from the records
+            stored before (a target whose files changed since runs), and a selected target
+            runs in full. Runs with
             `--test-use-coverage` are left untouched too (pytest-cov measures them, and
             coverage.py measures one way at a time): they record nothing, and the stored records
             stay as they were.
