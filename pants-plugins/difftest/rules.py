@@ -276,17 +276,17 @@ def fingerprint_of(tgt: Target) -> str:
 
 
 def pytest_config_value(contents: Iterable[FileContent]) -> str:
-    """The pytest settings in the root config files (pyproject.toml: only [tool.pytest])."""
+    """The pytest settings in the config files (a pyproject.toml: only its [tool.pytest])."""
     parts = []
     for fc in sorted(contents, key=lambda c: c.path):
-        if fc.path == "pyproject.toml":
+        if fc.path.rpartition("/")[2] == "pyproject.toml":
             try:
                 import tomli
 
                 section = tomli.loads(fc.content.decode()).get("tool", {}).get("pytest", {})
-                parts.append("pyproject.toml=" + json.dumps(section, sort_keys=True, default=str))
+                parts.append(f"{fc.path}=" + json.dumps(section, sort_keys=True, default=str))
             except Exception:
-                parts.append("pyproject.toml=" + digest(fc.content))
+                parts.append(f"{fc.path}=" + digest(fc.content))
         else:
             parts.append(f"{fc.path}={digest(fc.content)}")
     return digest("\n".join(parts).encode()) if parts else "none"
@@ -363,7 +363,12 @@ async def plan_difftest(
     )
     artifact_contents, config_contents = await MultiGet(
         Get(DigestContents, PathGlobs([difftest.artifact])),
-        Get(DigestContents, PathGlobs(PYTEST_CONFIG_FILES)),
+        # Pants gives pytest the config files of each test's directory and its parents, not
+        # only the root's: one anywhere (`tests/models/pytest.ini`) counts.
+        Get(
+            DigestContents,
+            PathGlobs([*PYTEST_CONFIG_FILES, *(f"**/{name}" for name in PYTEST_CONFIG_FILES)]),
+        ),
     )
     graph_text = artifact_contents[0].content.decode() if artifact_contents else ""
     graph, warnings = artifact.load(graph_text, difftest.artifact)

@@ -269,3 +269,21 @@ def test_targets_sharing_a_test_file_always_run_since_their_records_cannot_be_to
     shared = [d for d in plan.decisions if d.test_file == "shared/test_backend.py"]
     assert len(shared) == 2 and all(d.run for d in shared)
     assert all("their records cannot be told apart" in d.describe() for d in shared)
+
+
+def test_a_pytest_config_file_below_the_root_counts_as_pytest_configuration(
+    rule_runner: RuleRunner,
+) -> None:
+    # Pants hands pytest the config files of a test's directory and its parents.
+    addr = Address("other", relative_file_path="test_other.py")
+    rule_runner.write_files({"graph.json": ""})
+
+    def configuration() -> str:
+        return rule_runner.request(DifftestPlan, [DifftestPlanRequest((addr,))]).env.pytest_config
+
+    plain = configuration()
+    rule_runner.write_files({"tests/pytest.ini": "[pytest]\n"})
+    nested = configuration()
+    assert nested != plain
+    rule_runner.write_files({"tests/pytest.ini": "[pytest]\nfilterwarnings = error\n"})
+    assert configuration() not in (plain, nested)
