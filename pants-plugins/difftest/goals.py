@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from pants.backend.python.goals.pytest_runner import PyTestRequest
 from pants.backend.python.subsystems.pytest import PythonTestFieldSet
+from pants.base.build_environment import get_buildroot
 from pants.core.goals.test import ShowOutput, TestFieldSet, TestRequest, TestResult, TestSubsystem
 from pants.core.util_rules.environments import (
     ChosenLocalEnvironmentName,
@@ -244,6 +246,17 @@ async def run_difftest(
             )
     artifact.drop_targets(graph, plan.existing)
     text = artifact.dump(graph)
+    on_disk = os.path.join(get_buildroot(), difftest.artifact)
+    if not plan.graph_text and os.path.isfile(on_disk) and os.path.getsize(on_disk) > 0:
+        # Pants could not read it (pants_ignore, dist/): writing would replace every target's
+        # records with this run's.
+        console.print_stderr(
+            f"difftest: ERROR: {difftest.artifact} exists but Pants cannot read it (it is ignored: "
+            "`pants_ignore`, or under `dist/`), so it was not overwritten and every test ran as "
+            f"if nothing were recorded. Add `!/{difftest.artifact}` to [GLOBAL].pants_ignore.add, "
+            "or set [difftest].artifact to a path Pants reads."
+        )
+        return DifftestGoal(exit_code=exit_code)
     if text != plan.graph_text:
         written = await Get(WorkspaceFile, WorkspaceFileRequest(difftest.artifact, text))
         workspace.write_digest(written.digest)
