@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import pytest
 
+from difftest.changes.blocks import InstanceState
 from difftest.model import COLLECT_SUFFIX, INCOMPLETE, TestRecord
 from difftest.runners.pytest.helpers import helper_possible
 from difftest.runners.pytest.outcomes import phase_outcome, worst
@@ -494,16 +495,24 @@ class Recorder:
         # what an earlier test stored on one (a cache a method fills): it depends on what
         # stores there, and on what the earlier tests that stored there ran, which computed
         # what they stored (`warm(store)` storing `rate()`: the reader never runs `rate`).
-        own = {path: set(found) for path, found in executed.items()}
+        # (Copies of what the test ran are made only for a test that stored.)
+        read: list[tuple[str, InstanceState]] = []
+        wrote: list[InstanceState] = []
         for path, states in self.probe.shared.items():
-            ran = own.get(path)
+            ran = executed.get(path)
             if ran:
                 for state in states:
                     if not state.readers.isdisjoint(ran):
-                        executed[path] |= state.lines
-                        _merge(executed, self._fed.get(id(state), {}))
+                        read.append((path, state))
                     if not state.lines.isdisjoint(ran):
-                        _merge(self._fed.setdefault(id(state), {}), own)
+                        wrote.append(state)
+        if wrote:
+            own = {path: set(found) for path, found in executed.items()}
+            for state in wrote:
+                _merge(self._fed.setdefault(id(state), {}), own)
+        for path, state in read:
+            executed[path] |= state.lines
+            _merge(executed, self._fed.get(id(state), {}))
         return builder.record(
             t.nodeid,
             t.file,
