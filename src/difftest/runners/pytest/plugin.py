@@ -119,18 +119,15 @@ def _leave_the_heap_at_exit() -> None:
     gc.freeze()
 
 
-def _loaded_before_recording(config: pytest.Config) -> dict[str, str]:
+def _loaded_before_recording(config: pytest.Config, recorder: Recorder) -> dict[str, str]:
     """Project modules pytest imported before recording could start (a plugin given with
     ``-p``, ``PYTEST_PLUGINS`` or an installed ``pytest11`` entry point of the project itself),
     by name, with their root-relative files."""
-    from difftest.runners.pytest.probes import ProjectPaths
-
-    paths = ProjectPaths(config.rootpath)
     found: dict[str, str] = {}
     for name in config.stash.get(PRELOADED, frozenset()):
         file = getattr(sys.modules.get(name), "__file__", None)
         if isinstance(file, str) and name.split(".")[0] != "difftest":
-            rel = paths.rel_source(file)
+            rel = recorder.paths.rel_source(file)
             if rel is not None:
                 found[name] = rel
     return found
@@ -140,7 +137,7 @@ def _replay_preloaded(config: pytest.Config, recorder: Recorder) -> list[str]:
     """What the project modules imported before recording read while they were imported,
     found by importing them again (:mod:`~difftest.runners.pytest.replay`); a warning for
     each one that could not be imported again, whose reads stay unknown."""
-    modules = _loaded_before_recording(config)
+    modules = _loaded_before_recording(config, recorder)
     if not modules:
         return []
     from difftest.changes.repository import repository_top
@@ -224,7 +221,9 @@ def _register(config: pytest.Config, settings: Settings, early: Recorder | None)
         manager.register(Selector(plan, verbose=settings.verbose), "difftest-selector")
         if plan.record:
             worker_recorder = early or _start_recorder(config, static=settings.static)
-            _replay_preloaded(config, worker_recorder)  # the controller said what is unknown
+            # A worker's warnings are not shown (the controller prints the status line); what
+            # its replay finds is recorded all the same.
+            _replay_preloaded(config, worker_recorder)
             manager.register(worker_recorder, "difftest-recorder")
             manager.register(
                 xdist.WorkerRun(config, settings, plan, worker_recorder), "difftest-worker"
