@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from difftest.changes.environment import VAR_PREFIX
 from difftest.changes.scan import (
     directory_of_key,
     is_directory_key,
@@ -101,7 +102,10 @@ class EnvSnapshot:
     python_requirement targets naming it, and the locked version when a lockfile is used);
     ``tool_dists`` are the distributions of Pants' pytest tool, all pinned by ``tool``;
     any other distribution (a transitive requirement) gets ``transitive``: a digest of every
-    requirement and lockfile, so it changes whenever any of them does.
+    requirement and lockfile, so it changes whenever any of them does. ``variables`` are the
+    environment variables Pants gives one target's tests (``extra_env_vars``, pass-through ones
+    valued from Pants' own environment), stored as the pytest plugin stores them; a test sees
+    no other variable, so reading one never changes.
     """
 
     python: str
@@ -110,8 +114,14 @@ class EnvSnapshot:
     tool_dists: frozenset[str]
     tool: str
     transitive: str
+    variables: tuple[tuple[str, str], ...] = ()
 
     def value(self, key: str) -> str:
+        if key.startswith(VAR_PREFIX):
+            name = key[len(VAR_PREFIX) :]
+            for variable, value in self.variables:
+                if variable == name:
+                    return value
         if key == PYTHON_KEY:
             return self.python
         if key == PYTEST_CONFIG_KEY:

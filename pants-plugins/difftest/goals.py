@@ -242,7 +242,7 @@ async def run_difftest(
         rf = record_files.get(d.test_file)
         if rf is not None:
             artifact.replace_target_records(
-                graph, d.address, fingerprints[d.address], [rf], plan.env
+                graph, d.address, fingerprints[d.address], [rf], plan.env_for(d.address)
             )
     artifact.drop_targets(graph, plan.existing)
     text = artifact.dump(graph)

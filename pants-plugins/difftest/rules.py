@@ -30,9 +30,11 @@ from pants.backend.python.subsystems.pytest import PyTest, PythonTestFieldSet
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import PythonRequirementsField, PythonTestSourceField
 from pants.backend.python.util_rules.ancestor_files import AncestorFiles, AncestorFilesRequest
-from pants.core.goals.test import TestResult, TestSubsystem
+from pants.core.goals.test import TestExtraEnv, TestResult, TestSubsystem
 from pants.core.util_rules.config_files import ConfigFiles, ConfigFilesRequest
+from pants.core.util_rules.environments import EnvironmentName, SingleEnvironmentNameRequest
 from pants.engine.addresses import Address, Addresses
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import (
     EMPTY_DIGEST,
     CreateDigest,
@@ -65,6 +67,7 @@ from pants.util.memo import memoized
 
 from difftest import artifact
 from difftest.artifact import Decision, EnvSnapshot, TargetInfo
+from difftest.changes.environment import value_of_var
 from difftest.model import digest
 from difftest.subsystem import DifftestSubsystem, NoRecordsPolicy
 
@@ -259,9 +262,27 @@ class DifftestPlan:
     warnings: tuple[str, ...]
     #: Every target address in the repository (records of other targets are dropped).
     existing: tuple[str, ...]
+    #: Per candidate address: the environment variables its tests get (EnvSnapshot.variables).
+    variables: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     def selected(self) -> list[tuple[PythonTestFieldSet, Decision]]:
         return [(fs, d) for fs, d in zip(self.field_sets, self.decisions) if d.run]
+
+    def env_for(self, address: str) -> EnvSnapshot:
+        """The environment one target's tests run in."""
+        return dataclasses.replace(self.env, variables=dict(self.variables).get(address, ()))
+
+
+def variables_of(
+    entries: Iterable[str], test_env: EnvironmentVars, target_env: EnvironmentVars
+) -> tuple[tuple[str, str], ...]:
+    """The variables a target's tests get, as ``pants test`` gives them: ``[test]``'s, then the
+    target's own over them. A name given without a value and unset in Pants' environment is
+    "unset"."""
+    values: dict[str, str | None] = {entry.partition("=")[0]: None for entry in entries}
+    values.update(test_env)
+    values.update(target_env)
+    return tuple(sorted((name, value_of_var(value)) for name, value in values.items()))
 
 
 def fingerprint_of(tgt: Target) -> str:
@@ -361,6 +382,41 @@ async def plan_difftest(
         and not PythonTestFieldSet.opt_out(t)
         and (request.all_tests or t.address in roots)
     )
+    # What variables each candidate's tests get, valued in the environment it runs in: a name
+    # given without a value (`APP_MODE`) passes Pants' own value through, and a change of that
+    # value must select the tests that read it.
+    env_names = await MultiGet(
+        Get(
+            EnvironmentName,
+            SingleEnvironmentNameRequest,
+            SingleEnvironmentNameRequest.from_field_sets([fs], str(fs.address)),
+        )
+        for fs in candidates
+    )
+    test_envs = dict(
+        zip(
+            set(env_names),
+            await MultiGet(Get(TestExtraEnv, EnvironmentName, name) for name in set(env_names)),
+        )
+    )
+    target_envs = await MultiGet(
+        Get(
+            EnvironmentVars,
+            {
+                EnvironmentVarsRequest(fs.extra_env_vars.sorted()): EnvironmentVarsRequest,
+                name: EnvironmentName,
+            },
+        )
+        for fs, name in zip(candidates, env_names)
+    )
+    test_entries = tuple(getattr(test_subsystem.options, "extra_env_vars", None) or ())
+    variables = {
+        fs.address: variables_of(
+            (*test_entries, *fs.extra_env_vars.sorted()), test_envs[name].env, target_env
+        )
+        for fs, name, target_env in zip(candidates, env_names, target_envs)
+    }
+
     artifact_contents, config_contents = await MultiGet(
         Get(DigestContents, PathGlobs([difftest.artifact])),
         # Pants gives pytest the config files of each test's directory and its parents, not
@@ -511,7 +567,7 @@ async def plan_difftest(
                 info.fingerprint,
                 contents,
                 sandbox[fs.address],
-                env,
+                dataclasses.replace(env, variables=variables[fs.address]),
                 in_pants_selection=(
                     unusable or fs.address in roots or difftest.no_records == NoRecordsPolicy.RUN
                 ),
@@ -526,6 +582,7 @@ async def plan_difftest(
         env=env,
         warnings=tuple(warnings),
         existing=tuple(sorted(str(t.address) for t in all_targets)),
+        variables=tuple((str(a), v) for a, v in sorted(variables.items())),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,9 @@ from pants.testutil.rule_runner import RuleRunner
 
 from difftest import artifact, register
 from difftest.changes.blocks import parse_blocks
+from difftest.changes.environment import VAR_PREFIX
 from difftest.goals import DifftestAffected
-from difftest.model import COLLECT_SUFFIX, Dependency, TestRecord, digest
+from difftest.model import COLLECT_SUFFIX, ENV_BLOCK, Dependency, TestRecord, digest
 from difftest.rules import (
     ENGINE_DIR,
     RECORDER_MODULE,
@@ -79,8 +82,14 @@ def _record(nodeid: str, lib_block: str) -> TestRecord:
     return TestRecord(nodeid, "tests/test_mod.py", "passed", 0.0, tuple(deps))
 
 
-def _write_records(rule_runner: RuleRunner, plan: DifftestPlan, fingerprint: str) -> None:
-    """graph.json with records of both tests of tests/test_mod.py (test_f runs f, test_g g)."""
+def _write_records(
+    rule_runner: RuleRunner,
+    plan: DifftestPlan,
+    fingerprint: str,
+    extra: Mapping[str, Dependency] = {},
+) -> None:
+    """graph.json with records of both tests of tests/test_mod.py (test_f runs f, test_g g),
+    ``extra`` adding a dependency to a test."""
     graph, _ = artifact.load("", "graph.json")
     artifact.update_structure(graph, plan.infos)
     recs = [
@@ -88,10 +97,13 @@ def _write_records(rule_runner: RuleRunner, plan: DifftestPlan, fingerprint: str
         _record("tests/test_mod.py::test_f", "f"),
         _record("tests/test_mod.py::test_g", "g"),
     ]
+    recs = [replace(r, deps=(*r.deps, extra[r.nodeid])) if r.nodeid in extra else r for r in recs]
     rf = artifact.RecordFile(
         "tests/test_mod.py", ("tests/test_mod.py::test_f", "tests/test_mod.py::test_g"), tuple(recs)
     )
-    artifact.replace_target_records(graph, "tests/test_mod.py", fingerprint, [rf], plan.env)
+    artifact.replace_target_records(
+        graph, "tests/test_mod.py", fingerprint, [rf], plan.env_for("tests/test_mod.py")
+    )
     rule_runner.write_files({"graph.json": artifact.dump(graph)})
 
 
@@ -237,6 +249,38 @@ def test_the_test_goals_extra_environment_and_timeouts_count_as_pytest_configura
     assert configuration("--test-extra-env-vars=['APP_MODE=dev']") != plain
     assert configuration("--test-timeout-default=1") != plain
     assert configuration() == plain
+
+
+def test_a_changed_value_of_a_passed_through_variable_selects_the_tests_that_read_it(
+    rule_runner: RuleRunner,
+) -> None:
+    # `extra_env_vars=["APP_MODE"]` gives the tests Pants' own value of APP_MODE: the option's
+    # text does not change with it, so the value itself must be part of the plan.
+    addr = Address("tests", relative_file_path="test_mod.py")
+    reads = Dependency(VAR_PREFIX + "APP_MODE", "", ENV_BLOCK, "")
+    rule_runner.write_files({"graph.json": ""})
+
+    def plan_with(env: dict[str, str], *args: str) -> DifftestPlan:
+        rule_runner.set_options([*ARGS, *args], env=env)
+        return rule_runner.request(DifftestPlan, [DifftestPlanRequest((addr,))])
+
+    try:
+        for option in ("--test-extra-env-vars=['APP_MODE']", "--test-extra-env-vars=[]"):
+            if option.endswith("[]"):  # the target's own field, not [test]'s
+                rule_runner.write_files(
+                    {"tests/BUILD": "python_tests(extra_env_vars=['APP_MODE'])"}
+                )
+            plan = plan_with({"APP_MODE": "dev"}, option)
+            fingerprint = {i.address: i.fingerprint for i in plan.infos}["tests/test_mod.py"]
+            _write_records(rule_runner, plan, fingerprint, {"tests/test_mod.py::test_g": reads})
+            assert not plan_with({"APP_MODE": "dev"}, option).decisions[0].run, option
+            for env, now in (({"APP_MODE": "prod"}, "changed"), ({}, "is now unset")):
+                (decision,) = plan_with(env, option).decisions
+                assert decision.run and decision.deselect == ("tests/test_mod.py::test_f",)
+                assert decision.reasons == (f"changed: environment variable APP_MODE {now}",)
+    finally:
+        rule_runner.write_files({"tests/BUILD": "python_tests()", "graph.json": ""})
+        rule_runner.set_options(ARGS)
 
 
 def test_an_unreadable_artifact_runs_every_candidate_whatever_pants_selected(

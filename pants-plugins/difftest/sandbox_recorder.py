@@ -96,6 +96,26 @@ def is_injected(key):
     return parts[-1] == STUB_FILE or STUB_DIST_INFO in parts
 
 
+def is_machinery(key, roots, root=_ROOT):
+    """Whether a root-relative path (or directory key) is under a sandbox root entry that is
+    there but outside the targets' view: Pants' machinery (``.cache/pex_root``, pex
+    directories, ``__run.sh``). Tests reach it only through the interpreter and pytest (a
+    failure's traceback reads the pex's source lines); what it holds is valued by the
+    requirements and the interpreter. Kept, such a key is missing from the view at decision
+    time, and the test runs again every time. A workspace path outside the view is not in the
+    sandbox: it stays, so its arrival in the closure selects the test."""
+    if roots is None or key.startswith(_model_mod.ENV_PREFIX):
+        return False
+    of_directory = _scan_mod.directory_of_key(key)
+    if of_directory is None:
+        top, sep, _ = key.partition("/")
+    else:
+        if of_directory[0] == "":
+            return False
+        top, sep = of_directory[0].split("/")[0], "/"
+    return top + sep not in roots and os.path.lexists(os.path.join(root, top))
+
+
 def root_entries(directory):
     """The sandbox root's entries in the view of the batch's targets (the union of what the
     plugin wrote per target), or None when no target file is there (then nothing is filtered)."""
@@ -277,7 +297,11 @@ class _PantsRecording:
         for file in sorted(set(by_file) | set(self.collected)):
             recs = []
             for rec in sorted(by_file.get(file, ()), key=lambda r: r.nodeid):
-                deps = [_dep_json(d) for d in rec.deps if not is_injected(d.key)]
+                deps = [
+                    _dep_json(d)
+                    for d in rec.deps
+                    if not is_injected(d.key) and not is_machinery(d.key, self.roots)
+                ]
                 recs.append(
                     {
                         "nodeid": rec.nodeid

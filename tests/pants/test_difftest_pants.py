@@ -49,7 +49,9 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
-def pants(repo: Path, cache: Path, *args: str) -> tuple[int, str]:
+def pants(
+    repo: Path, cache: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     argv = [
         str(ROOT / "pants"),
         "--no-pantsd",
@@ -58,7 +60,14 @@ def pants(repo: Path, cache: Path, *args: str) -> tuple[int, str]:
         f"--local-store-dir={cache / 'lmdb'}",
         *args,
     ]
-    proc = subprocess.run(argv, cwd=repo, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        argv,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **(env or {})},
+    )
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -221,3 +230,47 @@ def test_use_coverage_runs_are_measured_by_pytest_cov_and_record_nothing(
     assert code == 0, out
     assert "difftest: nothing is recorded with --test-use-coverage" in out
     assert "(0 test records)" in out
+
+
+def test_a_passed_through_variable_selects_its_readers_when_pants_value_of_it_changes(
+    repo: Path, pants_cache: Path
+) -> None:
+    # `extra_env_vars=["APP_MODE"]` hands the tests Pants' own APP_MODE: nothing in the
+    # repository changes with it.
+    (repo / "tests/python/shared/test_mode.py").write_text(
+        "import os\n\n\n"
+        "def test_mode():\n"
+        '    assert os.environ.get("APP_MODE", "dev") in ("dev", "staging")\n\n\n'
+        "def test_other():\n"
+        "    assert True\n"
+    )
+    edit(
+        repo,
+        "tests/python/shared/BUILD",
+        'python_tests(name="tests")',
+        'python_tests(name="tests", extra_env_vars=["APP_MODE"])',
+    )
+    shared = "tests/python/shared::"
+    code, out = pants(repo, pants_cache, "difftest", shared, env={"APP_MODE": "dev"})
+    assert code == 0, out
+    assert ran(out)["tests/python/shared/test_mode.py:tests"] == 2
+
+    code, out = pants(repo, pants_cache, "difftest", shared, env={"APP_MODE": "dev"})
+    assert code == 0 and ran(out) == {}, out
+
+    code, out = pants(repo, pants_cache, "difftest", shared, env={"APP_MODE": "prod"})
+    assert code != 0, out
+    assert ran(out) == {"tests/python/shared/test_mode.py:tests": 1}
+    assert "test_mode.py::test_mode: changed: environment variable APP_MODE changed" in out
+
+    # It failed: it runs until it passes, for that reason only (the traceback pytest showed
+    # read Pants' own pex files, which are no dependency of the test).
+    code, out = pants(repo, pants_cache, "difftest-affected", shared, env={"APP_MODE": "prod"})
+    assert code == 0, out
+    assert affected(out) == {
+        "tests/python/shared/test_mode.py:tests": {
+            "tests/python/shared/test_mode.py::test_mode": (
+                "unsettled: last outcome was failed: it runs until it passes"
+            )
+        }
+    }

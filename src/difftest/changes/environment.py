@@ -276,7 +276,11 @@ def tracked_var(name: str, now: str | None) -> bool:
 
 def var_value(name: str) -> str:
     start = _environ_at_start if _environ_at_start is not None else os.environ
-    value = start.get(name)
+    return value_of_var(start.get(name))
+
+
+def value_of_var(value: str | None) -> str:
+    """How a variable's value is stored: "unset", or a digest of it."""
     if value is None:
         return "unset"
     return "set:" + digest(value.encode("utf-8", "surrogateescape"))
