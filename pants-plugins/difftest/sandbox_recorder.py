@@ -42,6 +42,7 @@ __all__ = [
     "pytest_load_initial_conftests",
     "pytest_report_collectionfinish",
     "pytest_sessionfinish",
+    "pytest_testnodedown",
 ]
 
 #: The sandbox root (this file is ``.difftest/pants/engine/difftest_pants_sandbox.py``).
@@ -79,6 +80,9 @@ _scan_mod = _load("difftest.changes.scan")
 _model_mod = _load("difftest.model")
 _plan_mod = _load("difftest.runners.pytest.plan")
 _env_mod = _load("difftest.changes.environment")
+_outcomes_mod = _load("difftest.runners.pytest.outcomes")
+#: The workeroutput key of an xdist worker's records (the controller writes the record files).
+XDIST_OUTPUT = "difftest_pants_records"
 
 
 def safe_name(path):
@@ -196,6 +200,10 @@ class _PantsRecording:
         self.recorder = None
         #: Why this run records nothing (another coverage.py measurement runs in it).
         self.not_recording = None
+        #: The tests deselected as unaffected (keeping their stored records): node id -> file.
+        self.kept = {}
+        #: What each xdist worker recorded (the controller's view).
+        self.worker_outputs = []
 
     def start(self, early_config):
         """Start recording (before any conftest is imported: every conftest, the repository's
@@ -236,13 +244,13 @@ class _PantsRecording:
         self.prefix = "" if prefix in (None, "", ".") else prefix + "/"
         # The tests deselected as unaffected keep their stored records: their files are complete
         # without them (a test deselected any other way, `-k`, leaves its file incomplete).
-        kept = {
+        self.kept = {
             nodeid[len(self.prefix) :]: file
             for file, ids in self.deselect.items()
             for nodeid in ids
             if nodeid.startswith(self.prefix)
         }
-        self.recorder.bind(builder, self._sink, batch_size=50, recorded=kept)
+        self.recorder.bind(builder, self._sink, batch_size=50, recorded=self.kept)
         config.pluginmanager.register(self.recorder, "difftest-pants-recorder")
 
     def _rel(self, path):
@@ -284,42 +292,95 @@ class _PantsRecording:
         if self.recorder is None:
             return
         try:
-            self.recorder.finish()
+            result = self.recorder.finish()
         finally:
             self.recorder.close()
+        config = session.config
+        if hasattr(config, "workerinput"):
+            # An xdist worker records the tests it ran; the controller, the one writer of the
+            # record files, merges every worker's (each worker writing its own lost the others').
+            config.workeroutput[XDIST_OUTPUT] = json.dumps(
+                {
+                    "records": [self._record_json(r) for r in self.records],
+                    "collected": self.collected,
+                    "items": result.items,
+                    "finished": result.finished,
+                }
+            )
+            return
         self._write()
 
+    def _record_json(self, rec):
+        return {
+            "nodeid": rec.nodeid
+            if rec.nodeid.endswith(_model_mod.COLLECT_SUFFIX)
+            else self.prefix + rec.nodeid,
+            "file": rec.file,
+            "outcome": rec.outcome,
+            "duration": round(rec.duration, 3),
+            "deps": [
+                _dep_json(d)
+                for d in rec.deps
+                if not is_injected(d.key) and not is_machinery(d.key, self.roots)
+            ],
+        }
+
+    def _merged(self):
+        """This process's records and every xdist worker's, by node id; and the collected node
+        ids by test file."""
+        by_id = {}
+        collected = {f: set(ids) for f, ids in self.collected.items()}
+        outputs = [json.loads(text) for text in self.worker_outputs]
+        for rec in [self._record_json(r) for r in self.records] + [
+            r for out in outputs for r in out["records"]
+        ]:
+            seen = by_id.get(rec["nodeid"])
+            if seen is None:
+                by_id[rec["nodeid"]] = rec
+                continue
+            # Every worker collects every file: one collection record each.
+            seen["outcome"] = _outcomes_mod.worst(seen["outcome"], rec["outcome"])
+            known = {tuple(d) for d in seen["deps"]}
+            seen["deps"] += [d for d in rec["deps"] if tuple(d) not in known]
+        for out in outputs:
+            for file, ids in out["collected"].items():
+                collected.setdefault(file, set()).update(ids)
+        if outputs:
+            # Each worker ran its share of a file's tests: the file is complete when every test
+            # collected from it ran to its end on some worker, or kept its stored record.
+            finished = {n for out in outputs for n in out["finished"]}
+            items = {}
+            for out in outputs:
+                for file, ids in out["items"].items():
+                    items.setdefault(file, set()).update(ids)
+            incomplete = {
+                file
+                for file, ids in items.items()
+                if any(n not in finished and n not in self.kept for n in ids)
+            }
+            for rec in by_id.values():
+                if rec["nodeid"].endswith(_model_mod.COLLECT_SUFFIX) and rec["outcome"] in (
+                    "passed",
+                    _model_mod.INCOMPLETE,
+                ):
+                    complete = rec["file"] not in incomplete
+                    rec["outcome"] = "passed" if complete else _model_mod.INCOMPLETE
+        return by_id, collected
+
     def _write(self):
+        by_id, collected = self._merged()
         by_file = {}
-        for rec in self.records:
-            by_file.setdefault(rec.file, []).append(rec)
+        for rec in by_id.values():
+            by_file.setdefault(rec["file"], []).append(rec)
         os.makedirs(_OUT, exist_ok=True)
-        for file in sorted(set(by_file) | set(self.collected)):
-            recs = []
-            for rec in sorted(by_file.get(file, ()), key=lambda r: r.nodeid):
-                deps = [
-                    _dep_json(d)
-                    for d in rec.deps
-                    if not is_injected(d.key) and not is_machinery(d.key, self.roots)
-                ]
-                recs.append(
-                    {
-                        "nodeid": rec.nodeid
-                        if rec.nodeid.endswith(_model_mod.COLLECT_SUFFIX)
-                        else self.prefix + rec.nodeid,
-                        "file": rec.file,
-                        "outcome": rec.outcome,
-                        "duration": round(rec.duration, 3),
-                        "deps": deps,
-                    }
-                )
+        for file in sorted(set(by_file) | set(collected)):
             doc = {
                 "format": "difftest-pants-records",
                 "version": RECORDS_VERSION,
                 "file": file,
-                "collected": sorted(self.collected.get(file, ())),
+                "collected": sorted(collected.get(file, ())),
                 "deselected": sorted(self.deselect.get(file, ())),
-                "records": recs,
+                "records": sorted(by_file.get(file, ()), key=lambda r: r["nodeid"]),
             }
             path = os.path.join(_OUT, safe_name(file))
             with open(path, "w", encoding="utf-8") as fh:
@@ -350,3 +411,10 @@ def pytest_report_collectionfinish(config, items):
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
     _PLUGIN.finish(session)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    output = getattr(node, "workeroutput", {}).get(XDIST_OUTPUT)
+    if output:
+        _PLUGIN.worker_outputs.append(output)

@@ -236,11 +236,13 @@ def test_a_passed_through_variable_selects_its_readers_when_pants_value_of_it_ch
     repo: Path, pants_cache: Path
 ) -> None:
     # `extra_env_vars=["APP_MODE"]` hands the tests Pants' own APP_MODE: nothing in the
-    # repository changes with it.
+    # repository changes with it. The tests run on two xdist workers, whose records all count.
     (repo / "tests/python/shared/test_mode.py").write_text(
         "import os\n\n\n"
         "def test_mode():\n"
         '    assert os.environ.get("APP_MODE", "dev") in ("dev", "staging")\n\n\n'
+        "def test_mode_is_named():\n"
+        '    assert os.environ.get("APP_MODE", "dev")\n\n\n'
         "def test_other():\n"
         "    assert True\n"
     )
@@ -248,24 +250,28 @@ def test_a_passed_through_variable_selects_its_readers_when_pants_value_of_it_ch
         repo,
         "tests/python/shared/BUILD",
         'python_tests(name="tests")',
-        'python_tests(name="tests", extra_env_vars=["APP_MODE"])',
+        'python_tests(name="tests", extra_env_vars=["APP_MODE"], xdist_concurrency=2)',
     )
-    shared = "tests/python/shared::"
-    code, out = pants(repo, pants_cache, "difftest", shared, env={"APP_MODE": "dev"})
+    args = ("--pytest-xdist-enabled", "difftest", "tests/python/shared::")
+    code, out = pants(repo, pants_cache, *args, env={"APP_MODE": "dev"})
     assert code == 0, out
-    assert ran(out)["tests/python/shared/test_mode.py:tests"] == 2
+    assert ran(out)["tests/python/shared/test_mode.py:tests"] == 3
 
-    code, out = pants(repo, pants_cache, "difftest", shared, env={"APP_MODE": "dev"})
+    code, out = pants(repo, pants_cache, *args, env={"APP_MODE": "dev"})
     assert code == 0 and ran(out) == {}, out
 
-    code, out = pants(repo, pants_cache, "difftest", shared, env={"APP_MODE": "prod"})
+    code, out = pants(repo, pants_cache, *args, env={"APP_MODE": "prod"})
     assert code != 0, out
-    assert ran(out) == {"tests/python/shared/test_mode.py:tests": 1}
+    assert ran(out) == {"tests/python/shared/test_mode.py:tests": 2}
     assert "test_mode.py::test_mode: changed: environment variable APP_MODE changed" in out
+    assert "test_mode.py::test_mode_is_named: changed: environment variable APP_MODE" in out
 
-    # It failed: it runs until it passes, for that reason only (the traceback pytest showed
-    # read Pants' own pex files, which are no dependency of the test).
-    code, out = pants(repo, pants_cache, "difftest-affected", shared, env={"APP_MODE": "prod"})
+    # test_mode failed: it runs until it passes, for that reason only (the traceback pytest
+    # showed read Pants' own pex files, which are no dependency of the test). test_mode_is_named
+    # passed, on the other worker: its new record counts.
+    code, out = pants(
+        repo, pants_cache, "difftest-affected", "tests/python/shared::", env={"APP_MODE": "prod"}
+    )
     assert code == 0, out
     assert affected(out) == {
         "tests/python/shared/test_mode.py:tests": {
