@@ -393,11 +393,9 @@ async def plan_difftest(
         )
         for fs in candidates
     )
+    distinct = list(dict.fromkeys(env_names))
     test_envs = dict(
-        zip(
-            set(env_names),
-            await MultiGet(Get(TestExtraEnv, EnvironmentName, name) for name in set(env_names)),
-        )
+        zip(distinct, await MultiGet(Get(TestExtraEnv, EnvironmentName, n) for n in distinct))
     )
     target_envs = await MultiGet(
         Get(
