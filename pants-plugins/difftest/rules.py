@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,10 @@ from pants.backend.python.util_rules.ancestor_files import AncestorFiles, Ancest
 from pants.core.goals.test import TestExtraEnv, TestResult, TestSubsystem
 from pants.core.util_rules.config_files import ConfigFiles, ConfigFilesRequest
 from pants.core.util_rules.environments import EnvironmentName, SingleEnvironmentNameRequest
+from pants.core.util_rules.subprocess_environment import (
+    SubprocessEnvironment,
+    SubprocessEnvironmentVars,
+)
 from pants.engine.addresses import Address, Addresses
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import (
@@ -273,15 +277,13 @@ class DifftestPlan:
         return dataclasses.replace(self.env, variables=dict(self.variables).get(address, ()))
 
 
-def variables_of(
-    entries: Iterable[str], test_env: EnvironmentVars, target_env: EnvironmentVars
-) -> tuple[tuple[str, str], ...]:
-    """The variables a target's tests get, as ``pants test`` gives them: ``[test]``'s, then the
-    target's own over them. A name given without a value and unset in Pants' environment is
-    "unset"."""
+def variables_of(entries: Iterable[str], *envs: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The variables a target's tests get, as ``pants test`` gives them: ``envs`` in order, each
+    over the ones before (``[subprocess-environment]``'s, ``[test]``'s, the target's own). A
+    name of ``entries`` without a value and unset in Pants' environment is "unset"."""
     values: dict[str, str | None] = {entry.partition("=")[0]: None for entry in entries}
-    values.update(test_env)
-    values.update(target_env)
+    for env in envs:
+        values.update(env)
     return tuple(sorted((name, value_of_var(value)) for name, value in values.items()))
 
 
@@ -373,6 +375,7 @@ async def plan_difftest(
     pytest: PyTest,
     all_targets: AllTargets,
     test_subsystem: TestSubsystem,
+    subprocess_environment: SubprocessEnvironment,
 ) -> DifftestPlan:
     roots = set(request.roots)
     candidates = tuple(
@@ -397,6 +400,13 @@ async def plan_difftest(
     test_envs = dict(
         zip(distinct, await MultiGet(Get(TestExtraEnv, EnvironmentName, n) for n in distinct))
     )
+    # LANG, LC_ALL, SSL_CERT_FILE, ... by default: every Pants process gets them.
+    process_envs = dict(
+        zip(
+            distinct,
+            await MultiGet(Get(SubprocessEnvironmentVars, EnvironmentName, n) for n in distinct),
+        )
+    )
     target_envs = await MultiGet(
         Get(
             EnvironmentVars,
@@ -407,10 +417,15 @@ async def plan_difftest(
         )
         for fs, name in zip(candidates, env_names)
     )
-    test_entries = tuple(getattr(test_subsystem.options, "extra_env_vars", None) or ())
+    test_entries = tuple(getattr(test_subsystem.options, "extra_env_vars", None) or ()) + tuple(
+        getattr(subprocess_environment.options, "env_vars", None) or ()
+    )
     variables = {
         fs.address: variables_of(
-            (*test_entries, *fs.extra_env_vars.sorted()), test_envs[name].env, target_env
+            (*test_entries, *fs.extra_env_vars.sorted()),
+            process_envs[name].vars,
+            test_envs[name].env,
+            target_env,
         )
         for fs, name, target_env in zip(candidates, env_names, target_envs)
     }

@@ -265,11 +265,12 @@ def test_a_changed_value_of_a_passed_through_variable_selects_the_tests_that_rea
         return rule_runner.request(DifftestPlan, [DifftestPlanRequest((addr,))])
 
     try:
-        for option in ("--test-extra-env-vars=['APP_MODE']", "--test-extra-env-vars=[]"):
-            if option.endswith("[]"):  # the target's own field, not [test]'s
-                rule_runner.write_files(
-                    {"tests/BUILD": "python_tests(extra_env_vars=['APP_MODE'])"}
-                )
+        for option, build in (
+            ("--test-extra-env-vars=['APP_MODE']", "python_tests()"),
+            ("--subprocess-environment-env-vars=['APP_MODE']", "python_tests()"),  # any process
+            ("--test-extra-env-vars=[]", "python_tests(extra_env_vars=['APP_MODE'])"),
+        ):
+            rule_runner.write_files({"tests/BUILD": build})
             plan = plan_with({"APP_MODE": "dev"}, option)
             fingerprint = {i.address: i.fingerprint for i in plan.infos}["tests/test_mod.py"]
             _write_records(rule_runner, plan, fingerprint, {"tests/test_mod.py::test_g": reads})
