@@ -30,13 +30,11 @@ from pants.backend.python.subsystems.pytest import PyTest, PythonTestFieldSet
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import PythonRequirementsField, PythonTestSourceField
 from pants.backend.python.util_rules.ancestor_files import AncestorFiles, AncestorFilesRequest
+from pants.backend.python.util_rules.pex_environment import PexEnvironment
 from pants.core.goals.test import TestExtraEnv, TestResult, TestSubsystem
 from pants.core.util_rules.config_files import ConfigFiles, ConfigFilesRequest
 from pants.core.util_rules.environments import EnvironmentName, SingleEnvironmentNameRequest
-from pants.core.util_rules.subprocess_environment import (
-    SubprocessEnvironment,
-    SubprocessEnvironmentVars,
-)
+from pants.core.util_rules.subprocess_environment import SubprocessEnvironment
 from pants.engine.addresses import Address, Addresses
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import (
@@ -400,13 +398,14 @@ async def plan_difftest(
     test_envs = dict(
         zip(distinct, await MultiGet(Get(TestExtraEnv, EnvironmentName, n) for n in distinct))
     )
-    # LANG, LC_ALL, SSL_CERT_FILE, ... by default: every Pants process gets them.
-    process_envs = dict(
-        zip(
-            distinct,
-            await MultiGet(Get(SubprocessEnvironmentVars, EnvironmentName, n) for n in distinct),
+    # PATH, and [subprocess-environment]'s (LANG, LC_ALL, SSL_CERT_FILE, ... by default): every
+    # process Pants runs from a pex gets them.
+    process_envs = {
+        name: {"PATH": os.pathsep.join(pex_env.path), **pex_env.subprocess_environment_dict}
+        for name, pex_env in zip(
+            distinct, await MultiGet(Get(PexEnvironment, EnvironmentName, n) for n in distinct)
         )
-    )
+    }
     target_envs = await MultiGet(
         Get(
             EnvironmentVars,
@@ -423,7 +422,7 @@ async def plan_difftest(
     variables = {
         fs.address: variables_of(
             (*test_entries, *fs.extra_env_vars.sorted()),
-            process_envs[name].vars,
+            process_envs[name],
             test_envs[name].env,
             target_env,
         )

@@ -275,6 +275,8 @@ def test_a_changed_value_of_a_passed_through_variable_selects_the_tests_that_rea
             fingerprint = {i.address: i.fingerprint for i in plan.infos}["tests/test_mod.py"]
             _write_records(rule_runner, plan, fingerprint, {"tests/test_mod.py::test_g": reads})
             assert not plan_with({"APP_MODE": "dev"}, option).decisions[0].run, option
+            variables = dict(plan_with({"APP_MODE": "dev"}, option).env_for(str(addr)).variables)
+            assert variables["APP_MODE"] != "unset" and "PATH" in variables
             for env, now in (({"APP_MODE": "prod"}, "changed"), ({}, "is now unset")):
                 (decision,) = plan_with(env, option).decisions
                 assert decision.run and decision.deselect == ("tests/test_mod.py::test_f",)
