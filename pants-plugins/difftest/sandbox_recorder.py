@@ -100,24 +100,28 @@ def is_injected(key):
     return parts[-1] == STUB_FILE or STUB_DIST_INFO in parts
 
 
-def is_machinery(key, roots, root=_ROOT):
-    """Whether a root-relative path (or directory key) is under a sandbox root entry that is
-    there but outside the targets' view: Pants' machinery (``.cache/pex_root``, pex
-    directories, ``__run.sh``). Tests reach it only through the interpreter and pytest (a
-    failure's traceback reads the pex's source lines); what it holds is valued by the
-    requirements and the interpreter. Kept, such a key is missing from the view at decision
-    time, and the test runs again every time. A workspace path outside the view is not in the
-    sandbox: it stays, so its arrival in the closure selects the test."""
+#: Root entries Pants puts in every pytest sandbox for itself: the named caches (``.cache``,
+#: where the pex venvs live) and the pex files.
+_MACHINERY = (".cache",)
+_MACHINERY_SUFFIX = ".pex"
+
+
+def is_machinery(key, roots):
+    """Whether a root-relative path (or directory key) is under Pants' machinery at the sandbox
+    root, outside the targets' view: ``.cache/pex_root``, the ``*.pex`` directories. Tests reach
+    it only through the interpreter and pytest (a failure's traceback reads the pex's source
+    lines); what it holds is valued by the requirements and the interpreter. Kept, such a key is
+    missing from the view at decision time, and the test runs again every time. Any other path
+    outside the view stays (a file the test wrote at the root: were the workspace to bring one
+    there, the test must run)."""
     if roots is None or key.startswith(_model_mod.ENV_PREFIX):
         return False
     of_directory = _scan_mod.directory_of_key(key)
-    if of_directory is None:
-        top, sep, _ = key.partition("/")
-    else:
-        if of_directory[0] == "":
-            return False
-        top, sep = of_directory[0].split("/")[0], "/"
-    return top + sep not in roots and os.path.lexists(os.path.join(root, top))
+    path = key if of_directory is None else of_directory[0]
+    top = path.split("/")[0]
+    if top + "/" in roots or top in roots:
+        return False
+    return top in _MACHINERY or top.endswith(_MACHINERY_SUFFIX)
 
 
 def root_entries(directory):
