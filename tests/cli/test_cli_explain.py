@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from difftest.changes.blocks import parse_blocks
-from difftest.changes.environment import VAR_PREFIX, python_fingerprint, var_value
+from difftest.changes.environment import VAR_PREFIX, python_fingerprint, value_of_var
 from difftest.changes.names import names_reader
 from difftest.changes.scan import FileHasher
 from difftest.cli.error_handler import EXIT_ERROR, EXIT_OK
@@ -137,7 +137,7 @@ def test_an_environment_variable_is_compared_with_its_value_where_explain_runs(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DIFFTEST_EXPLAIN_MODE", "a")
-    recorded = var_value("DIFFTEST_EXPLAIN_MODE")
+    recorded = value_of_var("a")
     variable = Dependency(VAR_PREFIX + "DIFFTEST_EXPLAIN_MODE", recorded, "<env>", recorded)
     with Baseline.open(project / ".difftest" / "baseline.db") as baseline:
         baseline.write(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from pytester_project import Project, ran
 
+from difftest.storage.merge import merge_files
+
 FILES = {
     "shared.py": "def value():\n    return 1\n",
     "tests/test_first.py": """
@@ -137,3 +139,39 @@ def test_a_test_file_recorded_without_its_collection_record_is_collected_again(
     project.sql("DELETE FROM test WHERE nodeid = ?", ("tests/test_first.py::<collect>",))
     project.sql("DELETE FROM test WHERE nodeid = ?", ("tests/test_first.py::test_two",))
     assert ran(project.diff()) == ["tests/test_first.py::test_two"]
+
+
+def merge_shards(project: Project, *keywords: str) -> None:
+    """Record FILES in one `-k` shard per keyword, each into its own baseline, and merge them
+    into the project's."""
+    project.write(FILES)
+    shards = []
+    for keyword in keywords:
+        assert ran(project.baseline("-k", keyword))
+        shards.append(project.db.rename(project.path / f"{keyword}.db"))
+    merge_files([(str(p), p) for p in shards], project.db)
+
+
+def test_a_baseline_merged_from_shards_that_split_by_file_collects_no_unaffected_file(
+    project: Project,
+) -> None:
+    # Each `-k` shard collects every file and leaves the other shard's out: its collection
+    # record of those is incomplete. The other shard's complete one counts in the merge.
+    merge_shards(project, "test_first", "test_second")
+    records = project.records()
+    assert records["tests/test_first.py::<collect>"].outcome == "passed"
+    assert records["tests/test_second.py::<collect>"].outcome == "passed"
+    result = project.diff()
+    assert ran(result) == []
+    result.stdout.fnmatch_lines(["*collected 0 items*"])
+    project.edit("shared.py", "return 1", "return 0 + 1")
+    assert ran(project.diff()) == DEPENDENT
+
+
+def test_a_baseline_merged_from_shards_that_split_a_file_still_runs_its_unrecorded_tests(
+    project: Project,
+) -> None:
+    # Neither shard saw all of test_first.py: the merge cannot tell that they saw it together.
+    merge_shards(project, "test_one", "test_two")
+    assert project.records()["tests/test_first.py::<collect>"].outcome == "incomplete"
+    assert ran(project.diff()) == ["tests/test_second.py::test_three"]

@@ -16,6 +16,7 @@ from difftest.changes.environment import (
     PYTHON_KEY,
     SHADOW_PREFIX,
     VAR_PREFIX,
+    remember_environ,
 )
 from difftest.changes.scan import FileHasher
 from difftest.changes.state import CurrentState
@@ -60,6 +61,9 @@ def _blocks(record: TestRecord) -> set[tuple[str, str]]:
 
 
 def explain_command(nodeid: str, db: Path, root: Path) -> int:
+    # Variables count with their values now, here (not as an earlier run in this process, a
+    # pytest session calling it, took them).
+    remember_environ()
     with Baseline.open_existing(db) as baseline:
         record = baseline.record(nodeid)
         if record is None:

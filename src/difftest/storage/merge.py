@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from difftest.errors import RemoteError, StorageError
-from difftest.model import UNSETTLED_OUTCOMES, TestRecord
+from difftest.model import COLLECT_SUFFIX, INCOMPLETE, UNSETTLED_OUTCOMES, TestRecord
 from difftest.storage.baseline import ALWAYS_RUN_META, COMMIT_META, PYTEST_CONFIG_META, Baseline
 from difftest.storage.remote import is_url, open_remote
 
@@ -55,11 +55,18 @@ def _unwritable(output: Path, exc: OSError) -> str:
     )
 
 
-def _rank(record: TestRecord, recorded_at: float) -> tuple[bool, float]:
+def _rank(record: TestRecord, recorded_at: float) -> tuple[bool, bool, float]:
     """Which of two records of one test a merge keeps: the unsettled one, then the newer. A job
     that saw the test fail outweighs a later one that saw it pass (a flaky test, another
-    machine): it runs again, and the next recording settles it."""
-    return (record.outcome in UNSETTLED_OUTCOMES, recorded_at)
+    machine): it runs again, and the next recording settles it.
+
+    A test file's collection record is "incomplete" in a job that left some of its tests out
+    (a ``-k`` shard). Another job's complete one outweighs it: every test that job collected
+    from the file ran there, so the merge holds a record of each. Were the file's tests
+    different now, what that record depends on (the file, what collecting it read) changed,
+    and the file is collected again."""
+    incomplete = record.outcome == INCOMPLETE and record.nodeid.endswith(COLLECT_SUFFIX)
+    return (record.outcome in UNSETTLED_OUTCOMES and not incomplete, not incomplete, recorded_at)
 
 
 def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult:
