@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pytester_project import Project, ran
 
+from difftest.storage.baseline import INCOMPLETE_ITEMS_META
 from difftest.storage.merge import merge_files
 
 FILES = {
@@ -141,14 +142,19 @@ def test_a_test_file_recorded_without_its_collection_record_is_collected_again(
     assert ran(project.diff()) == ["tests/test_first.py::test_two"]
 
 
-def merge_shards(project: Project, *keywords: str) -> None:
+def merge_shards(
+    project: Project, *keywords: str, args: tuple[str, ...] = (), unsaid: int | None = None
+) -> None:
     """Record FILES in one `-k` shard per keyword, each into its own baseline, and merge them
-    into the project's."""
+    into the project's. Shard number ``unsaid`` keeps no record of what incomplete files held,
+    as baselines from before difftest kept it."""
     project.write(FILES)
     shards = []
     for keyword in keywords:
-        assert ran(project.baseline("-k", keyword))
-        shards.append(project.db.rename(project.path / f"{keyword}.db"))
+        assert ran(project.baseline("-k", keyword, *args))
+        if len(shards) == unsaid:
+            project.sql("DELETE FROM meta WHERE key = ?", (INCOMPLETE_ITEMS_META,))
+        shards.append(project.db.rename(project.path / f"shard{len(shards)}.db"))
     merge_files([(str(p), p) for p in shards], project.db)
 
 
@@ -168,10 +174,30 @@ def test_a_baseline_merged_from_shards_that_split_by_file_collects_no_unaffected
     assert ran(project.diff()) == DEPENDENT
 
 
-def test_a_baseline_merged_from_shards_that_split_a_file_still_runs_its_unrecorded_tests(
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_baseline_merged_from_shards_that_split_a_file_between_them_collects_it_no_more(
+    project: Project, workers: tuple[str, ...]
+) -> None:
+    # Neither shard saw all of test_first.py; each says what collecting it found, and between
+    # them every test of it has a record.
+    merge_shards(project, "test_one", "test_two or test_three", args=workers)
+    assert project.records()["tests/test_first.py::<collect>"].outcome == "passed"
+    result = project.diff()
+    assert ran(result) == []
+    result.stdout.fnmatch_lines(["*collected 0 items*"])
+
+
+def test_a_test_no_shard_ran_keeps_its_file_incomplete_in_the_merge_and_runs(
     project: Project,
 ) -> None:
-    # Neither shard saw all of test_first.py: the merge cannot tell that they saw it together.
-    merge_shards(project, "test_one", "test_two")
+    merge_shards(project, "test_one", "test_three")
     assert project.records()["tests/test_first.py::<collect>"].outcome == "incomplete"
-    assert ran(project.diff()) == ["tests/test_second.py::test_three"]
+    assert ran(project.diff()) == ["tests/test_first.py::test_two"]
+
+
+def test_a_shard_baseline_that_does_not_say_what_it_collected_keeps_its_files_incomplete(
+    project: Project,
+) -> None:
+    merge_shards(project, "test_one", "test_two or test_three", unsaid=0)
+    assert project.records()["tests/test_first.py::<collect>"].outcome == "incomplete"
+    assert ran(project.diff()) == []  # collected, but every test has a record

@@ -71,8 +71,29 @@ ALWAYS_RUN_META = "always_run"
 PYTEST_CONFIG_META = "pytest_config"
 #: Meta key of the git commit checked out when a recording run last wrote the baseline.
 COMMIT_META = "commit"
+#: Meta key: JSON object {test file: [what collecting it found]} for the test files whose
+#: collection record is incomplete, so that a merge can tell whether its inputs saw them all.
+INCOMPLETE_ITEMS_META = "incomplete_items"
 
 SCHEMA_VERSION = 3
+
+
+def incomplete_items(meta: Mapping[str, str]) -> dict[str, list[str]]:
+    """:data:`INCOMPLETE_ITEMS_META` of a baseline's meta values: empty when it has none, or one
+    no reader can trust (then no merge counts those files complete)."""
+    try:
+        found = json.loads(meta.get(INCOMPLETE_ITEMS_META) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {
+        f: [str(n) for n in ids]
+        for f, ids in found.items()
+        if isinstance(f, str) and isinstance(ids, list)
+    }
+
+
 #: A LIKE pattern for name facts written by the current analysis.
 _CURRENT = "%" + FACTS_TAIL
 APPLICATION_ID = 0x44494654

@@ -15,6 +15,7 @@ naming the file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -24,7 +25,14 @@ from pathlib import Path
 
 from difftest.errors import RemoteError, StorageError
 from difftest.model import COLLECT_SUFFIX, INCOMPLETE, UNSETTLED_OUTCOMES, TestRecord
-from difftest.storage.baseline import ALWAYS_RUN_META, COMMIT_META, PYTEST_CONFIG_META, Baseline
+from difftest.storage.baseline import (
+    ALWAYS_RUN_META,
+    COMMIT_META,
+    INCOMPLETE_ITEMS_META,
+    PYTEST_CONFIG_META,
+    Baseline,
+    incomplete_items,
+)
 from difftest.storage.remote import is_url, open_remote
 
 
@@ -79,6 +87,9 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
     names: dict[tuple[str, str], str] = {}
     import_roots: list[str] = []
     always_run: dict[str, set[str]] = {}
+    # What collecting each incomplete test file found, per input that left it incomplete; None
+    # where an input did not say (a baseline from before difftest kept it).
+    found: dict[str, set[str] | None] = {}
     # The commit comes from the input recorded last (its newest record, then its update time).
     latest: tuple[tuple[float, str], dict[str, str]] | None = None
     for label, path in inputs:
@@ -87,8 +98,13 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
         with Baseline.open_existing(path) as baseline:
             meta = baseline.meta()
             stamps = baseline.recorded_at()
+            items = incomplete_items(meta)
             for rec in baseline.records():
                 when = stamps[rec.nodeid]
+                if rec.outcome == INCOMPLETE and rec.nodeid.endswith(COLLECT_SUFFIX):
+                    ids = items.get(rec.file)
+                    so_far = found.get(rec.file, set())
+                    found[rec.file] = None if ids is None or so_far is None else so_far | set(ids)
                 kept = newest.get(rec.nodeid)
                 if kept is not None:
                     result.superseded += 1
@@ -104,7 +120,19 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
         if latest is None or recency >= latest[0]:
             latest = (recency, meta)
 
-    out_meta = {"import_roots": json.dumps(import_roots)}
+    # A file every input left incomplete is complete when, between them, each test collecting
+    # it found has a record: the jobs split its tests (`-k`, a sharding plugin).
+    left: dict[str, list[str]] = {}
+    for nodeid, winner in list(newest.items()):
+        rec = winner.record
+        if rec.outcome != INCOMPLETE or not nodeid.endswith(COLLECT_SUFFIX):
+            continue
+        collected = found.get(rec.file)
+        if collected is not None and all(n in newest for n in collected):
+            newest[nodeid] = _Winner(winner.recorded_at, dataclasses.replace(rec, outcome="passed"))
+        elif collected is not None:
+            left[rec.file] = sorted(collected)
+    out_meta = {"import_roots": json.dumps(import_roots), INCOMPLETE_ITEMS_META: json.dumps(left)}
     if always_run:
         out_meta[ALWAYS_RUN_META] = json.dumps(
             {f: sorted(n) for f, n in always_run.items()}, sort_keys=True

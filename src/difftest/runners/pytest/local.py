@@ -112,7 +112,7 @@ class LocalRun:
                 self.baseline.close()
 
     def _write_rest(self) -> None:
-        assert self.recorder is not None and self.writer is not None
+        assert self.recorder is not None and self.writer is not None and self.baseline is not None
         result = self.recorder.finish()
         if self.error is not None:
             raise self.error
@@ -120,6 +120,13 @@ class LocalRun:
             [],
             remove=[*result.removed, *deleted_file_records(self.plan)],
             stat_cache=self.hasher.updated,
-            meta=merged_meta(self.plan, result.always, result.import_roots),
+            meta=merged_meta(
+                self.plan,
+                result.always,
+                result.import_roots,
+                self.baseline,
+                result.items,
+                result.incomplete,
+            ),
             last=True,
         )

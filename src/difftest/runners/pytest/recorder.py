@@ -90,6 +90,8 @@ class RecordingResult:
     items: dict[str, list[str]] = field(default_factory=dict)
     #: nodeids of the tests that ran to their end.
     finished: list[str] = field(default_factory=list)
+    #: The collected test files whose collection record this run wrote incomplete.
+    incomplete: list[str] = field(default_factory=list)
 
 
 def _merge(into: dict[str, set[int]], lines: Mapping[str, set[int]]) -> None:
@@ -565,13 +567,19 @@ class Recorder:
     def finish(self) -> RecordingResult:
         """Flush what is pending, then the collection records; what the final write needs."""
         self.flush()
+        incomplete: list[str] = []
         if self._sink is not None and self._collect_records:
             held, self._collect_records = self._collect_records, {}
+            incomplete = [
+                file
+                for file, record in sorted(held.items())
+                if record.outcome == "passed" and not self.complete(file, self._finished)
+            ]
             self._sink(
                 [
-                    record
-                    if record.outcome != "passed" or self.complete(file, self._finished)
-                    else dataclasses.replace(record, outcome=INCOMPLETE)
+                    dataclasses.replace(record, outcome=INCOMPLETE)
+                    if file in incomplete
+                    else record
                     for file, record in sorted(held.items())
                 ],
                 [],
@@ -589,4 +597,5 @@ class Recorder:
             import_roots=roots,
             items={f: sorted(self.expected(f)) for f in sorted(self._collected_files)},
             finished=sorted(self._finished),
+            incomplete=incomplete,
         )

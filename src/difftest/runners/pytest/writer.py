@@ -17,7 +17,13 @@ from difftest.model import COLLECT_SUFFIX
 from difftest.runners.pytest.options import Settings
 from difftest.runners.pytest.plan import ALWAYS_META, PYTEST_CONFIG_KEY, RunPlan
 from difftest.runners.pytest.store import upload
-from difftest.storage.baseline import COMMIT_META, PYTEST_CONFIG_META, Baseline
+from difftest.storage.baseline import (
+    COMMIT_META,
+    INCOMPLETE_ITEMS_META,
+    PYTEST_CONFIG_META,
+    Baseline,
+    incomplete_items,
+)
 
 
 def deleted_file_records(plan: RunPlan) -> list[str]:
@@ -32,8 +38,12 @@ def merged_meta(
     plan: RunPlan,
     always: Mapping[str, Iterable[str]],
     import_roots: Iterable[str],
+    baseline: Baseline,
+    items: Mapping[str, Iterable[str]],
+    incomplete: Iterable[str],
 ) -> dict[str, str]:
-    """Meta values after this run: always-run marks replaced for the files collected now, and
+    """Meta values after this run: always-run marks replaced for the files collected now, what
+    collecting each test file left incomplete found (``items`` of the files collected now), and
     the commit checked out ("" when there is none to tell: no stale one is left behind)."""
     merged = {f: list(ids) for f, ids in plan.always.items()}
     for file, ids in always.items():
@@ -43,7 +53,15 @@ def merged_meta(
             merged.pop(file, None)
     roots = sorted({*plan.import_roots, *import_roots})
     config = {"value": plan.env.get(PYTEST_CONFIG_KEY), "parts": plan.config_parts}
+    found = incomplete_items(baseline.meta())
+    left_out = set(incomplete)
+    for file, ids in items.items():
+        if file in left_out:
+            found[file] = sorted(ids)
+        else:
+            found.pop(file, None)
     return {
+        INCOMPLETE_ITEMS_META: json.dumps(found, sort_keys=True),
         ALWAYS_META: json.dumps(merged, sort_keys=True),
         "import_roots": json.dumps(roots),
         PYTEST_CONFIG_META: json.dumps(config, sort_keys=True),

@@ -128,14 +128,18 @@ class ControllerRun:
                 self.baseline.close()
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _incomplete_files(self) -> set[str]:
-        """Test files some of whose collected tests ran to their end on no worker and had no
-        record before this run."""
-        finished = {n for result in self.results for n in result.get("finished", ())}
+    def _items(self) -> dict[str, set[str]]:
+        """What collecting each test file found, on any worker."""
         items: dict[str, set[str]] = {}
         for result in self.results:
             for file, ids in result.get("items", {}).items():
                 items.setdefault(file, set()).update(ids)
+        return items
+
+    def _incomplete_files(self, items: dict[str, set[str]]) -> set[str]:
+        """Test files some of whose collected tests ran to their end on no worker and had no
+        record before this run."""
+        finished = {n for result in self.results for n in result.get("finished", ())}
         recorded = self.plan.recorded
         return {
             file
@@ -153,7 +157,8 @@ class ControllerRun:
         size = self.settings.batch_size
         seen: set[str] = set()
         stat_cache = dict(self.hasher.updated)
-        incomplete = self._incomplete_files()
+        items = self._items()
+        incomplete = self._incomplete_files(items)
         for path in sorted(self.dir.glob("worker-*.db")):
             with Baseline.open_existing(path) as worker:
                 batch: list[TestRecord] = []
@@ -195,7 +200,7 @@ class ControllerRun:
             crashed,
             remove=sorted(removed),
             stat_cache=stat_cache,
-            meta=merged_meta(self.plan, always, roots),
+            meta=merged_meta(self.plan, always, roots, self.baseline, items, incomplete),
             last=True,
         )
 
