@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from difftest.cli.error_handler import EXIT_ERROR, EXIT_OK
 from difftest.cli.main import main
+from difftest.storage.baseline import INCOMPLETE_ITEMS_META, Baseline
 from difftest.storage.remote import open_remote
 
 
@@ -141,3 +143,35 @@ def test_merging_a_file_of_another_format_version_is_exit_code_one_naming_it(
     assert main(["merge", str(tmp_path / "out.db"), str(good), str(old)]) == EXIT_ERROR
     assert f"difftest: error: {old} has baseline format version 0" in capsys.readouterr().err
     assert not (tmp_path / "out.db").exists()
+
+
+def test_merging_shards_says_which_test_files_they_recorded_in_full_between_them(
+    tmp_path: Path, baselines, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each shard ran part of a.py; b.py's test_2 ran in none.
+    held = {"a.py": ["a.py::test_1", "a.py::test_2"], "b.py": ["b.py::test_1", "b.py::test_2"]}
+    shards = [
+        baselines.make(
+            tmp_path / f"shard{i}.db",
+            [
+                baselines.record("a.py::<collect>", outcome="incomplete"),
+                baselines.record("b.py::<collect>", outcome="incomplete"),
+                baselines.record(f"a.py::test_{i}"),
+                *([baselines.record("b.py::test_1")] if i == 1 else []),
+            ],
+            meta={INCOMPLETE_ITEMS_META: json.dumps(held)},
+        )
+        for i in (1, 2)
+    ]
+    out = tmp_path / "merged.db"
+    assert main(["merge", str(out), *map(str, shards)]) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "1 test file recorded in part by each input, in full between them",
+        "1 test file with tests no input ran to their end: `pytest --diff` collects it and runs "
+        "those tests",
+    ]
+    records = baselines.content(out)["records"]
+    assert records["a.py::<collect>"].outcome == "passed"
+    assert records["b.py::<collect>"].outcome == "incomplete"
+    with Baseline.open_existing(out) as merged:
+        assert json.loads(merged.meta()[INCOMPLETE_ITEMS_META]) == {"b.py": held["b.py"]}

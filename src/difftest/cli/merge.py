@@ -17,4 +17,13 @@ def merge_command(output: str, inputs: Sequence[str]) -> int:
         f"merged {len(result.inputs)} baseline{'s' * (len(result.inputs) != 1)} into {output}: "
         f"{result.records} records{superseded}, {result.edges} run-time import edges"
     )
+    if result.completed:
+        n = result.completed
+        print(f"{n} test file{'s' * (n != 1)} recorded in part by each input, in full between them")
+    if result.incomplete:
+        n = result.incomplete
+        print(
+            f"{n} test file{'s' * (n != 1)} with tests no input ran to their end: `pytest --diff` "
+            f"collects {'them' if n != 1 else 'it'} and runs those tests"
+        )
     return EXIT_OK

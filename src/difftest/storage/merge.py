@@ -48,6 +48,10 @@ class MergeResult:
     #: Records dropped because another input had a newer record of the same test.
     superseded: int = 0
     edges: int = 0
+    #: Test files every input left incomplete, whose tests between them all have a record.
+    completed: int = 0
+    #: Test files the output leaves incomplete: a test of theirs ran to its end in no input.
+    incomplete: int = 0
 
 
 @dataclass
@@ -130,7 +134,10 @@ def merge_files(inputs: Sequence[tuple[str, Path]], output: Path) -> MergeResult
         collected = found.get(rec.file)
         if collected is not None and all(n in newest for n in collected):
             newest[nodeid] = _Winner(winner.recorded_at, dataclasses.replace(rec, outcome="passed"))
-        elif collected is not None:
+            result.completed += 1
+            continue
+        result.incomplete += 1
+        if collected is not None:
             left[rec.file] = sorted(collected)
     out_meta = {"import_roots": json.dumps(import_roots), INCOMPLETE_ITEMS_META: json.dumps(left)}
     if always_run:
