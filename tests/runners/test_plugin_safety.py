@@ -2332,12 +2332,15 @@ def test_what_a_plugin_module_given_with_dash_p_reads_when_imported_reselects_it
     assert ran(project.subprocess("--diff")) == everything
 
 
+@pytest.mark.parametrize("documented", [False, True], ids=["plain", "docstring"])
 @pytest.mark.parametrize("holder", ["session fixture", "module global"])
 def test_a_test_reading_what_an_earlier_test_stored_on_a_shared_instance_depends_on_what_computed_it(
-    project: Project, holder: str
+    project: Project, holder: str, documented: bool
 ) -> None:
     # test_rate finds the value test_warm stored: it never runs `rate`, yet an edit there fails it.
+    # (A docstring is no line that runs: the storing method is seen to run by its first statement.)
     fixture = holder == "session fixture"
+    doc = '"""Keep value under key."""' if documented else ""
     project.write(
         {
             **UNRELATED,
@@ -2348,6 +2351,7 @@ def test_a_test_reading_what_an_earlier_test_stored_on_a_shared_instance_depends
                         self._data = {}
 
                     def put(self, key, value):
+                        DOC
                         self._data[key] = value
 
                     def get_or(self, key, compute):
@@ -2362,7 +2366,7 @@ def test_a_test_reading_what_an_earlier_test_stored_on_a_shared_instance_depends
 
                 def warm(store):
                     store.put("rate", rate())
-                """,
+                """.replace("DOC", doc),
             "tests/conftest.py": """
                 import pytest
 

@@ -696,7 +696,7 @@ def sharing_of(tree: ast.Module, stateful: set[int] | None = None) -> Sharing:
 def _instance_state(keeping: _Keeping, qualname: str) -> InstanceState | None:
     cls = keeping.classes[qualname]
     found = keeping.spread((), (qualname,))
-    lines = frozenset(f.body[0].lineno for f in keeping.funcs if id(f) in found)
+    lines = frozenset(_first_run_line(f) for f in keeping.funcs if id(f) in found)
     readers = frozenset(
         line
         for _, method in _walk_defs(cls.body, "")
@@ -705,6 +705,14 @@ def _instance_state(keeping: _Keeping, qualname: str) -> InstanceState | None:
         for line in range(method.body[0].lineno, (method.end_lineno or method.lineno) + 1)
     )
     return InstanceState(readers, lines) if lines and readers else None
+
+
+def _first_run_line(func: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """The first line of ``func``'s body that runs when it is called: a docstring is no code,
+    and its line is never reported as run (taking it, a storing method with a docstring was
+    never seen to run)."""
+    body = func.body
+    return body[1].lineno if len(body) > 1 and _is_docstring(body[0]) else body[0].lineno
 
 
 def _closure_keepers(code: _Code, index: dict[int, _Code]) -> list[_Scope]:
