@@ -2332,15 +2332,18 @@ def test_what_a_plugin_module_given_with_dash_p_reads_when_imported_reselects_it
     assert ran(project.subprocess("--diff")) == everything
 
 
-@pytest.mark.parametrize("documented", [False, True], ids=["plain", "docstring"])
+@pytest.mark.parametrize(
+    "first",
+    ["", '"""Keep value under key."""', "global _LAST"],
+    ids=["plain", "docstring", "global"],
+)
 @pytest.mark.parametrize("holder", ["session fixture", "module global"])
 def test_a_test_reading_what_an_earlier_test_stored_on_a_shared_instance_depends_on_what_computed_it(
-    project: Project, holder: str, documented: bool
+    project: Project, holder: str, first: str
 ) -> None:
     # test_rate finds the value test_warm stored: it never runs `rate`, yet an edit there fails it.
-    # (A docstring is no line that runs: the storing method is seen to run by its first statement.)
+    # (A docstring or `global` is no line that runs: the storing method must be seen to run.)
     fixture = holder == "session fixture"
-    doc = '"""Keep value under key."""' if documented else ""
     project.write(
         {
             **UNRELATED,
@@ -2366,7 +2369,7 @@ def test_a_test_reading_what_an_earlier_test_stored_on_a_shared_instance_depends
 
                 def warm(store):
                     store.put("rate", rate())
-                """.replace("DOC", doc),
+                """.replace("DOC", first),
             "tests/conftest.py": """
                 import pytest
 

@@ -652,8 +652,8 @@ def stateful_functions(tree: ast.Module) -> set[int]:
 
 @dataclass(frozen=True)
 class InstanceState:
-    """What an instance of a class keeps from one method call to the next: ``lines`` holds a body
-    line of each method storing on the instance and of what those call, to a fixed point (a
+    """What an instance of a class keeps from one method call to the next: ``lines`` holds the body
+    lines of each method storing on the instance and of what those call, to a fixed point (a
     ``def`` line runs at import time: it is no line of the function's block); ``readers``, the
     lines of the class's methods other than constructors, which may read what is kept."""
 
@@ -696,23 +696,23 @@ def sharing_of(tree: ast.Module, stateful: set[int] | None = None) -> Sharing:
 def _instance_state(keeping: _Keeping, qualname: str) -> InstanceState | None:
     cls = keeping.classes[qualname]
     found = keeping.spread((), (qualname,))
-    lines = frozenset(_first_run_line(f) for f in keeping.funcs if id(f) in found)
+    lines = frozenset(line for f in keeping.funcs if id(f) in found for line in _body_lines(f))
     readers = frozenset(
         line
         for _, method in _walk_defs(cls.body, "")
         if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef))
         and method.name not in _CONSTRUCTORS
-        for line in range(method.body[0].lineno, (method.end_lineno or method.lineno) + 1)
+        for line in _body_lines(method)
     )
     return InstanceState(readers, lines) if lines and readers else None
 
 
-def _first_run_line(func: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
-    """The first line of ``func``'s body that runs when it is called: a docstring is no code,
-    and its line is never reported as run (taking it, a storing method with a docstring was
-    never seen to run)."""
-    body = func.body
-    return body[1].lineno if len(body) > 1 and _is_docstring(body[0]) else body[0].lineno
+def _body_lines(func: ast.FunctionDef | ast.AsyncFunctionDef) -> range:
+    """The lines of ``func``'s body, any of which runs only when it is called. Not one line:
+    which statements are reported as run differs (a docstring, `global`, an annotation without
+    a value never are; `pass` and `...` only on Python 3.12 and later), and a storing method
+    whose first line is never reported was never seen to run."""
+    return range(func.body[0].lineno, (func.end_lineno or func.lineno) + 1)
 
 
 def _closure_keepers(code: _Code, index: dict[int, _Code]) -> list[_Scope]:
