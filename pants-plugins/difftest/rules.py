@@ -416,12 +416,11 @@ async def plan_difftest(
         )
         for fs, name in zip(candidates, env_names)
     )
-    test_entries = tuple(getattr(test_subsystem.options, "extra_env_vars", None) or ()) + tuple(
-        getattr(subprocess_environment.options, "env_vars", None) or ()
-    )
+    test_entries = list(getattr(test_subsystem.options, "extra_env_vars", None) or ())
+    every_process_entries = list(getattr(subprocess_environment.options, "env_vars", None) or ())
     variables = {
         fs.address: variables_of(
-            (*test_entries, *fs.extra_env_vars.sorted()),
+            (*every_process_entries, *test_entries, *fs.extra_env_vars.sorted()),
             process_envs[name],
             test_envs[name].env,
             target_env,
@@ -507,7 +506,7 @@ async def plan_difftest(
         + digest(
             json.dumps(
                 [
-                    list(getattr(test_subsystem.options, "extra_env_vars", None) or ()),
+                    test_entries,
                     test_subsystem.timeout_default,
                     test_subsystem.timeout_maximum,
                 ]

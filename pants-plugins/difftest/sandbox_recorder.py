@@ -353,15 +353,9 @@ class _PantsRecording:
             # Each worker ran its share of a file's tests: the file is complete when every test
             # collected from it ran to its end on some worker, or kept its stored record.
             finished = {n for out in outputs for n in out["finished"]}
-            items = {}
-            for out in outputs:
-                for file, ids in out["items"].items():
-                    items.setdefault(file, set()).update(ids)
-            incomplete = {
-                file
-                for file, ids in items.items()
-                if any(n not in finished and n not in self.kept for n in ids)
-            }
+            incomplete = _outcomes_mod.incomplete_files(
+                _outcomes_mod.collected_items(outputs), finished, self.kept
+            )
             for rec in by_id.values():
                 if rec["nodeid"].endswith(_model_mod.COLLECT_SUFFIX) and rec["outcome"] in (
                     "passed",

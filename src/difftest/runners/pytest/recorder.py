@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import Collection, Generator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +21,7 @@ import pytest
 from difftest.changes.blocks import InstanceState
 from difftest.model import COLLECT_SUFFIX, INCOMPLETE, TestRecord
 from difftest.runners.pytest.helpers import helper_possible
-from difftest.runners.pytest.outcomes import phase_outcome, worst
+from difftest.runners.pytest.outcomes import incomplete_files, phase_outcome, worst
 from difftest.runners.pytest.prefetch import Prefetcher
 from difftest.runners.pytest.probes import (
     FIXTURE_CONTEXT,
@@ -559,27 +559,23 @@ class Recorder:
                     found.add(child)
         return found
 
-    def complete(self, file: str, finished: Collection[str]) -> bool:
-        """Whether everything collecting ``file`` found ran to its end (``finished``) or was
-        recorded before this run."""
-        return all(n in finished or n in self.recorded for n in self.expected(file))
-
     def finish(self) -> RecordingResult:
         """Flush what is pending, then the collection records; what the final write needs."""
         self.flush()
         incomplete: list[str] = []
         if self._sink is not None and self._collect_records:
             held, self._collect_records = self._collect_records, {}
-            incomplete = [
-                file
-                for file, record in sorted(held.items())
-                if record.outcome == "passed" and not self.complete(file, self._finished)
-            ]
+            incomplete = sorted(
+                incomplete_files(
+                    {f: self.expected(f) for f, r in held.items() if r.outcome == "passed"},
+                    self._finished,
+                    self.recorded,
+                )
+            )
+            left_out = set(incomplete)
             self._sink(
                 [
-                    dataclasses.replace(record, outcome=INCOMPLETE)
-                    if file in incomplete
-                    else record
+                    dataclasses.replace(record, outcome=INCOMPLETE) if file in left_out else record
                     for file, record in sorted(held.items())
                 ],
                 [],

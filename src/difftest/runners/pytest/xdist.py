@@ -24,7 +24,12 @@ from difftest.changes.scan import FileHasher
 from difftest.errors import DifftestError
 from difftest.model import COLLECT_SUFFIX, INCOMPLETE, TestRecord
 from difftest.runners.pytest.options import Settings
-from difftest.runners.pytest.outcomes import phase_outcome, worst
+from difftest.runners.pytest.outcomes import (
+    collected_items,
+    incomplete_files,
+    phase_outcome,
+    worst,
+)
 from difftest.runners.pytest.plan import RunPlan
 from difftest.runners.pytest.report import status_lines, tally_from_ids, verbose_lines
 from difftest.runners.pytest.store import BatchWriter
@@ -128,25 +133,6 @@ class ControllerRun:
                 self.baseline.close()
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _items(self) -> dict[str, set[str]]:
-        """What collecting each test file found, on any worker."""
-        items: dict[str, set[str]] = {}
-        for result in self.results:
-            for file, ids in result.get("items", {}).items():
-                items.setdefault(file, set()).update(ids)
-        return items
-
-    def _incomplete_files(self, items: dict[str, set[str]]) -> set[str]:
-        """Test files some of whose collected tests ran to their end on no worker and had no
-        record before this run."""
-        finished = {n for result in self.results for n in result.get("finished", ())}
-        recorded = self.plan.recorded
-        return {
-            file
-            for file, ids in items.items()
-            if any(n not in finished and n not in recorded for n in ids)
-        }
-
     def _merge(self) -> None:
         from difftest.changes.names import names_reader
 
@@ -157,8 +143,9 @@ class ControllerRun:
         size = self.settings.batch_size
         seen: set[str] = set()
         stat_cache = dict(self.hasher.updated)
-        items = self._items()
-        incomplete = self._incomplete_files(items)
+        items = collected_items(self.results)
+        finished = {n for result in self.results for n in result.get("finished", ())}
+        incomplete = incomplete_files(items, finished, self.plan.recorded)
         for path in sorted(self.dir.glob("worker-*.db")):
             with Baseline.open_existing(path) as worker:
                 batch: list[TestRecord] = []
