@@ -174,6 +174,7 @@ class SandboxRecordBuilder(_records_mod.RecordBuilder):
     shadow_paths = True
     # Pants values modules from outside the sandbox by its requirements and lockfiles.
     count_outside_sources = False
+    in_pants_sandbox = True
 
     def project_files(self):
         for path in super().project_files():

@@ -57,13 +57,20 @@ DIRECTORY = "directory"
 #: Version prefix of a data dependency that is a symbolic link to nothing now: ``lexists`` and
 #: ``islink`` see it, reading it fails. Followed by a hash of where it points.
 DANGLING_PREFIX = "dangling:"
+#: Appended to the content hash of an executable file in its version: ``chmod -x`` and a checkout
+#: that flips a file's mode (100755 -> 100644) change what a test that runs it sees.
+EXECUTABLE_MARK = "+x"
+#: Appended to the version of a symbolic link (to a file or a directory), followed by a hash of
+#: where it points: retargeting ``releases/current`` from ``v1`` to ``v2`` changes it, whatever
+#: the two hold.
+LINK_MARK = "+link:"
 #: Prefix of dependency keys that are not files: the Python version, a distribution, pytest's config.
 ENV_PREFIX = "<env>/"
 #: The version of the name-facts analysis (:mod:`difftest.changes.names`) that wrote a file's
 #: facts. Raised whenever the analysis changes what a function or statement counts as: facts of
 #: an earlier analysis are not trusted (the file is judged as if nothing were known of it) and are
 #: computed again on the next ``--diff-baseline`` run.
-FACTS_VERSION = 6
+FACTS_VERSION = 7
 #: How the JSON of facts of this version ends (keys are sorted: "v" comes last).
 FACTS_TAIL = f'"v":{FACTS_VERSION}}}'
 #: Suffix of the pseudo test id that records what collecting a test file depends on.

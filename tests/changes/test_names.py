@@ -418,3 +418,117 @@ def test_doctest_docstrings_are_a_block_of_their_own_that_only_doctests_depend_o
     assert [b.name for b in blocks.doctest_blocks()] == ["<docstrings>"]
     assert "<docstrings>" in facts(source).functions
     assert "<docstrings>" not in facts('"""Doc."""\n').functions
+
+
+def test_a_module_or_class_docstring_binds_doc() -> None:
+    old = facts('"""Frobnicate widgets."""\n\nclass Box:\n    """A box."""\n')
+    new = facts('"""Frobnicate gadgets."""\n\nclass Box:\n    """A box."""\n')
+    assert changed_names(old, new) == {"__doc__"}
+    assert changed_names(
+        old, facts('"""Frobnicate widgets."""\n\nclass Box:\n    """Two."""\n')
+    ) == {
+        "__doc__",
+        "Box",
+    }
+    assert changed_names(facts("X = 1\n"), facts('"""Now documented."""\nX = 1\n')) == {"__doc__"}
+
+
+def test_an_enum_whose_members_are_made_by_methods_of_its_own_or_of_a_mixin_is_impure() -> None:
+    source = """
+        from enum import Enum, IntEnum
+
+        class Plain(IntEnum):
+            ONE = 1
+
+            def describe(self):
+                return self.name
+
+        class Registered(Enum):
+            ONE = (1, "one")
+
+            def __init__(self, code, label):
+                _BY_CODE[code] = self
+
+        class Mixin:
+            def __new__(cls, value):
+                return object.__new__(cls)
+
+        class Mixed(Mixin, Enum):
+            ONE = 1
+
+        class Named(Enum):
+            def _generate_next_value_(name, start, count, last_values):
+                return name
+
+        class NotAnEnum(Mixin):
+            ONE = 1
+        """
+    assert kinds(source, "Plain") == {"ONE": PURE, "describe": PURE}
+    assert kinds(source, "Registered")["ONE"] == IMPURE
+    assert kinds(source, "Mixed") == {"ONE": IMPURE}
+    assert kinds(source, "Named")["_generate_next_value_"] == IMPURE
+    assert kinds(source, "NotAnEnum") == {"ONE": PURE}
+
+
+def test_a_module_getattr_or_dir_is_impure_but_a_class_one_only_binds_its_name() -> None:
+    source = """
+        def __getattr__(name):
+            raise AttributeError(name)
+
+        __dir__ = list
+
+        class Box:
+            def __getattr__(self, name):
+                return 1
+        """
+    assert kinds(source) == {"__getattr__": IMPURE, "__dir__": IMPURE, "Box": PURE}
+    assert kinds(source, "Box") == {"__getattr__": PURE}
+
+
+def test_an_augmented_assignment_only_binds_its_name_when_that_is_only_ever_bound_to_literals() -> (
+    None
+):
+    found = kinds(
+        """
+        from base import HANDLERS
+
+        COUNT = 1
+        COUNT += 2
+        __all__ = ["a"]
+        __all__ += ["b"]
+        _more = HANDLERS
+        _more |= {"extra": 2}
+        for ITEM in []:
+            pass
+        ITEM = ()
+        ITEM += (1,)
+        """
+    )
+    assert (found["COUNT"], found["__all__"]) == (PURE, PURE)
+    assert (found["_more"], found["ITEM"]) == (IMPURE, IMPURE)
+
+
+def test_getattr_handed_on_as_a_value_reads_names_dynamically() -> None:
+    found = facts(
+        """
+        import functools
+        import operator
+
+        def resolve(path, root):
+            return functools.reduce(getattr, path.split("."), root)
+
+        def getter(names):
+            return list(map(operator.attrgetter, names))
+
+        def constant(obj):
+            return getattr(obj, "LIMIT", None), hasattr(obj, "OTHER")
+        """
+    ).functions
+    assert (found["resolve"][0], found["getter"][0]) == (READS, READS)
+    assert found["constant"][0] == 0
+    assert (
+        kinds("from functools import partial\nimport limits\nget = partial(getattr, limits)\n")[
+            "get"
+        ]
+        == IMPURE
+    )

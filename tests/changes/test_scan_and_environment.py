@@ -17,6 +17,7 @@ from difftest.changes.imports import imported_names
 from difftest.changes.scan import (
     FileHasher,
     extensions_key,
+    is_data_path,
     is_project_path,
     iter_module_files,
     listing_names,
@@ -28,6 +29,7 @@ from difftest.changes.scan import (
 def test_build_and_env_directories_are_skipped_only_at_the_top(tmp_path: Path) -> None:
     for rel in (
         "build/lib/app.py",
+        "env/pyvenv.cfg",
         "env/lib/x.py",
         "src/app/build/steps.py",
         "src/app/env/vars.py",
@@ -62,6 +64,105 @@ def test_a_top_level_directory_named_like_a_virtualenv_counts_when_it_is_a_packa
     # The disk and a file set (Pants' sandbox view) list the root alike.
     assert sorted(listing_names(tmp_path, "") or []) == ["app.py", "env/"]
     assert listing_names_of_files(files, "") == ["app.py", "env/"]
+
+
+def test_a_top_level_directory_named_like_a_virtualenv_that_is_none_holds_project_files(
+    tmp_path: Path,
+) -> None:
+    files = ["env/staging.json", "venv/bin/python", "venv/lib/x.py", ".venv/pyvenv.cfg", "a.py"]
+    for rel in files:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("")
+    assert top_packages(tmp_path) == {"env"}
+    assert is_data_path("env/staging.json", top_packages(tmp_path))
+    assert not is_data_path("venv/lib/x.py", top_packages(tmp_path))
+    # The disk and a file set (Pants' sandbox view) list the root alike.
+    assert sorted(listing_names(tmp_path, "") or []) == ["a.py", "env/"]
+    assert listing_names_of_files(files, "") == ["a.py", "env/"]
+
+
+def test_data_counts_under_names_of_installed_code_unless_laid_out_as_an_installation() -> None:
+    for rel in (
+        "node_modules/lib/package.json",
+        "tests/fixtures/site-packages/foo/version.txt",
+        "tests/fixtures/demo.egg-info/PKG-INFO",
+        "tests/fixtures/.venv/pyvenv.cfg",
+        "dist/app-1.0.whl",
+        ".env",
+    ):
+        assert is_data_path(rel), rel
+    for rel in (
+        ".venv/lib/python3.12/site-packages/certifi/cacert.pem",
+        "services/api/.venv/lib/python3.12/site-packages/certifi/cacert.pem",
+        "tools/Lib/site-packages/x.txt",
+        "env/lib/python3.12/site-packages/x.txt",
+        ".git/HEAD",
+        "src/__pycache__/app.cpython-312.pyc",
+        "a/.pytest_cache/v/x",
+    ):
+        assert not is_data_path(rel), rel
+
+
+def test_a_files_version_marks_its_executable_bit_and_where_a_link_points(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "run.sh").write_text("echo hi\n")
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v2").mkdir()
+    plain = FileHasher(tmp_path).hash("run.sh")
+    (tmp_path / "run.sh").chmod(0o755)
+    executable = FileHasher(tmp_path).hash("run.sh")
+    assert plain is not None and executable is not None and executable != plain
+    assert executable.startswith(plain)
+    os.symlink("run.sh", tmp_path / "link.sh")
+    os.symlink("v1", tmp_path / "current")
+    linked = FileHasher(tmp_path).hash("link.sh")
+    assert linked is not None and linked.startswith(executable) and linked != executable
+    was = FileHasher(tmp_path).data_version("current")
+    (tmp_path / "current").unlink()
+    os.symlink("v2", tmp_path / "current")
+    assert FileHasher(tmp_path).data_version("current") != was
+    assert FileHasher(tmp_path).data_version("v1") == "directory"
+    unmarked = FileHasher(tmp_path)
+    unmarked.marks_modes = False  # as Pants values a sandbox: by content alone
+    assert unmarked.hash("link.sh") == plain
+    assert unmarked.data_version("current") == "directory"
+
+
+def test_a_chmod_is_seen_through_the_stat_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "run.sh"
+    script.write_text("echo hi\n")
+    _clock_ahead(monkeypatch)
+    first = FileHasher(tmp_path)
+    plain = first.hash("run.sh")
+    assert "run.sh" in first.updated
+    script.chmod(0o755)
+    assert FileHasher(tmp_path, first.updated).hash("run.sh") != plain
+
+
+def test_the_environment_a_started_process_inherits_names_what_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(environment, "_environ_at_start", {"HOME": "/root", "MODE": "a"})
+    was = environment.spawn_environ_value()
+    assert "/root" not in was
+    monkeypatch.setattr(
+        environment,
+        "_environ_at_start",
+        {"HOME": "/root", "APP_MODE": "dev", "OLDPWD": "/x", "PYTEST_XDIST_WORKER": "gw1"},
+    )
+    now = environment.spawn_environ_value()
+    assert environment.describe_spawn_environ_change(was, now) == (
+        "the environment a started process inherits changed (APP_MODE set, MODE unset)"
+    )
+    monkeypatch.setattr(environment, "_environ_at_start", {"HOME": "/root", "APP_MODE": "x"})
+    assert environment.spawn_environ_value() != now
+    assert environment.describe_spawn_environ_change(now, environment.spawn_environ_value()) == (
+        "the environment a started process inherits changed (APP_MODE changed)"
+    )
+    assert environment.current_value(environment.SPAWN_ENVIRON_KEY).startswith("2 variables ")
 
 
 def _clock_ahead(monkeypatch: pytest.MonkeyPatch, seconds: float = 60) -> float:

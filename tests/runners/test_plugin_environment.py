@@ -310,7 +310,7 @@ def test_an_environment_variable_project_code_reads_reselects_its_tests_when_it_
 ) -> None:
     monkeypatch.delenv("APP_DATABASE_URL", raising=False)
     monkeypatch.delenv("APP_LIBRARY_FLAG", raising=False)
-    # A library reading a variable on its own behalf: it counts as installed, like its code.
+    # A library reading a variable for project code: what it returns depends on the value.
     (empty_site / "somelib.py").write_text(
         "import os\n\ndef flag():\n    return os.environ.get('APP_LIBRARY_FLAG', 'off')\n"
     )
@@ -344,9 +344,17 @@ def test_an_environment_variable_project_code_reads_reselects_its_tests_when_it_
         }
     )
     project.baseline().assert_outcomes(passed=3, skipped=1)
-    assert ran(project.diff()) == []  # what a test sets itself is no dependency
-    monkeypatch.setenv("APP_LIBRARY_FLAG", "on")
     assert ran(project.diff()) == []
+    # What a test sets itself is no dependency, though monkeypatch reads it to restore it.
+    monkeypatch.setenv("APP_MODE", "prod")
+    assert ran(project.diff()) == []
+    monkeypatch.setenv("APP_LIBRARY_FLAG", "on")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_other.py::test_library"]
+    result.stdout.fnmatch_lines(
+        ["difftest: changed: environment variable APP_LIBRARY_FLAG is now set"]
+    )
+    project.baseline()
     monkeypatch.setenv("APP_DATABASE_URL", "sqlite://secret-host-42")
     result = project.diff("--diff-v")
     assert ran(result) == ["tests/test_db.py::test_db"]
@@ -396,6 +404,59 @@ def test_a_test_option_the_projects_conftest_reads_reselects_what_it_can_change(
     assert ran(result) == ["tests/test_speed.py::test_fast", "tests/test_speed.py::test_slow"]
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["difftest: changed: pytest option runslow changed"])
+
+
+def test_a_pytest_option_project_code_reads_reselects_its_readers(project: Project) -> None:
+    """pytest applies ``-v`` to reports only, but a conftest may turn on a branch with it."""
+    project.write(
+        {
+            "tests/conftest.py": """
+                import pytest
+
+                DEBUG = {}
+
+                @pytest.fixture
+                def debug(pytestconfig):
+                    return pytestconfig.getoption("verbose") > 1
+                """,
+            "tests/test_debug.py": "def test_debug(debug):\n    assert not debug\n",
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=2)
+    result = project.diff("-vv", "--diff-v")
+    assert ran(result) == ["tests/test_debug.py::test_debug"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["difftest: changed: pytest option verbose changed"])
+
+
+def test_an_ini_value_a_conftest_below_the_root_registers_is_configuration(
+    project: Project,
+) -> None:
+    project.pytester.makeini("[pytest]\npythonpath = .\naddopts = -v\nmyflag = a\n")
+    project.write(
+        {
+            "tests/sub/conftest.py": """
+                import pytest
+
+                def pytest_addoption(parser):
+                    parser.addini("myflag", "a flag", default="a")
+
+                @pytest.fixture
+                def flag(request):
+                    return request.config.getini("myflag")
+                """,
+            "tests/sub/test_flag.py": "def test_flag(flag):\n    assert flag == 'a'\n",
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=2)
+    assert ran(project.diff()) == []
+    project.pytester.makeini("[pytest]\npythonpath = .\naddopts = -v\nmyflag = b\n")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/sub/test_flag.py::test_flag", "tests/test_plain.py::test_plain"]
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["difftest: changed: the pytest configuration changed: ini myflag"])
 
 
 def test_a_different_python_reselects_everything(project: Project) -> None:
@@ -526,6 +587,8 @@ _VARIABLE_READS = {
     "string.Template with keywords": (
         'string.Template("$APP_MODE$suffix").safe_substitute(os.environ, suffix="")'
     ),
+    "os.environ.keys()": 'os.environ.copy()["APP_MODE"] if "APP_MODE" in os.environ.keys() else ""',
+    "collections.ChainMap": 'collections.ChainMap(os.environ, {}).get("APP_MODE")',
 }
 
 
@@ -538,7 +601,10 @@ def test_a_variable_project_code_reads_by_bytes_or_through_a_template_reselects_
     monkeypatch.setenv("APP_MODE", "a")
     project.write(
         {
-            "app.py": f"import os\nimport string\n\ndef mode():\n    return {_VARIABLE_READS[read]}\n",
+            "app.py": (
+                "import collections\nimport os\nimport string\n\n"
+                f"def mode():\n    return {_VARIABLE_READS[read]}\n"
+            ),
             "tests/test_mode.py": "import app\n\ndef test_mode():\n    assert app.mode() == 'a'\n",
             "tests/test_plain.py": "def test_plain():\n    pass\n",
         }
@@ -550,6 +616,54 @@ def test_a_variable_project_code_reads_by_bytes_or_through_a_template_reselects_
     assert ran(result) == ["tests/test_mode.py::test_mode"]
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["difftest: changed: environment variable APP_MODE changed"])
+
+
+def test_a_variable_the_standard_library_reads_for_project_code_reselects_its_tests(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``os.path.expanduser`` reads ``HOME`` for the project; ``PYTEST_BASE_URL`` is named like
+    pytest's own variables but is the user's (pytest-base-url)."""
+    home = project.pytester.path / "home"
+    monkeypatch.setenv("HOME", str(home / "a"))
+    monkeypatch.setenv("PYTEST_BASE_URL", "http://a.test")
+    project.write(
+        {
+            "app.py": """
+                import os
+
+                def config_dir():
+                    return os.path.expanduser("~/.app")
+
+                def base_url():
+                    return os.environ.get("PYTEST_BASE_URL")
+                """,
+            "tests/test_home.py": """
+                import app
+
+                def test_home():
+                    assert app.config_dir().endswith("a/.app")
+                """,
+            "tests/test_url.py": """
+                import app
+
+                def test_url():
+                    assert app.base_url() == "http://a.test"
+                """,
+            "tests/test_plain.py": "def test_plain():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=3)
+    assert ran(project.diff()) == []
+    monkeypatch.setenv("HOME", str(home / "b"))
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_home.py::test_home"]
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["difftest: changed: environment variable HOME changed"])
+    monkeypatch.setenv("HOME", str(home / "a"))
+    monkeypatch.setenv("PYTEST_BASE_URL", "http://b.test")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_url.py::test_url"]
+    result.assert_outcomes(failed=1)
 
 
 def test_editing_the_pytest_configuration_reselects_everything(project: Project) -> None:
@@ -567,6 +681,14 @@ def test_editing_the_pytest_configuration_reselects_everything(project: Project)
             "*environment changed: pytest-config*",
         ]
     )
+    # A partial run records one test under the new configuration; the other is still described
+    # by what changed since its own.
+    project.baseline("tests/test_b.py")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_a.py::test_a"]
+    result.stdout.fnmatch_lines(
+        ["difftest: changed: the pytest configuration changed: ini *xfail*"]
+    )
 
 
 def test_a_command_line_option_that_changes_outcomes_reselects_everything(project: Project) -> None:
@@ -580,6 +702,90 @@ def test_a_command_line_option_that_changes_outcomes_reselects_everything(projec
     assert ran(result) == ["tests/test_b.py::test_b", "tests/test_warns.py::test_warns"]
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*environment changed: pytest-config*"])
+
+
+_OUTCOME_FLAGS = {
+    "--log-cli-level": (["--log-cli-level=DEBUG"], "option log_cli_level"),
+    "--capture=sys": (["--capture=sys"], "option capture"),
+}
+# pytest 7.3 added --log-disable; Pants' tool pytest (7.0.1) has no such option to test.
+if tuple(int(part) for part in pytest.__version__.split(".")[:2]) >= (7, 3):
+    _OUTCOME_FLAGS["--log-disable"] = (["--log-disable=app"], "option logger_disable")
+
+
+@pytest.mark.parametrize("flag", sorted(_OUTCOME_FLAGS))
+def test_logging_and_capture_options_that_change_what_a_test_sees_reselect_everything(
+    project: Project, flag: str
+) -> None:
+    args, part = _OUTCOME_FLAGS[flag]
+    project.write(
+        {
+            "app.py": """
+                import logging
+
+                def work():
+                    logging.getLogger("app").debug("detail")
+                    logging.getLogger("app").warning("careful")
+                """,
+            "tests/test_log.py": """
+                import sys
+
+                import app
+
+                def test_log(caplog):
+                    app.work()
+                    assert caplog.messages == ["careful"]
+
+                def test_stdout():
+                    assert sys.stdout.fileno() >= 0
+                """,
+        }
+    )
+    project.baseline().assert_outcomes(passed=2)
+    assert ran(project.diff("-s")) == []  # debugging output is no change of configuration
+    result = project.diff("--diff-v", *args)
+    assert len(ran(result)) == 2
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([f"difftest: changed: the pytest configuration changed: {part}"])
+
+
+def test_a_marker_undeclared_under_strict_markers_or_a_plugin_named_by_variable_reselects(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.pytester.makeini(
+        "[pytest]\npythonpath = .\naddopts = --strict-markers\nmarkers =\n    slow: slow tests\n"
+    )
+    project.write(
+        {
+            "tests/test_slow.py": "import pytest\n\n@pytest.mark.slow\ndef test_slow():\n    pass\n",
+            "failing_plugin.py": """
+                import pytest
+
+                @pytest.fixture(autouse=True)
+                def broken():
+                    yield
+                    raise RuntimeError("teardown")
+                """,
+        }
+    )
+    project.baseline().assert_outcomes(passed=1)
+    # pytest before 7.1 imports PYTEST_PLUGINS before it applies the pythonpath ini key.
+    monkeypatch.syspath_prepend(str(project.pytester.path))
+    monkeypatch.setenv("PYTEST_PLUGINS", "failing_plugin")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_slow.py::test_slow"]
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*configuration changed: option PYTEST_PLUGINS*"])
+    monkeypatch.delenv("PYTEST_PLUGINS")
+    project.pytester.makeini("[pytest]\npythonpath = .\naddopts = --strict-markers\nmarkers =\n")
+    result = project.diff("--diff-v")
+    # Selected, it fails to collect (in a fresh interpreter; in-process, markers linger).
+    result.stdout.fnmatch_lines(
+        [
+            "difftest: changed: the pytest configuration changed: ini markers",
+            "difftest: selected tests/test_slow.py::test_slow",
+        ]
+    )
 
 
 def test_an_installed_plugins_option_that_changes_outcomes_reselects_everything(

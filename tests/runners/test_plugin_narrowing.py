@@ -498,6 +498,22 @@ def test_a_doctest_that_reads_a_changed_constant_runs(project: Project) -> None:
     assert "docs.py::docs" in ran(project.diff("--doctest-modules"))
 
 
+def test_a_text_files_doctest_that_reads_a_changed_constant_runs(project: Project) -> None:
+    """pytest collects ``test*.txt`` as doctests: their code is no Python file's, so what names
+    it mentions is unknown and a change of the modules it imported is never narrowed away."""
+    project.write(
+        {
+            **LIMITS,
+            "tests/test_doc.txt": ">>> import limits\n>>> limits.LIMIT * 2\n20\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=5)
+    project.edit("limits.py", "LIMIT = 10", "LIMIT = 11")
+    result = project.diff("--diff-v")
+    assert "tests/test_doc.txt::test_doc.txt" in ran(result)
+    result.stdout.fnmatch_lines(["*tests/test_doc.txt is no Python whose names are known*"])
+
+
 def test_a_module_that_reads_another_modules_namespace_at_import_runs_its_importers(
     project: Project,
 ) -> None:

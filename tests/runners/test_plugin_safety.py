@@ -1042,6 +1042,51 @@ def test_editing_a_session_fixture_reselects_every_test_using_it_not_only_the_fi
     assert ran(project.diff()) == ["tests/test_one.py::test_one", "tests/test_two.py::test_two"]
 
 
+@pytest.mark.parametrize("scope", ["module", "session"])
+def test_what_a_fixtures_teardown_runs_reselects_the_tests_using_it_not_the_test_it_ran_after(
+    project: Project, scope: str
+) -> None:
+    """The teardown runs inside the last test of the fixture's scope, which need not use it:
+    selecting that test alone sets nothing up, passes, and an incremental baseline would then
+    forget the teardown for good."""
+    project.write(
+        {
+            "res.py": """
+                class Res:
+                    def close(self):
+                        return True
+                """,
+            "tests/conftest.py": f"""
+                import pytest
+
+                import res
+
+                @pytest.fixture(scope="{scope}")
+                def handle():
+                    r = res.Res()
+                    yield r
+                    r.close()
+                """,
+            "tests/test_m.py": """
+                def test_a(handle):
+                    assert handle
+
+                def test_b():
+                    pass
+                """,
+            "tests/test_z.py": "def test_z():\n    pass\n",
+        }
+    )
+    project.baseline().assert_outcomes(passed=3)
+    project.edit("res.py", "return True", "raise RuntimeError('closed twice')")
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_m.py::test_a"]
+    result.assert_outcomes(passed=1, errors=1)
+    result = project.baseline()
+    result.assert_outcomes(passed=1, errors=1)
+    assert ran(project.diff()) == ["tests/test_m.py::test_a"]  # still failing: still selected
+
+
 def test_editing_a_function_run_at_import_time_reselects_tests_of_its_module(
     project: Project,
 ) -> None:

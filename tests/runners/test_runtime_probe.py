@@ -234,9 +234,10 @@ def test_files_of_the_work_tree_outside_the_root_are_data_by_their_way_up_from_t
     assert paths.rel_data(str(top / "services" / "other" / "a.txt")) == "../other/a.txt"
     assert paths.rel_data(str(top)) == "../.."  # the top itself, listed
     assert paths.rel_data(str(root / "data.txt")) == "data.txt"
-    # Caches, virtualenvs and what lies beyond the work tree are not.
+    # Caches, virtualenvs and what lies beyond the work tree are not; data a test reads from
+    # a directory named like installed code is.
     assert paths.rel_data(str(top / ".venv" / "lib" / "x.py")) is None
-    assert paths.rel_data(str(top / "node_modules" / "x.json")) is None
+    assert paths.rel_data(str(top / "node_modules" / "x.json")) == "../../node_modules/x.json"
     assert paths.rel_data(str(tmp_path / "elsewhere.json")) is None
     # Only data: a module there is not a project file.
     assert paths.rel(str(top / "shared" / "helpers.py")) is None

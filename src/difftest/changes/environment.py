@@ -26,8 +26,34 @@ DIST_PREFIX = ENV_PREFIX + "dist/"
 #: An environment variable project code read: a digest of its value (never the value: the
 #: baseline is shared), or "unset".
 VAR_PREFIX = ENV_PREFIX + "var/"
-#: Set by pytest and its plugins for one run or one worker: never what a test depends on.
-_RUN_VARS = ("PYTEST_", "COV_CORE_", "DIFFTEST_")
+#: Set by pytest and its plugins for one run or one worker: never what a test depends on. Not
+#: every ``PYTEST_`` name: ``PYTEST_BASE_URL`` (pytest-base-url) and the like are the user's.
+_RUN_VARS = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_", "COV_CORE_", "DIFFTEST_")
+#: The environment a process started from project code inherits: the run's environment at its
+#: start, but for the run's own variables (``_RUN_VARS``) and ``_SESSION_VARS``, as
+#: :func:`spawn_environ_value` gives it (never the values).
+SPAWN_ENVIRON_KEY = ENV_PREFIX + "spawn-environ"
+#: Variables that differ from one shell session, terminal or CI job to the next, but that no
+#: program's behaviour depends on: left out of :data:`SPAWN_ENVIRON_KEY`, or every test that
+#: starts a process would run again in every new terminal and every CI run. Any other variable
+#: that changes run to run re-runs those tests, and ``--diff-v`` names it.
+_SESSION_VARS = frozenset(
+    {
+        # the shell and the terminal
+        *("_", "PWD", "OLDPWD", "SHLVL", "COLUMNS", "LINES", "LS_COLORS", "WINDOWID"),
+        *("TERM_SESSION_ID", "XDG_SESSION_ID", "DBUS_SESSION_BUS_ADDRESS", "GPG_TTY"),
+        *("TMUX", "TMUX_PANE", "STY", "INVOCATION_ID", "JOURNAL_STREAM"),
+        *("SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "SSH_AUTH_SOCK"),
+        # a CI run: its number, commit and per-step files and tokens
+        *("GITHUB_RUN_ID", "GITHUB_RUN_NUMBER", "GITHUB_RUN_ATTEMPT", "GITHUB_SHA"),
+        *("GITHUB_JOB", "GITHUB_ACTION", "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STATE"),
+        *("GITHUB_PATH", "GITHUB_STEP_SUMMARY", "RUNNER_TRACKING_ID"),
+        *("ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+        *("CI_JOB_ID", "CI_JOB_URL", "CI_JOB_TOKEN", "CI_JOB_STARTED_AT", "CI_PIPELINE_ID"),
+        *("CI_PIPELINE_IID", "CI_PIPELINE_URL", "CI_COMMIT_SHA", "CI_COMMIT_SHORT_SHA"),
+        *("BUILD_NUMBER", "BUILD_ID", "BUILD_URL", "BUILD_TAG", "EXECUTOR_NUMBER"),
+    }
+)
 #: The process environment when the run started (before any conftest could change it).
 _environ_at_start: dict[str, str] | None = None
 #: A pytest option project code read (``config.getoption("--runslow")``): a digest of its
@@ -238,6 +264,45 @@ def remember_environ() -> None:
 def environ_at_start() -> dict[str, str]:
     """The environment as :func:`remember_environ` took it (as it is now, if it did not)."""
     return dict(_environ_at_start if _environ_at_start is not None else os.environ)
+
+
+def spawn_environ_value() -> str:
+    """The value of :data:`SPAWN_ENVIRON_KEY` now: the number of variables and a digest of them
+    all, then for each its name and a short digest of its value (enough to name what changed,
+    :func:`describe_spawn_environ_change`; the whole digest is what tells a change)."""
+    environ = sorted(
+        (name, value)
+        for name, value in environ_at_start().items()
+        if name not in _SESSION_VARS and not name.startswith(_RUN_VARS)
+    )
+    whole = digest("\0".join(f"{n}={v}" for n, v in environ).encode("utf-8", "surrogateescape"))
+    marks = ";".join(f"{n}={digest(v.encode('utf-8', 'surrogateescape'))[:4]}" for n, v in environ)
+    return f"{len(environ)} variables {whole};{marks}"
+
+
+def _spawn_environ_marks(value: str) -> dict[str, str] | None:
+    head, sep, marks = value.partition(";")
+    if not sep and not head.endswith(" variables"):
+        return None
+    return dict(m.partition("=")[::2] for m in marks.split(";") if m)
+
+
+def describe_spawn_environ_change(was: str, now: str) -> str:
+    """Why :data:`SPAWN_ENVIRON_KEY` changed from ``was`` to ``now`` (values of
+    :func:`spawn_environ_value`): the variables set, unset or changed."""
+    what = "the environment a started process inherits changed"
+    before, after = _spawn_environ_marks(was), _spawn_environ_marks(now)
+    if before is None or after is None:
+        return what
+    changes = [
+        f"{name} {'unset' if name not in after else 'set' if name not in before else 'changed'}"
+        for name in sorted(before.keys() | after.keys())
+        if before.get(name) != after.get(name)
+    ]
+    if not changes:
+        return what  # only a value whose short digest is the same: the whole digest differs
+    shown = ", ".join(changes[:3]) + (f" and {len(changes) - 3} more" if len(changes) > 3 else "")
+    return f"{what} ({shown})"
 
 
 def option_key(name: str) -> str:
@@ -472,6 +537,8 @@ def current_value(key: str) -> str:
         return source_value(key[len(SOURCE_PREFIX) :])
     if key.startswith(VAR_PREFIX):
         return var_value(key[len(VAR_PREFIX) :])
+    if key == SPAWN_ENVIRON_KEY:
+        return spawn_environ_value()
     if key.startswith(OPTION_PREFIX):
         return option_value(key[len(OPTION_PREFIX) :])
     if key.startswith(MODULE_PREFIX):

@@ -33,7 +33,7 @@ def _call_name(func: ast.expr) -> str:
     return ""
 
 
-def _doctest_imports(text: str, package: str) -> set[str]:
+def doctest_imports(text: str, package: str) -> set[str]:
     """Modules imported by the doctest examples in ``text`` (`>>> import limits`)."""
     found: set[str] = set()
     for line in text.splitlines():
@@ -57,7 +57,7 @@ def imported_names(tree: ast.Module, package: str) -> set[str]:
     names: set[str] = set()
     for node in walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and ">>>" in node.value:
-            names |= _doctest_imports(node.value, package)
+            names |= doctest_imports(node.value, package)
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -7,13 +7,15 @@ that safely: when the changed statements only bind names (``LIMIT = 10``, ``def 
 other import-time bindings, can see the change. Everything else is "impure" and keeps the old
 rule: calls other than a short list of side-effect-free builtins, imports that changed, class
 bodies whose creation can run project hooks (``__init_subclass__``, metaclasses, bases from
-other modules), functions that keep state between tests.
+other modules, an enum's ``__init__`` making its members), functions that keep state between
+tests, a module's ``__getattr__`` or ``__dir__``, an augmented assignment that may change in
+place an object other names refer to.
 
 Per file, for each scope (``""`` for the module, a class's qualified name for its body), the
 statements in order, each as ``[identity, kind, fingerprint, uses]``:
 
-- identity: the sorted names it binds, comma-joined (``"LIMIT"``, ``"a,b"``), or ``#`` and its
-  fingerprint when it binds nothing;
+- identity: the sorted names it binds, comma-joined (``"LIMIT"``, ``"a,b"``; a docstring binds
+  ``__doc__``), or ``#`` and its fingerprint when it binds nothing;
 - kind: ``p`` binds names and does nothing else, ``m`` the same but imports a module (a change to
   it is not narrowed: importing runs code), ``i`` anything else;
 - uses: every identifier it mentions (names, attributes, keywords, identifier-like words in
@@ -38,6 +40,7 @@ from typing import Any
 from difftest.changes.blocks import (
     FileBlocks,
     _dump,
+    _is_docstring,
     block_defs,
     blocks_from_tree,
     doctest_docstrings,
@@ -108,6 +111,14 @@ _STDLIB_MODULES = frozenset(
 )  # fmt: skip
 #: Special methods that run project code when a class is created.
 _CLASS_HOOKS = frozenset({"__init_subclass__", "__set_name__"})
+#: Enum bases make every member when the class is created, through these methods of the class
+#: or of its mixins: members' values reach whatever they do (``_BY_CODE[code] = self``).
+_ENUM_BASES = frozenset({"Enum", "IntEnum", "Flag", "IntFlag", "StrEnum", "ReprEnum"})
+_MEMBER_HOOKS = frozenset({"__new__", "__init__", "_generate_next_value_"})
+#: A module's own ``__getattr__`` and ``__dir__`` (PEP 562) answer lookups of names it does not
+#: bind (``getattr(mod, "DEBUG", False)``, ``hasattr``, ``from mod import X``): a change to
+#: them changes what code mentioning none of the module's names sees.
+_MODULE_HOOKS = frozenset({"__getattr__", "__dir__"})
 #: How a function reads names it does not mention. READS: it lists or looks up the names of
 #: an object it was handed (``vars(obj)``, ``getattr(obj, name)``): it sees a changed name only
 #: if the object reached it, which takes code mentioning the object. FINDS_MODULES: it imports
@@ -126,6 +137,9 @@ _READERS = frozenset(
         "vars", "dir", "getmembers", "getmembers_static", "fields", "asdict", "astuple",
         "getattr_static", "__dict__", "__all__", "__slots__", "__members__",
         "__dataclass_fields__", "__getattribute__",
+        # reads `__doc__` (a docstring's change binds that name) of what it is handed, or of
+        # the bases the object inherits it from
+        "getdoc",
     }
 )  # fmt: skip
 #: Import a module, or an object of one, named by a string (the standard library's, Django's
@@ -206,6 +220,9 @@ class NameFacts:
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _NAME_ARG_CALLS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
+#: Handed on as a value (``reduce(getattr, path, root)``, ``partial(getattr, limits)``), these
+#: look up whatever names they are later called with: only a direct call shows the name.
+_NAME_LOOKUPS = _NAME_ARG_CALLS | frozenset({"attrgetter", "methodcaller"})
 
 
 _LEVELS = {
@@ -240,13 +257,19 @@ def _scan(
     dynamic = 0
     stack: list[ast.AST] = [node]
     push = stack.append
+    # The callees of calls seen so far: a call is popped before its callee.
+    callees: set[int] = set()
     while stack:
         sub = stack.pop()
         kind = type(sub)
         if kind is _Name:
-            found.add(sub.id)  # type: ignore[attr-defined]
-            if type(sub.ctx) is _Load and sub.id in levels:  # type: ignore[attr-defined]
-                dynamic = max(dynamic, levels[sub.id])  # type: ignore[attr-defined]
+            name = sub.id  # type: ignore[attr-defined]
+            found.add(name)
+            if type(sub.ctx) is _Load:  # type: ignore[attr-defined]
+                if name in levels:
+                    dynamic = max(dynamic, levels[name])
+                elif name in _NAME_LOOKUPS and not dynamic and id(sub) not in callees:
+                    dynamic = READS
             continue
         if kind is _Attribute:
             attr = sub.attr  # type: ignore[attr-defined]
@@ -254,6 +277,8 @@ def _scan(
             value = sub.value  # type: ignore[attr-defined]
             if attr in _LEVELS:
                 dynamic = max(dynamic, _LEVELS[attr])
+            elif attr in _NAME_LOOKUPS and not dynamic and id(sub) not in callees:
+                dynamic = READS
             if attr in _REACHING_ATTRS or (
                 type(value) is _Name
                 and (value.id in picklers or attr in _QUALIFIED_REACHERS.get(value.id, ()))
@@ -267,6 +292,7 @@ def _scan(
             continue
         if kind is _Call:
             assert isinstance(sub, ast.Call)
+            callees.add(id(sub.func))
             if _callee(sub.func) in _IMPORTERS and _constant_first(sub):
                 # A module named in the code: an import like any other (its name is a word).
                 if isinstance(sub.func, ast.Attribute):
@@ -517,6 +543,8 @@ class _Purity:
                 self.hooks = self.hooks or any(_callee(b) == "type" for b in node.bases)
         self.local_defs |= assigned
         self._class_pure: dict[int, bool] = {}
+        self._tree = tree
+        self._fresh_augs: set[int] | None = None
 
     def known(self, node: ast.expr, allowed: frozenset[str]) -> bool:
         """``node`` names one of ``allowed`` from the builtins or the standard library (a name
@@ -588,6 +616,33 @@ class _Purity:
                 return False
         return True
 
+    def fresh_aug(self, node: ast.AugAssign) -> bool:
+        """``node``'s target is bound in its scope only by literals (:func:`_fresh_augs`)."""
+        if self._fresh_augs is None:
+            bodies = [self._tree.body]
+            bodies += [n.body for _, n in block_defs(self._tree) if isinstance(n, ast.ClassDef)]
+            self._fresh_augs = {a for body in bodies for a in _fresh_augs(body)}
+        return id(node) in self._fresh_augs
+
+    def _member_hooks(self, node: ast.ClassDef, seen: set[int]) -> tuple[bool, bool]:
+        """(an enum base, a method making members) among ``node`` and its bases in the file."""
+        if id(node) in seen:
+            return False, False
+        seen.add(id(node))
+        enum = False
+        hooks = any(
+            isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign, ast.AnnAssign))
+            and bool(_binds(s) & _MEMBER_HOOKS)
+            for s in node.body
+        )
+        for base in node.bases:
+            name = _callee(base.value if isinstance(base, ast.Subscript) else base)
+            if name in self.classes and name not in self.imported:
+                base_enum, base_hooks = self._member_hooks(self.classes[name], seen)
+                enum, hooks = enum or base_enum, hooks or base_hooks
+            enum = enum or name in _ENUM_BASES
+        return enum, hooks
+
     def class_header(self, node: ast.ClassDef) -> bool:
         """Creating the class runs no project code: no hooks in the file, known or local pure
         bases, no metaclass but ``ABCMeta``, pure decorators."""
@@ -596,6 +651,10 @@ class _Purity:
             return self._class_pure[key]
         self._class_pure[key] = False  # a cycle of local bases is not pure
         pure = not self.hooks and self.decorators(node.decorator_list)
+        if pure and all(self._member_hooks(node, set())):
+            # Creating the enum calls them for every member: a member's value reaches what
+            # they do (`_BY_CODE[code] = self`), which no name the member binds shows.
+            pure = False
         for kw in node.keywords:
             if kw.arg == "metaclass":
                 pure = pure and self.known(kw.value, _PURE_METACLASSES)
@@ -630,6 +689,11 @@ class _Purity:
             return PURE if self.class_header(node) else IMPURE
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             return IMPORTS
+        if isinstance(node, ast.AugAssign) and not self.fresh_aug(node):
+            # `x += v` may change in place the object `x` refers to, and with it every other
+            # name that refers to it (`_more = HANDLERS; _more |= {...}`), which the names this
+            # statement binds do not show.
+            return IMPURE
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if not all(_plain_target(t) for t in targets):
@@ -657,6 +721,67 @@ class _Purity:
                 return IMPURE
             return IMPORTS if IMPORTS in kinds else PURE
         return IMPURE
+
+
+_LITERALS = (
+    ast.Constant, ast.JoinedStr, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.ListComp,
+    ast.SetComp, ast.DictComp,
+)  # fmt: skip
+
+
+def _fresh_augs(body: list[ast.stmt]) -> set[int]:
+    """The augmented assignments of a scope's import-time code (``x += v``, in ``if``, ``try``
+    and loops too) whose target the scope binds otherwise only as ``x = <literal>``: a new
+    object that no other name refers to, since a statement naming ``x`` that binds another
+    name passes a change of ``x`` on to it."""
+    augs: list[ast.AugAssign] = []
+    fresh: set[str] = set()
+    other: set[str] = set()
+    stack = list(body)
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.AugAssign):
+            augs.append(stmt)
+            # `x[i] += v` binds nothing: never fresh (it mutates `x`).
+            if not isinstance(stmt.target, ast.Name):
+                other |= _binds(stmt)
+            continue
+        if (
+            isinstance(stmt, (ast.Assign, ast.AnnAssign))
+            and len(targets := stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]) == 1
+            and isinstance(targets[0], ast.Name)
+            and isinstance(stmt.value, _LITERALS)
+        ):
+            fresh.add(targets[0].id)
+            other |= _binds(stmt) - {targets[0].id}  # `x = [(y := z)]`
+            continue
+        heads: list[ast.AST] = []
+        if isinstance(stmt, (ast.If, ast.While)):
+            heads = [stmt.test]
+        elif isinstance(stmt, ast.For):
+            heads = [stmt.target, stmt.iter]
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            heads = list(stmt.items)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            handlers: list[ast.ExceptHandler] = getattr(stmt, "handlers", [])
+            other.update(h.name for h in handlers if h.name)
+            heads = [h.type for h in handlers if h.type is not None]
+        else:
+            other |= _binds(stmt)
+            continue
+        # What the head binds: a loop variable, `with ... as x`, `except E as x`, a walrus.
+        other.update(
+            n.id
+            for head in heads
+            for n in ast.walk(head)
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+        )
+        stack.extend(_substatements(stmt))
+    return {
+        id(a)
+        for a in augs
+        if isinstance(a.target, ast.Name) and a.target.id in fresh and a.target.id not in other
+    }
 
 
 def _plain_target(node: ast.expr) -> bool:
@@ -791,10 +916,14 @@ def name_facts(
                 dumped = _cut_dump(stmt)
             facts.dynamic = max(facts.dynamic, dynamic)
             kind = purity.statement(stmt) if pure_scope else IMPURE
-            if dynamic:
-                kind = IMPURE
-            fingerprint = digest(dumped)
             bound = module_binds[id(stmt)] if id(stmt) in module_binds else _binds(stmt)
+            if dynamic or (scope == "" and bound & _MODULE_HOOKS):
+                kind = IMPURE
+            if stmt is body[0] and _is_docstring(stmt):
+                # A docstring binds `__doc__`, which code reads (`ArgumentParser(description=
+                # __doc__)`, `cls.__doc__`).
+                bound = {"__doc__"}
+            fingerprint = digest(dumped)
             identity = ",".join(sorted(bound)) if bound else "#" + fingerprint[:16]
             statements.append([identity, kind, fingerprint, " ".join(sorted(uses))])
         facts.scopes[scope] = statements

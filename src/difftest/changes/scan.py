@@ -7,13 +7,15 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from stat import S_ISDIR
+from stat import S_ISDIR, S_ISLNK, S_IXUSR
 
 from difftest.model import (
     ABSENT,
     DANGLING_PREFIX,
     DIRECTORY,
+    EXECUTABLE_MARK,
     EXTENSIONS,
+    LINK_MARK,
     LISTING,
     NO_EXTENSIONS,
     digest,
@@ -56,23 +58,53 @@ TOP_SKIP_DIRS = frozenset({"build", "dist", "venv", "env", ".env"})
 #: Top-level build output directories: they hold no sources (a copy of them at most), but a test
 #: may read what a build put there (generated data, a built wheel it inspects).
 BUILD_OUTPUT_DIRS = frozenset({"build", "dist"})
+#: Names a virtualenv takes at the top of a project: skipped there when they are one
+#: (:func:`top_packages`).
+_ENV_NAMES = frozenset({"venv", "env", ".env", ".venv"})
+#: What a virtualenv or conda environment holds, whatever its name.
+_ENVIRONMENT_MARKS = ("pyvenv.cfg", "conda-meta", "bin/python", "Scripts/python.exe")
+#: Names in ``SKIP_DIRS`` that installed code lives under, but that a project's own data takes
+#: too (test fixtures): a read there counts, unless it is in an installation
+#: (:func:`is_data_path`).
+_INSTALLED_NAMES = frozenset({".venv", "node_modules", "site-packages"})
+#: Hidden tool state that changes with every run, or is large, left out of "every project file"
+#: (what a started process may read, :func:`iter_project_tree`) and of listings on top of
+#: ``SKIP_DIRS``: a test that starts a process would otherwise run again after every run.
+TOOL_STATE_DIRS = frozenset({".hypothesis", ".cache"})
 #: A file changed this recently may change again within the file system's timestamp
 #: granularity without its stat (``StatEntry``) changing: such hashes are not cached.
 RACY_WINDOW_NS = 2_000_000_000
 
 
 def top_packages(root: Path | str) -> frozenset[str]:
-    """The top-level directories named like a virtualenv or build output (``TOP_SKIP_DIRS``)
-    that are Python packages (hold an ``__init__.py``, which neither ever does): they hold
-    sources, and are not skipped."""
-    return frozenset(
-        n for n in TOP_SKIP_DIRS if os.path.isfile(os.path.join(root, n, "__init__.py"))
-    )
+    """The top-level directories named like a virtualenv or build output (``TOP_SKIP_DIRS``,
+    ``.venv``) that hold sources or data, and are not skipped there: Python packages (with an
+    ``__init__.py``, which neither ever has), and directories with a virtualenv's name that
+    are none (``env/staging.json``: no ``pyvenv.cfg``, no interpreter, no ``conda-meta``)."""
+    found = set()
+    for name in TOP_SKIP_DIRS | _ENV_NAMES:
+        top = os.path.join(root, name)
+        if os.path.isfile(os.path.join(top, "__init__.py")) or (
+            name in _ENV_NAMES
+            and os.path.isdir(top)
+            and not any(os.path.lexists(os.path.join(top, m)) for m in _ENVIRONMENT_MARKS)
+        ):
+            found.add(name)
+    return frozenset(found)
 
 
 def top_packages_of_files(files: Collection[str]) -> frozenset[str]:
     """:func:`top_packages` for a set of root-relative files instead of a disk."""
-    return frozenset(n for n in TOP_SKIP_DIRS if f"{n}/__init__.py" in files)
+    found = {n for n in TOP_SKIP_DIRS | _ENV_NAMES if f"{n}/__init__.py" in files}
+    below: set[str] = set()
+    environments: set[str] = set()
+    for path in files:
+        top, sep, rest = path.partition("/")
+        if sep and top in _ENV_NAMES:
+            below.add(top)
+            if any(rest == m or rest.startswith(m + "/") for m in _ENVIRONMENT_MARKS):
+                environments.add(top)
+    return frozenset(found | (below - environments))
 
 
 def is_skipped_dir(name: str, depth: int, packages: AbstractSet[str] = frozenset()) -> bool:
@@ -92,13 +124,44 @@ def is_project_path(rel: str, packages: AbstractSet[str] = frozenset()) -> bool:
     return not any(is_skipped_dir(part, depth, packages) for depth, part in enumerate(parts))
 
 
+def _is_skipped_data_dir(
+    parts: list[str], depth: int, packages: AbstractSet[str] = frozenset()
+) -> bool:
+    """Whether what lies below ``parts[depth]`` is no data dependency: tool state, the
+    project's own environment at the top, or an installation's ``site-packages``."""
+    name = parts[depth]
+    if name in SKIP_DIRS:
+        return name not in _INSTALLED_NAMES or _in_installation(parts, depth, packages)
+    if depth == 0:
+        return name in TOP_SKIP_DIRS - BUILD_OUTPUT_DIRS and name not in packages
+    return False
+
+
+def _in_installation(parts: list[str], depth: int, packages: AbstractSet[str]) -> bool:
+    """Whether ``parts[depth]`` (one of ``_INSTALLED_NAMES``) is a real installation's: the
+    project's own virtualenv at the top (:func:`top_packages`), or a site directory laid out
+    as an installation lays it out (``lib/python3.12/site-packages``, ``Lib/site-packages``).
+    Never ``node_modules``: Python code does not read there, project code does."""
+    name = parts[depth]
+    if name == ".venv":
+        return depth == 0 and name not in packages
+    if name == "node_modules":
+        return False
+    above = parts[max(depth - 2, 0) : depth]
+    return (len(above) == 2 and above[0] in ("lib", "lib64") and above[1].startswith("python")) or (
+        above[-1:] == ["Lib"]
+    )
+
+
 def is_data_path(rel: str, packages: AbstractSet[str] = frozenset()) -> bool:
-    """Whether a root-relative POSIX path counts when read as data: a project path, or one in
-    a top-level build output directory (``BUILD_OUTPUT_DIRS``)."""
-    if is_project_path(rel, packages):
-        return True
-    top, sep, rest = rel.partition("/")
-    return bool(sep) and top in BUILD_OUTPUT_DIRS and is_project_path(rest)
+    """Whether a root-relative POSIX path counts when read as data: not in tool state (caches,
+    version control), the project's own virtualenv or an installation's ``site-packages``, whose
+    files count by their distributions' versions. Unlike sources, files under directories that
+    only take those names count (``node_modules/``, ``tests/fixtures/site-packages/``, a
+    fixture's ``.venv/`` or ``.egg-info/``, a top-level ``env/`` that is no virtualenv), and so
+    do the top-level build output directories (``BUILD_OUTPUT_DIRS``)."""
+    parts = rel.split("/")
+    return not any(_is_skipped_data_dir(parts, d, packages) for d in range(len(parts) - 1))
 
 
 def _directory_key(rel_dir: str, last: str) -> str:
@@ -177,8 +240,15 @@ def _listed(
 ) -> str | None:
     """How an entry found ``depth`` levels below the root appears in a listing (None: not)."""
     if is_dir:
-        return None if is_skipped_dir(name, depth, packages) else name + "/"
-    return None if name.endswith((".pyc", ".pyo")) else name
+        skipped = is_skipped_dir(name, depth, packages) or name in TOOL_STATE_DIRS
+        return None if skipped else name + "/"
+    return None if name.endswith((".pyc", ".pyo")) or is_tool_state_file(name) else name
+
+
+def is_tool_state_file(name: str) -> bool:
+    """Whether a file named ``name`` is run-written tool state: coverage.py's data files
+    (``.coverage``, and ``.coverage.<host>.<pid>.<random>`` while a parallel run lasts)."""
+    return name == ".coverage" or name.startswith(".coverage.")
 
 
 def listing_names(root: Path, rel_dir: str) -> list[str] | None:
@@ -250,6 +320,52 @@ def iter_project_files(root: Path) -> Iterator[str]:
     return _walk(str(root), "", top_packages(root))
 
 
+def _walk_tree(base: str, prefix: str, packages: AbstractSet[str]) -> Iterator[str]:
+    """``prefix`` + the POSIX paths relative to ``base`` of everything below it a process may
+    read: files, hidden ones too, and directories (ending in "/"); a symbolic link to a
+    directory as a file (its target is what it stands for, and is not walked). Skipped: what
+    :func:`_walk` skips, tool state (``TOOL_STATE_DIRS``, :func:`is_tool_state_file`) and
+    compiled files."""
+    for dirpath, dirnames, filenames in os.walk(base):
+        rel = os.path.relpath(dirpath, base)
+        inner = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        depth = inner.count("/")
+        kept = []
+        for d in sorted(dirnames):
+            if (
+                is_skipped_dir(d, depth, packages)
+                or d in TOOL_STATE_DIRS
+                or os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))
+            ):
+                continue
+            if os.path.islink(os.path.join(dirpath, d)):
+                yield prefix + inner + d
+            else:
+                kept.append(d)
+                yield prefix + inner + d + "/"
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            if not name.endswith((".pyc", ".pyo")) and not is_tool_state_file(name):
+                yield prefix + inner + name
+
+
+def iter_project_tree(root: Path) -> Iterator[str]:
+    """Root-relative POSIX paths of everything in the project a process started from it may
+    read or list (:func:`_walk_tree`): hidden files count (``.env``, ``.config/app.ini``),
+    directories end in "/"."""
+    return _walk_tree(str(root), "", top_packages(root))
+
+
+def iter_build_output_tree(root: Path) -> Iterator[str]:
+    """:func:`iter_project_tree` of the top-level build output directories (as
+    :func:`iter_build_output_files` walks them), those directories included."""
+    for top in sorted(BUILD_OUTPUT_DIRS - top_packages(root)):
+        full = os.path.join(root, top)
+        if os.path.isdir(full):
+            yield top + "/"
+            yield from _walk_tree(full, top + "/", frozenset())
+
+
 def iter_build_output_files(root: Path) -> Iterator[str]:
     """Root-relative POSIX paths of the files in the top-level build output directories
     (``BUILD_OUTPUT_DIRS`` that are no packages: :func:`top_packages`), skipping what
@@ -269,7 +385,16 @@ def _same_stat(cached: StatEntry, st: os.stat_result) -> bool:
 
 class FileHasher:
     """Content hashes of root-relative files, reusing a stat cache from the last run (a copy
-    of the project elsewhere has new inodes and ctimes: it re-hashes once, then caches)."""
+    of the project elsewhere has new inodes and ctimes: it re-hashes once, then caches).
+
+    A file's version is its content hash, marked when the file is executable (a script a test
+    runs, ``os.access(path, os.X_OK)``) and, for a symbolic link, with where it points
+    (``releases/current -> v2``): a ``chmod`` or a retargeted link changes what a test sees
+    with no content changing. Files that are neither keep the bare hash, as before."""
+
+    #: Whether versions carry the executable bit and link targets (off where another valuer,
+    #: such as Pants' view of a sandbox, knows only content: the two must agree).
+    marks_modes = True
 
     def __init__(self, root: Path, cache: Mapping[str, StatEntry] | None = None) -> None:
         self.root = root
@@ -278,7 +403,8 @@ class FileHasher:
         self.updated: dict[str, StatEntry] = {}
 
     def hash(self, path: str) -> str | None:
-        """Content hash of ``path`` now, or None if it does not exist (or is not a file)."""
+        """Version of ``path`` now (its content hash, see the class), or None if it does not
+        exist (or is not a file)."""
         if path in self._now:
             return self._now[path]
         directory = listed_dir(path)
@@ -287,8 +413,12 @@ class FileHasher:
             return self._now[path]
         directory = extensions_dir(path)
         full = os.path.join(self.root, path if directory is None else directory)
+        link: str | None = None
         try:
-            st = os.stat(full)
+            st = os.lstat(full)
+            if S_ISLNK(st.st_mode):
+                link = os.readlink(full)
+                st = os.stat(full)
         except OSError:
             self._now[path] = None
             return None
@@ -310,6 +440,9 @@ class FileHasher:
             else:
                 value = digest(data)
                 self._settled(path, st, value)
+        if value is not None and directory is None and self.marks_modes:
+            # Marked after the cache: the cache holds content, and a chmod moves the ctime.
+            value += _marks(st, link)
         self._now[path] = value
         return value
 
@@ -325,13 +458,19 @@ class FileHasher:
         return self.hash(path) is not None
 
     def data_version(self, path: str) -> str:
-        """The version of ``path`` as a data dependency: its content hash, else whether a
-        directory, a dangling symbolic link or nothing is there."""
+        """The version of ``path`` as a data dependency: its :meth:`hash`, else whether a
+        directory (through a symbolic link: marked with its target), a dangling symbolic link
+        or nothing is there."""
         found = self.hash(path)
         if found is not None:
             return found
         full = os.path.join(self.root, path)
         if os.path.isdir(full):
+            if self.marks_modes and os.path.islink(full):
+                try:
+                    return DIRECTORY + _link_mark(os.readlink(full))
+                except OSError:
+                    pass
             return DIRECTORY
         try:
             target = os.readlink(full)
@@ -342,3 +481,13 @@ class FileHasher:
     def read(self, path: str) -> bytes:
         with open(os.path.join(self.root, path), "rb") as fh:
             return fh.read()
+
+
+def _link_mark(target: str) -> str:
+    return LINK_MARK + digest(os.fsencode(target))
+
+
+def _marks(st: os.stat_result, link: str | None) -> str:
+    """What a file's version adds to its content hash: the executable bit, a link's target."""
+    marks = EXECUTABLE_MARK if st.st_mode & S_IXUSR else ""
+    return marks if link is None else marks + _link_mark(link)

@@ -16,8 +16,10 @@ from difftest.changes.environment import (
     OPTION_PREFIX,
     PYTHON_KEY,
     SOURCE_PREFIX,
+    SPAWN_ENVIRON_KEY,
     VAR_PREFIX,
     describe_python_change,
+    describe_spawn_environ_change,
 )
 from difftest.changes.scan import extensions_dir, listed_dir
 from difftest.changes.state import UNPARSEABLE, CurrentState
@@ -118,6 +120,8 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
         )
     if key == PYTHON_KEY:
         return describe_python_change(was, now)
+    if key == SPAWN_ENVIRON_KEY:
+        return describe_spawn_environ_change(was, now)
     if key.startswith(ENV_PREFIX) or name == ENV_BLOCK:
         return f"{key[len(ENV_PREFIX) :]} is now {now}"
     if name == DATA_BLOCK:
@@ -255,6 +259,15 @@ def select(
             watch,
         )
         state.warnings.extend(narrowed.warnings)
+        # A test whose code is not Python (a text file's doctest) mentions names no analysis
+        # sees: narrowing cannot leave it out.
+        opaque = {
+            depset_id: file
+            for _nodeid, file, depset_id in index.tests_of_depsets(
+                sorted({d for _text, depsets in deferred.values() for d in depsets})
+            )
+            if not file.endswith(".py")
+        }
         for (vid, _name), (text, depsets) in deferred.items():
             verdict = narrowed.verdicts.get(vid)
             for depset_id in depsets:
@@ -262,6 +275,10 @@ def select(
                     add(depset_id, text)
                 elif depset_id in verdict:
                     add(depset_id, f"{text}: {verdict[depset_id]}")
+                elif depset_id in opaque:
+                    add(
+                        depset_id, f"{text}: {opaque[depset_id]} is no Python whose names are known"
+                    )
 
     # A changed test file may hold new tests, which only collecting it finds (an edit that only
     # adds a test function selects none of the file's recorded tests).

@@ -20,10 +20,12 @@ changes, the engine asks this module which of those tests can see the change:
    also ran code that mentions a *referring* name (the changed names, the changed module's name,
    and whatever any import-time statement binds from them, with the name of a module whose
    namespace now holds one), since that object has to reach the reader through such code; or
-   imported a marked module. A function that only imports modules by name and that the test
-   ran only at import time (``@name`` in its record) is watched while the project's modules are
-   imported now (:mod:`difftest.selection.watch_imports`): it counts only if it read a changed
-   name or did anything the watch cannot follow.
+   imported a marked module or a test module or conftest that imports a changed name or
+   star-imports a changed module (pytest collects tests, fixtures and hooks from those by name,
+   which no function there need mention). A function that only imports modules by name and
+   that the test ran only at import time (``@name`` in its record) is watched while the
+   project's modules are imported now (:mod:`difftest.selection.watch_imports`): it counts only
+   if it read a changed name or did anything the watch cannot follow.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from difftest.changes.names import (
     FINDS_MODULES,
     IMPORT_MARK,
+    IMPORTS,
     IMPURE,
     PURE,
     REACHES,
@@ -151,6 +155,17 @@ class _Spread:
     #: Names that may refer to a changed value or to a namespace holding one: the changed
     #: names, the changed module's name, and whatever any import-time statement binds from them.
     referring: set[str] = field(default_factory=set)
+    #: Test modules and conftests that import a changed name or star-import a changed module:
+    #: pytest finds tests, fixtures and hooks in them by name.
+    collected: dict[str, str] = field(default_factory=dict)
+
+
+def _names_file(dotted: str, key: str) -> bool:
+    """Whether the module an import names may be file ``key`` (how far it is from the root
+    depends on ``sys.path``)."""
+    path = key[:-3].replace("/", ".").removesuffix(".__init__")
+    dotted = dotted.lstrip(".")
+    return path == dotted or path.endswith("." + dotted)
 
 
 def module_name(key: str) -> str:
@@ -174,6 +189,7 @@ class _Project:
                             self.by_word.setdefault(word, []).append((key, scope, stmt))
         #: file -> how its import-time code reads names it does not mention
         self.dynamic = {k: max(v.dynamic for v in vs) for k, vs in facts.items()}
+        self.facts = facts
         self.imported = [
             word[len(IMPORT_MARK) :] for word in self.by_word if word.startswith(IMPORT_MARK)
         ]
@@ -232,7 +248,84 @@ class _Project:
         referring, _, _ = self._follow(
             names | {module_name(k) for k in changed_files}, only_binding=False
         )
-        return _Spread(names, marked, touched, referring)
+        spread = _Spread(names, marked, touched, referring)
+        spread.collected = self._collected(names, changed_files)
+        return spread
+
+    def _collected(self, names: set[str], changed_files: Collection[str]) -> dict[str, str]:
+        """The test modules and conftests whose namespace the change reaches, with why: pytest
+        collects tests (``from checks import DoubleChecks as TestDouble``), fixtures and hooks
+        from what they import, under any name, which no function of theirs need mention."""
+        starred = set(changed_files)
+        stars = self.star_imports
+        # A module star-importing a changed module holds its names, and passes them on by a
+        # star import of its own.
+        grown = True
+        while grown:
+            grown = False
+            for key, modules in stars.items():
+                if key not in starred and any(_names_file(m, k) for m in modules for k in starred):
+                    starred.add(key)
+                    grown = True
+        found: dict[str, str] = {}
+        for key, versions in self.facts.items():
+            if not _test_file(key):
+                continue
+            if any(_names_file(m, k) for m in stars.get(key, ()) for k in starred):
+                found[key] = (
+                    f"pytest collects by name what {key} star-imports from a changed module"
+                )
+                continue
+            imported = sorted(
+                name
+                for version in versions
+                for statements in version.scopes.values()
+                for stmt in statements
+                if stmt[1] == IMPORTS
+                for name in stmt[0].split(",")
+                if name in names and self._collectable(name, version)
+            )
+            if imported:
+                found[key] = f"pytest collects by name what {key} imports: {imported[0]} changed"
+        return found
+
+    @cached_property
+    def star_imports(self) -> dict[str, list[str]]:
+        """file -> the dotted names of the modules it star-imports at module level."""
+        return {
+            key: [
+                word[len(IMPORT_MARK) : -2]
+                for version in versions
+                for stmt in version.scopes.get("", ())
+                if stmt[0] == "*"
+                for word in stmt[3].split()
+                if word.startswith(IMPORT_MARK) and word.endswith(".*")
+            ]
+            for key, versions in self.facts.items()
+        }
+
+    def _collectable(self, name: str, version: NameFacts) -> bool:
+        """Whether pytest may pick up ``name``, imported into a test module or conftest, by
+        itself: a test by its name, a fixture, or anything no function there mentions (an
+        autouse fixture, ``pytestmark``, a test class under a name of pytest's
+        ``python_classes``); a name the tests mention reaches them through their code."""
+        if name.lower().startswith("test") or name in self.fixtures:
+            return True
+        return not any(name in uses for _level, uses in version.functions.values())
+
+    @cached_property
+    def fixtures(self) -> set[str]:
+        """Names bound by statements mentioning ``fixture`` (``@pytest.fixture(autouse=True)``):
+        a change to one may apply it to tests that do not ask for it."""
+        return {
+            name
+            for versions in self.facts.values()
+            for version in versions
+            for statements in version.scopes.values()
+            for stmt in statements
+            if "fixture" in stmt[3].split()
+            for name in _bound(stmt[0], "")
+        }
 
 
 @dataclass
@@ -262,7 +355,9 @@ def _hits(
     for vid, key, hash_ in versions:
         version = stored.get(vid)
         level = dynamic.get(key, 0)
-        if key in spread.marked:
+        if key in spread.collected:
+            hits[(vid, MODULE_BLOCK)] = spread.collected[key]
+        elif key in spread.marked:
             hits[(vid, MODULE_BLOCK)] = (
                 f"{key} finds objects by itself at import time (sys.modules, globals()...)"
                 if level >= FINDS_MODULES

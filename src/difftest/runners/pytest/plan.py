@@ -8,6 +8,7 @@ deselects exactly the same tests.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Iterable, Mapping
@@ -52,6 +53,13 @@ _OUTCOME_OPTIONS = (
     "confcutdir",
     "noconftest",
     "log_level",  # what caplog captures
+    # The root logger's level is the lowest of the handlers', so caplog captures more; a
+    # logger disabled logs nothing; caplog.text is formatted as the log file is.
+    "log_cli_level",
+    "log_file_level",
+    "logger_disable",
+    "log_format",
+    "log_date_format",
     "doctest_continue_on_failure",
     "doctest_ignore_import_errors",
 )
@@ -136,18 +144,37 @@ def pytest_config_lines(config: pytest.Config) -> list[str]:
     pytest version and the installed plugins with their versions."""
     lines = [f"pytest=={pytest.__version__}"]
     inidict = getattr(getattr(config, "_parser", None), "_inidict", {})
+    # With strict markers, a marker no longer declared fails its tests' collection.
+    neutral = () if _strict_markers(config) else _NEUTRAL_INI
     for name in sorted(inidict):
-        if name.startswith("diff_") or name in _NEUTRAL_INI:
+        if name.startswith("diff_") or name in neutral:
             continue
         try:
             value = config.getini(name)
         except (ValueError, TypeError, pytest.UsageError):
             continue
         lines.append(f"{name}={_stable(value, config.rootpath)}")
+    # Keys no one has registered yet, as written: a conftest below the root registers its own
+    # only as collection reaches it, and its fixtures may read them (`getini`).
+    raw: Any = getattr(config, "_inicfg", None)
+    if raw is None:
+        raw = getattr(config, "inicfg", {})  # pytest < 9
+    for name in sorted(str(k) for k in raw if k not in inidict):
+        if not name.startswith("diff_") and name not in neutral:
+            value = getattr(raw[name], "value", raw[name])  # pytest 9: a ConfigValue
+            lines.append(f"{name}={_stable(value, config.rootpath)}")
     for name in _OUTCOME_OPTIONS:
         value = getattr(config.option, name, None)
         if value not in (None, False, []):
             lines.append(f"option {name}={_stable(value, config.rootpath)}")
+    # `-s` for a debugging session changes nothing a test sees that `fd` capture does not;
+    # `--capture=sys` leaves sys.stdout without a file descriptor.
+    capture = getattr(config.option, "capture", None)
+    if capture not in (None, "fd", "no"):
+        lines.append(f"option capture={capture}")
+    plugins_env = os.environ.get("PYTEST_PLUGINS")
+    if plugins_env:
+        lines.append(f"option PYTEST_PLUGINS={plugins_env}")
     lines.extend(_plugin_options(config))
     plugins = set()
     for _plugin, dist in config.pluginmanager.list_plugin_distinfo():
@@ -155,6 +182,20 @@ def pytest_config_lines(config: pytest.Config) -> list[str]:
         plugins.add(f"{name}=={dist.version}")
     lines.extend(f"plugin {p}" for p in sorted(plugins))
     return lines
+
+
+def _strict_markers(config: pytest.Config) -> bool:
+    if getattr(config.option, "strict_markers", False) or getattr(config.option, "strict", False):
+        return True
+    inidict = getattr(getattr(config, "_parser", None), "_inidict", {})
+    for name in ("strict_markers", "strict"):
+        if name in inidict:
+            try:
+                if config.getini(name):
+                    return True
+            except (ValueError, TypeError, pytest.UsageError):
+                continue
+    return False
 
 
 def config_parts(lines: Iterable[str]) -> dict[str, str]:
@@ -304,9 +345,16 @@ def _read(
     reasons = {}
     try:
         stored = json.loads(meta.get(PYTEST_CONFIG_META) or "{}")
-        why = describe_config_change(dict(stored["parts"]), parts)
-        if why is not None:
-            reasons[(PYTEST_CONFIG_KEY, str(stored["value"]))] = why
+        # A partial run records its tests under the configuration of the day; the others keep
+        # theirs, described by what the runs that recorded them kept.
+        known = {
+            **{str(v): p for v, p in stored.get("earlier", [])},
+            str(stored["value"]): stored["parts"],
+        }
+        for value, was in known.items():
+            why = describe_config_change(dict(was), parts)
+            if why is not None:
+                reasons[(PYTEST_CONFIG_KEY, value)] = why
     except (ValueError, KeyError, TypeError, AttributeError):
         pass  # none stored (or unreadable): a change is described by its value
     selection = select(baseline, state, importable=check, watch=check.watch, env_reasons=reasons)

@@ -19,7 +19,6 @@ import dataclasses
 import gc
 import os
 import sys
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import pytest
@@ -56,10 +55,7 @@ def _xdist_controller_args(namespace: argparse.Namespace) -> bool:
     ) not in ("no", None)
 
 
-def _start_recorder(
-    config: pytest.Config, *, static: bool, registered: Iterable[str] = ()
-) -> Recorder:
-    """``registered``: options whose reads are not watched (see ``watch_options``)."""
+def _start_recorder(config: pytest.Config, *, static: bool) -> Recorder:
     from difftest.changes.repository import repository_top
     from difftest.runners.pytest.recorder import Recorder
 
@@ -70,7 +66,7 @@ def _start_recorder(
         preloaded=preloaded,
         repository=repository_top(config.rootpath),
     )
-    recorder.probe.watch_options(config.option, registered)
+    recorder.probe.watch_options(config.option)
     config.stash[RECORDER] = recorder
     config.add_cleanup(recorder.close)
     return recorder
@@ -84,7 +80,7 @@ def pytest_load_initial_conftests(
     # import time is seen. The xdist controller runs no tests and records nothing.
     early_config.stash[PRELOADED] = frozenset(sys.modules)
     # Before the conftests: what is registered now is pytest's and installed plugins'.
-    early = early_config.stash[EARLY_OPTIONS] = registered_options(early_config)
+    early_config.stash[EARLY_OPTIONS] = registered_options(early_config)
     from difftest.changes.environment import remember_environ, remember_options
 
     remember_environ()  # variables count with their values from before any conftest ran
@@ -97,7 +93,7 @@ def pytest_load_initial_conftests(
     ):
         static = bool(getattr(namespace, "diff_static", False))
         if static or _other_measurement(namespace) is None:
-            recorder = _start_recorder(early_config, static=static, registered=early)
+            recorder = _start_recorder(early_config, static=static)
             if not os.environ.get("PYTEST_XDIST_WORKER"):  # workers leave the cores to tests
                 recorder.start_helper()
 

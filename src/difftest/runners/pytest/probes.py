@@ -338,6 +338,32 @@ def _by_name() -> frozenset[CodeType]:
 _BY_NAME = _by_name()
 
 
+#: Reads of the whole environment, or of variables a test is about to set: none is a read by
+#: name, whoever called them. Copying (``os.environ.copy()``, ``.items()``, ``.values()``,
+#: emptying it as ``mock.patch.dict`` does on the way out) reads every variable, and CI runs
+#: differ in variables such code does not use; ``monkeypatch`` keeps a value to restore it.
+def _whole_readers() -> frozenset[CodeType]:
+    abc = collections.abc
+    functions: list[Any] = [
+        type(os.environ).copy,
+        abc.ItemsView.__iter__,
+        abc.ValuesView.__iter__,
+        abc.ValuesView.__contains__,
+        abc.MutableMapping.popitem,
+        abc.MutableMapping.clear,
+        pytest.MonkeyPatch.setitem,
+        pytest.MonkeyPatch.delitem,
+        pytest.MonkeyPatch.setenv,
+        pytest.MonkeyPatch.delenv,
+    ]
+    return frozenset(
+        f.__code__ for f in functions if isinstance(getattr(f, "__code__", None), CodeType)
+    )
+
+
+_WHOLE_READERS = _whole_readers()
+
+
 #: How pytest reads an option for who asks (the asker is the reader).
 _OPTION_READERS = frozenset({pytest.Config.getoption.__code__})
 
@@ -521,7 +547,7 @@ class RuntimeProbe:
 
     def _install_check_patches(self) -> None:
         """Other ways to ask whether a file is there: ``os.lstat`` (``os.path.lexists``,
-        ``os.path.islink``, ``Path.is_symlink``) and ``os.access``."""
+        ``os.path.islink``, ``Path.is_symlink``) and ``os.access``; and ``os.readlink``."""
         os.lstat = self._lstat
         self._patches.append((os, "lstat", self._orig_lstat, self._lstat))
         orig_access: Callable[..., Any] = os.access
@@ -549,6 +575,26 @@ class RuntimeProbe:
         unbound_access = _as_builtin(access, "os", "access")
         os.access = unbound_access
         self._patches.append((os, "access", orig_access, unbound_access))
+        # Where a link points (`os.readlink`, `Path.readlink`): a link's version holds it.
+        orig_readlink: Callable[..., Any] = os.readlink
+
+        @functools.wraps(orig_readlink)
+        def readlink(path: Any, *args: Any, **kwargs: Any) -> Any:
+            result = orig_readlink(path, *args, **kwargs)
+            if not probe.paused and isinstance(path, (str, bytes, os.PathLike)):
+                try:
+                    found = _at(path, kwargs.get("dir_fd"))
+                    if found is None:
+                        probe.on_unknown_read(sys._getframe(1))
+                    else:
+                        probe.on_stat(found, sys._getframe(1))
+                except Exception:  # never let bookkeeping break the code under test
+                    pass
+            return result
+
+        unbound_readlink = _as_builtin(readlink, "os", "readlink")
+        os.readlink = unbound_readlink
+        self._patches.append((os, "readlink", orig_readlink, unbound_readlink))
 
     def _install_descriptor_patches(self) -> None:
         """Files opened without ``open``: ``os.open`` (then read with ``os.read`` or
@@ -1297,14 +1343,21 @@ class RuntimeProbe:
             self.edges.add((caller, node, "import"))
 
     def on_env(self, name: str, now: str | None, frame: FrameType | None) -> None:
-        """Environment variable ``name`` was read (``now``: its value, None if unset): when
-        project code read it itself (not a library on its behalf: those are as installed),
-        what ran depends on it, as on a data file."""
+        """Environment variable ``name`` was read (``now``: its value, None if unset) by name:
+        when project code is on the stack, what ran depends on it, as on a data file. A library
+        reading it for project code counts too (``shutil.which`` reads ``PATH``,
+        ``os.path.expanduser`` ``HOME``, a client its proxy settings): what it returns
+        depends on the value."""
         while frame is not None and frame.f_code in _BY_NAME:
             frame = frame.f_back  # os.getenv, os.environ.get
-        if frame is None or self._code_file(frame.f_code.co_filename) is None:
+        if frame is None or not tracked_var(name, now):
             return
-        if tracked_var(name, now):
+        caller: FrameType | None = frame
+        while caller is not None and self._code_file(caller.f_code.co_filename) is None:
+            if caller.f_code in _WHOLE_READERS:
+                return
+            caller = caller.f_back
+        if caller is not None:
             self._credit(var_key(name), frame, project_only=True)
 
     def on_distributions(self, name: str | None, frame: FrameType | None) -> None:
@@ -1315,23 +1368,23 @@ class RuntimeProbe:
         key = dist_key(name) if isinstance(name, str) and name else DISTRIBUTIONS_KEY
         self._credit(key, frame, project_only=True, in_tests=True)
 
-    def watch_options(self, namespace: Any, registered: Iterable[str] = ()) -> None:
+    def watch_options(self, namespace: Any) -> None:
         """Notice project code reading a pytest option (``config.getoption("--runslow")``,
-        ``config.option.runslow``): what ran depends on its value, as on a variable's.
-        ``registered``: the options pytest and installed plugins registered before the project's
-        conftests could (pytest applies those itself; see ``pytest_config_value``)."""
+        ``config.option.runslow``): what ran depends on its value, as on a variable's. pytest's
+        own options too (``getoption("verbose") > 1`` turning on a debug branch): those that
+        change outcomes for every test are part of the configuration as well
+        (``pytest_config_value``), the others only for the tests whose code read them."""
         if type(namespace) is not argparse.Namespace:
             return
         probe = self
         known = self._code_files  # file name -> project file, None when it is no project's
-        skipped = frozenset(registered)
 
         class WatchedOptions(argparse.Namespace):
             # pytest and its plugins read options tens of times per test: those reads return
             # after a frame and a dict lookup.
             def __getattribute__(self, name: str) -> Any:
                 value = object.__getattribute__(self, name)
-                if name[0] != "_" and name not in skipped and not probe.paused:
+                if name[0] != "_" and not probe.paused:
                     frame: FrameType | None = sys._getframe(1)
                     if frame is not None and frame.f_code in _OPTION_READERS:
                         frame = frame.f_back

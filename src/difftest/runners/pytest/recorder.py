@@ -9,6 +9,7 @@ collected file, and afterwards only while a test (or a higher-scoped fixture's s
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import sys
 from collections.abc import Generator, Mapping
@@ -63,7 +64,8 @@ class _Collected:
 
 @dataclass
 class _Fixture:
-    """What the setup of a higher-scoped fixture touched (shared by every test using it)."""
+    """What the setup and teardown of a higher-scoped fixture touched (shared by every test
+    using it)."""
 
     argname: str
     baseid: str
@@ -71,6 +73,10 @@ class _Fixture:
     data: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
     spawned: bool = False
+    #: Set up, with a teardown of its own (after a ``yield``, a finalizer) still to run.
+    open: bool = False
+    #: While its teardown runs: (the scope of what it reads, the context it interrupted).
+    tearing: tuple[Scope, str] | None = None
 
     def applies_to(self, nodeid: str) -> bool:
         base = self.baseid
@@ -134,6 +140,10 @@ class Recorder:
         self.recorded: Mapping[str, str] = {}
         self._current: _Running | None = None
         self._tests: list[_Running] = []
+        #: Tests that ran, held with what they ran (context -> lines) until the teardown of a
+        #: higher-scoped fixture they use has run (:meth:`_waits`), and every test after them.
+        self._held: list[_Running] = []
+        self._held_lines: dict[str, dict[str, set[int]]] = {}
         self._collects: list[_Collected] = []
         self._fixtures: dict[str, _Fixture] = {}
         self._children: dict[str, set[str]] = {}
@@ -347,6 +357,8 @@ class Recorder:
         # setup runs is kept apart and credited to every test using the fixture.
         key = f"{FIXTURE_CONTEXT}{fixturedef.baseid}::{fixturedef.argname}"
         facts = self._fixtures.setdefault(key, _Fixture(fixturedef.argname, fixturedef.baseid))
+        # Finalizers run last in, first out: this one after the fixture's own teardown.
+        fixturedef.addfinalizer(lambda: self._torn_down(facts))
         scope = self.probe.push(key)
         previous = self.coverage.context
         self.coverage.switch(key)
@@ -355,6 +367,13 @@ class Recorder:
         finally:
             self.coverage.switch(previous)
             self.probe.pop(scope)
+            # Its teardown runs inside whichever test comes last in its scope, which may not use
+            # it: what it runs is the fixture's too, and the tests using it wait for it. Only a
+            # project's fixture: a plugin's (a database set up for every test) would hold every
+            # record to the end of the run for teardown code that is no project's.
+            if len(getattr(fixturedef, "_finalizers", ())) > 1 and self._projects(fixturedef):
+                facts.open = True
+                fixturedef.addfinalizer(lambda: self._tearing_down(facts, key))
             # The tests sharing the value read what the first of them stored on it.
             result = getattr(fixturedef, "cached_result", None)
             if isinstance(result, tuple) and len(result) == 3 and result[2] is None:
@@ -363,6 +382,35 @@ class Recorder:
             facts.imports |= scope.imports
             facts.spawned |= scope.spawned
 
+    def _projects(self, fixturedef: pytest.FixtureDef[Any]) -> bool:
+        """Whether the fixture's function is the project's (a conftest's, a test file's)."""
+        func: Any = getattr(fixturedef, "func", None)
+        code = getattr(inspect.unwrap(func) if callable(func) else func, "__code__", None)
+        return code is not None and self.paths.rel_source(code.co_filename) is not None
+
+    def _tearing_down(self, facts: _Fixture, key: str) -> None:
+        if self._current is not None and facts.tearing is None:
+            facts.tearing = (self.probe.push(key), self.coverage.context)
+            self.coverage.switch(key)
+
+    def _torn_down(self, facts: _Fixture) -> None:
+        facts.open = False
+        if facts.tearing is not None:
+            scope, previous = facts.tearing
+            facts.tearing = None
+            self.coverage.switch(previous)
+            self.probe.pop(scope)
+            facts.data |= scope.data
+            facts.imports |= scope.imports
+            facts.spawned = facts.spawned or bool(scope.spawned)
+
+    def _waits(self, t: _Running) -> bool:
+        """Whether the record of ``t`` waits for the teardown of a fixture it uses."""
+        return any(
+            f.open and f.argname in t.fixturenames and f.applies_to(t.nodeid)
+            for f in self._fixtures.values()
+        )
+
     # ------------------------------------------------------------------ records
     def flush(self) -> None:
         """Turn the pending tests and collections into records and hand them to the sink, one
@@ -370,7 +418,9 @@ class Recorder:
         a short suite all of them) reach the writer as the records are built, so it writes one
         batch while the next is built."""
         builder, sink = self.builder, self._sink
-        if builder is None or sink is None or (not self._tests and not self._collects):
+        if builder is None or sink is None:
+            return
+        if not self._tests and not self._collects and not self._held:
             return
         self.probe.paused = True
         try:
@@ -397,6 +447,9 @@ class Recorder:
                         collects[context] = lines
                 else:
                     tests[context] = lines
+            for nodeid, lines in self._held_lines.items():
+                _merge(tests.setdefault(nodeid, {}), lines)
+            self._held_lines = {}
             if not self.static:
                 self.probe.share_module_globals()
             taken = self.probe.take_edges()
@@ -427,7 +480,14 @@ class Recorder:
                     or self._unmeasured(c.file + COLLECT_SUFFIX),
                     whole_files=self.static,
                 )
-            pending, self._tests = self._tests, []
+            pending, self._tests = [*self._held, *self._tests], []
+            # Records are built in the order the tests ran (what an earlier test stored on a
+            # shared instance feeds a later one's): the first test waiting holds all after it.
+            cut = next((i for i, t in enumerate(pending) if self._waits(t)), len(pending))
+            pending, self._held = pending[:cut], pending[cut:]
+            for t in self._held:
+                if t.nodeid in tests:
+                    self._held_lines[t.nodeid] = tests.pop(t.nodeid)
             self._collects.clear()
             size = max(1, self.batch_size)
             for start in range(0, max(1, len(pending)), size):
@@ -561,6 +621,8 @@ class Recorder:
 
     def finish(self) -> RecordingResult:
         """Flush what is pending, then the collection records; what the final write needs."""
+        for fixture in self._fixtures.values():
+            fixture.open = False  # torn down outside any test (after `-x`): nothing was seen
         self.flush()
         incomplete: list[str] = []
         if self._sink is not None and self._collect_records:

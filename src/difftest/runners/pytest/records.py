@@ -20,6 +20,7 @@ from pathlib import Path
 from difftest.changes.blocks import FileBlocks, Sharing, parse_tree
 from difftest.changes.environment import (
     PYTHON_KEY,
+    SPAWN_ENVIRON_KEY,
     current_value,
     dist_key,
     distributions_for_modules,
@@ -34,14 +35,15 @@ from difftest.changes.environment import (
     source_key,
     sources_digest,
 )
+from difftest.changes.imports import doctest_imports
 from difftest.changes.names import blocks_and_names, names_reader
 from difftest.changes.scan import (
     BUILD_OUTPUT_DIRS,
     FileHasher,
     extensions_key,
-    iter_build_output_files,
+    iter_build_output_tree,
     iter_module_files,
-    iter_project_files,
+    iter_project_tree,
     listing_key,
 )
 from difftest.changes.state import UNPARSEABLE
@@ -249,6 +251,10 @@ class RecordBuilder:
     #: and a pex may run its wheels from a cache outside any site directory).
     count_outside_sources = True
 
+    #: Whether records go to the Pants plugin, which values files by content alone and
+    #: environment keys by its own configuration (the Pants record builder sets it).
+    in_pants_sandbox = False
+
     def __init__(
         self,
         paths: ProjectPaths,
@@ -264,6 +270,10 @@ class RecordBuilder:
         self.paths = paths
         self._real_root = os.path.realpath(paths.root)
         self.hasher = hasher
+        if self.in_pants_sandbox:
+            # Pants' view of the workspace knows each file's content, not its mode or links:
+            # versions marked with those would differ from its values on every run.
+            hasher.marks_modes = False
         self.facts = FactsCache(hasher, cache_size)
         python = python_fingerprint()
         self.env_deps: tuple[Dependency, ...] = (
@@ -546,6 +556,16 @@ class RecordBuilder:
             self._import_deps_cache[key] = found
         return found
 
+    def _text_doctest_imports(self, path: str) -> set[str]:
+        """The project files a text file's doctest imports (`>>> from app import limits`): a
+        module it imports that an earlier test had imported already runs no line of it, yet
+        its examples read what that module's import-time code made."""
+        text = self._read(path)
+        if text is None:
+            return set()
+        names = doctest_imports(text.decode("utf-8", "replace"), "")
+        return {f for dotted in names for f in self.graph.index.files_for(dotted)}
+
     def _extensions_dep(self, directory: str) -> Dependency:
         """A dependency on the extension modules in a project directory that modules are
         imported from: one built there later imports before a .py of the same name, or where
@@ -555,32 +575,39 @@ class RecordBuilder:
         return Dependency(key, version, DATA_BLOCK, version)
 
     def project_files(self) -> Iterable[str]:
-        """Root-relative paths of every project file, and of every file a build wrote into the
-        top-level ``build/`` and ``dist/`` (the candidates of :meth:`spawn_deps`)."""
+        """Root-relative paths of every project file, hidden ones too, and of every directory
+        (ending in "/"), including the top-level ``build/`` and ``dist/`` and what a build wrote
+        there (the candidates of :meth:`spawn_deps`)."""
         root = Path(self.paths.root)
-        return itertools.chain(iter_project_files(root), iter_build_output_files(root))
+        return itertools.chain(iter_project_tree(root), iter_build_output_tree(root))
 
     def spawn_deps(self) -> tuple[Dependency, ...]:
-        """Every project file by content, and the listing of every directory holding one (so a
-        file added later counts too): what a process started from project code may have run or
-        read. That includes what a build wrote into the top-level ``build/`` and ``dist/``, and
-        their listings even while they do not exist. Hidden files (tool state such as
-        ``.coverage``) are left out: they change on every run. Files the run itself writes are
-        kept: when in doubt the test runs again."""
+        """What a process started from project code may have run or read: every project file by
+        content, hidden ones too (``.env``, ``.config/app.ini``); the listing of every directory
+        (so a file added anywhere counts, even where only sub-directories or hidden files were),
+        of ``build/`` and ``dist/`` even while they do not exist; and the environment it
+        inherits (:func:`~difftest.changes.environment.spawn_environ_value`), but not under
+        Pants, which decides what a sandbox's processes get. Tool state that changes with every
+        run is left out (``.git``, ``.coverage``, caches: ``scan.iter_project_tree``). Files the
+        run itself writes are kept: when in doubt the test runs again. Worked out once a run."""
         if self._spawn_deps is None:
             deps = []
-            directories = {d for d in BUILD_OUTPUT_DIRS if d not in self.paths.packages}
+            directories = {"", *(d for d in BUILD_OUTPUT_DIRS if d not in self.paths.packages)}
             for path in self.project_files():
-                if any(part.startswith(".") for part in path.split("/")):
+                if path.endswith("/"):
+                    directories.add(path[:-1])
                     continue
                 directories.add(path.rpartition("/")[0])
-                version = self.hasher.hash(path)
-                if version is not None:
+                version = self.hasher.data_version(path)
+                if version != ABSENT:
                     deps.append(Dependency(path, version, SPAWN_BLOCK, version))
             for directory in sorted(directories):
                 key = listing_key(directory)
                 version = self.hasher.hash(key) or ABSENT
                 deps.append(Dependency(key, version, DATA_BLOCK, version))
+            if not self.in_pants_sandbox:
+                value = current_value(SPAWN_ENVIRON_KEY)
+                deps.append(Dependency(SPAWN_ENVIRON_KEY, value, ENV_BLOCK, value))
             self._spawn_deps = tuple(deps)
         return self._spawn_deps
 
@@ -606,6 +633,8 @@ class RecordBuilder:
         executed = executed or {}
         start = {file, *roots, *self.conftests(file), *self.plugin_files}
         start.update(f for f in executed if f.endswith(".py"))
+        if docstrings_of is not None and not docstrings_of.endswith(".py"):
+            start.update(self._text_doctest_imports(docstrings_of))
         closure = self.closure(sorted(start))
         deps: list[Dependency] = list(self.env_deps)
         for path in sorted(closure.files):
@@ -613,7 +642,7 @@ class RecordBuilder:
         for path, lines in sorted(executed.items()):
             if path.endswith(".py"):
                 deps.extend(self.facts.get(path).function_deps(lines))
-        if docstrings_of is not None:
+        if docstrings_of is not None and docstrings_of.endswith(".py"):
             deps.extend(self.facts.get(docstrings_of).doctest_deps())
         for path in sorted(closure.data | set(data)):
             if path.startswith(ENV_PREFIX):  # an environment variable read like a file

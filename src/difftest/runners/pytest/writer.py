@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -52,8 +52,13 @@ def merged_meta(
         else:
             merged.pop(file, None)
     roots = sorted({*plan.import_roots, *import_roots})
-    config = {"value": plan.env.get(PYTEST_CONFIG_KEY), "parts": plan.config_parts}
-    found = incomplete_items(baseline.meta())
+    meta = baseline.meta()
+    config = {
+        "value": plan.env.get(PYTEST_CONFIG_KEY),
+        "parts": plan.config_parts,
+        "earlier": _earlier_configs(meta.get(PYTEST_CONFIG_META), plan.env.get(PYTEST_CONFIG_KEY)),
+    }
+    found = incomplete_items(meta)
     left_out = set(incomplete)
     for file, ids in items.items():
         if file in left_out:
@@ -67,6 +72,25 @@ def merged_meta(
         PYTEST_CONFIG_META: json.dumps(config, sort_keys=True),
         COMMIT_META: head_commit(plan.root) or "",
     }
+
+
+#: How many earlier pytest configurations a baseline can describe a change from.
+_EARLIER_CONFIGS = 8
+
+
+def _earlier_configs(stored: str | None, now: str | None) -> list[list[Any]]:
+    """The parts of the configurations tests were recorded under before this run's (``now``),
+    as [value, parts] pairs, the latest last: tests a partial run did not re-record still name
+    theirs."""
+    try:
+        old = json.loads(stored or "{}")
+        earlier = {str(v): dict(p) for v, p in old.get("earlier", [])}
+        earlier.pop(str(old["value"]), None)
+        earlier[str(old["value"])] = dict(old["parts"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return []
+    earlier.pop(str(now), None)
+    return [[v, p] for v, p in list(earlier.items())[-_EARLIER_CONFIGS:]]
 
 
 def refresh_stat_cache(config: pytest.Config, baseline: Baseline, hasher: FileHasher) -> None:
