@@ -75,6 +75,8 @@ def _load(name):
 _PRELOADED = frozenset(sys.modules)
 _recorder_mod = _load("difftest.runners.pytest.recorder")
 _probes_mod = _load("difftest.runners.pytest.probes")
+# Every test runs at its sandbox's root: a relative path names the same file each time.
+_probes_mod.RuntimeProbe.credits_cwd = False
 _records_mod = _load("difftest.runners.pytest.records")
 _scan_mod = _load("difftest.changes.scan")
 _model_mod = _load("difftest.model")

@@ -883,3 +883,25 @@ def test_difftest_options_in_the_ini_file_do_not_count_as_a_configuration_change
     project.baseline()
     project.pytester.makeini("[pytest]\npythonpath = .\naddopts = -v\ndiff_batch_size = 7\n")
     assert ran(project.diff()) == []
+
+
+def test_a_changed_pythonpath_reselects_everything_and_the_same_entries_spelled_otherwise_do_not(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What PYTHONPATH puts first on ``sys.path`` can shadow any module, in this process and in
+    every process a test starts: no record tells which tests would import from it."""
+    project.write(
+        tests__test_a="def test_a():\n    pass\n",
+        tests__test_b="def test_b():\n    pass\n",
+    )
+    (project.path / "vendor").mkdir()
+    monkeypatch.setenv("PYTHONPATH", str(project.path / "vendor"))
+    project.baseline().assert_outcomes(passed=2)
+    monkeypatch.setenv("PYTHONPATH", "vendor")  # the same directory, relative to the start
+    assert ran(project.diff()) == []
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["vendor", str(project.path / "lib")]))
+    result = project.diff("--diff-v")
+    assert ran(result) == ["tests/test_a.py::test_a", "tests/test_b.py::test_b"]
+    result.stdout.fnmatch_lines(["*configuration changed: option PYTHONPATH*"])
+    monkeypatch.delenv("PYTHONPATH")
+    assert len(ran(project.diff())) == 2

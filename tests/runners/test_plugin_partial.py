@@ -123,7 +123,8 @@ def test_a_test_stopped_before_its_end_gets_no_record_and_its_file_runs_again(
     assert records["tests/test_first.py::<collect>"].outcome == "incomplete"
     project.edit("tests/test_first.py", "raise KeyboardInterrupt", "pass")
     # test_one ran to its end before the interrupt; test_second.py was collected, never run.
-    assert ran(project.diff()) == [
+    # (In a subprocess as the baseline: pytester sets PYTHONPATH there, part of the config.)
+    assert ran(project.subprocess("--diff")) == [
         "tests/test_first.py::test_after",
         "tests/test_first.py::test_stopped",
         "tests/test_second.py::test_three",

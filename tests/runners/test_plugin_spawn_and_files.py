@@ -326,3 +326,112 @@ def test_data_under_directories_named_like_installed_code_counts_unless_it_is_in
         f"tests/test_data.py::test_{name}" for name in ("egg", "env", "lib", "site", "venv")
     ]
     result.assert_outcomes(failed=5)
+
+
+def test_a_test_that_opens_a_relative_path_reruns_when_pytest_starts_from_another_directory(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write(
+        {
+            "data.txt": "root\n",
+            "tests/data.txt": "tests\n",
+            "tests/test_relative.py": """
+                import os
+
+                def test_open():
+                    with open("data.txt") as found:
+                        assert found.read() == "root\\n"
+
+                def test_listed():
+                    assert "data.txt" in os.listdir()
+                """,
+            "tests/test_anchored.py": """
+                from pathlib import Path
+
+                def test_anchored():
+                    assert (Path(__file__).parent / "data.txt").read_text() == "tests\\n"
+                """,
+        }
+    )
+    project.baseline().assert_outcomes(passed=3)
+    assert ran(project.diff()) == []
+    monkeypatch.chdir(project.path / "tests")  # the ini above is still found: the same root
+    result = project.diff("--diff-v")
+    # pytest reports ids relative to where it starts.
+    assert ran(result) == ["test_relative.py::test_listed", "test_relative.py::test_open"]
+    result.assert_outcomes(passed=1, failed=1)  # tests/ has a data.txt, not the root's one
+    result.stdout.fnmatch_lines(["*pytest now starts in 'tests', not '.'*"])
+    # --diff records nothing: the baseline still holds what they passed against.
+    assert len(ran(project.diff())) == 2
+    project.baseline().assert_outcomes(passed=1, failed=1)
+    monkeypatch.chdir(project.path)
+    result = project.diff("--diff-v")
+    assert ran(result) == [
+        "tests/test_relative.py::test_listed",
+        "tests/test_relative.py::test_open",
+    ]
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*pytest now starts in '.', not 'tests'*"])
+    project.baseline().assert_outcomes(passed=2)
+    assert ran(project.diff()) == []
+
+
+_POOLS = {
+    # Its worker starts at the first work handed over: test_a's.
+    "concurrent.futures": (
+        "from concurrent.futures import ProcessPoolExecutor\n\nPOOL = ProcessPoolExecutor(1)\n"
+        "close = POOL.shutdown\n",
+        "POOL.submit(int, '3').result()",
+        "POOL.submit(calc.double, 2).result()",
+    ),
+    # Its worker starts with it, while the first test file that imports it is collected.
+    "multiprocessing": (
+        "import multiprocessing\n\nPOOL = multiprocessing.get_context('fork').Pool(1)\n"
+        "def close():\n    POOL.close()\n    POOL.join()\n",
+        "POOL.apply(int, ('3',))",
+        "POOL.apply(calc.double, (2,))",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_POOLS))
+def test_work_handed_to_a_process_pool_another_test_started_reselects_the_test_on_any_change(
+    project: Project, kind: str
+) -> None:
+    make_pool, warm_up, hand_over = _POOLS[kind]
+    project.write(
+        {
+            "calc.py": "def double(x):\n    return x * 2\n\ndef triple(x):\n    return x * 3\n",
+            "workers.py": make_pool,
+            "tests/conftest.py": """
+                import sys
+
+                def pytest_unconfigure():
+                    if "workers" in sys.modules:  # no worker outlives the run
+                        sys.modules["workers"].close()
+                """,
+            "tests/test_a.py": f"""
+                from workers import POOL
+
+                def test_a():
+                    assert {warm_up} == 3
+                """,
+            "tests/test_pool.py": f"""
+                import calc
+                from workers import POOL
+
+                def test_pool():
+                    assert {hand_over} == 4
+
+                def test_here():
+                    assert calc.triple(1) == 3
+                """,
+        }
+    )
+    project.baseline().assert_outcomes(passed=3)
+    assert ran(project.diff()) == []
+    project.edit("calc.py", "return x * 2", "return x + 2 + 1")
+    result = project.diff("--diff-v")
+    # test_a started the worker (or collecting its file did): it depends on every file too.
+    assert ran(result) == ["tests/test_a.py::test_a", "tests/test_pool.py::test_pool"]
+    result.assert_outcomes(passed=1, failed=1)

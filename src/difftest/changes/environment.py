@@ -33,6 +33,10 @@ _RUN_VARS = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_", "COV_CORE
 #: start, but for the run's own variables (``_RUN_VARS``) and ``_SESSION_VARS``, as
 #: :func:`spawn_environ_value` gives it (never the values).
 SPAWN_ENVIRON_KEY = ENV_PREFIX + "spawn-environ"
+#: Where the run started, relative to the project root (:func:`cwd_value`): a test that opens
+#: a relative path (``open("data.txt")``, ``os.listdir()``) reads another file, or none, when
+#: pytest starts from another directory, though no file changed.
+CWD_KEY = ENV_PREFIX + "cwd"
 #: Variables that differ from one shell session, terminal or CI job to the next, but that no
 #: program's behaviour depends on: left out of :data:`SPAWN_ENVIRON_KEY`, or every test that
 #: starts a process would run again in every new terminal and every CI run. Any other variable
@@ -56,6 +60,7 @@ _SESSION_VARS = frozenset(
 )
 #: The process environment when the run started (before any conftest could change it).
 _environ_at_start: dict[str, str] | None = None
+_cwd_at_start: str | None = None
 #: A pytest option project code read (``config.getoption("--runslow")``): a digest of its
 #: value, "absent" if no such option is registered now.
 OPTION_PREFIX = ENV_PREFIX + "option/"
@@ -256,9 +261,19 @@ def shadow_value(is_file: Callable[[str], bool], roots: Iterable[str], name: str
 
 def remember_environ() -> None:
     """Take the environment as it is at the start of a run: a variable counts with the value it
-    had then (what a conftest or a test sets later is the project's doing, the same each run)."""
-    global _environ_at_start
+    had then (what a conftest or a test sets later is the project's doing, the same each run);
+    so does the working directory (:func:`cwd_value`)."""
+    global _environ_at_start, _cwd_at_start
     _environ_at_start = dict(os.environ)
+    _cwd_at_start = os.getcwd()
+
+
+def cwd_value(root: str | os.PathLike[str]) -> str:
+    """The value of :data:`CWD_KEY`: the directory the run started in (as
+    :func:`remember_environ` took it), relative to the project root ``root``, so that the same
+    layout on another machine gives the same value."""
+    cwd = _cwd_at_start if _cwd_at_start is not None else os.getcwd()
+    return Path(os.path.relpath(cwd, root)).as_posix()
 
 
 def environ_at_start() -> dict[str, str]:

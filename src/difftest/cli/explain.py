@@ -11,11 +11,14 @@ import json
 from pathlib import Path
 
 from difftest.changes.environment import (
+    CWD_KEY,
     DIST_PREFIX,
     DISTRIBUTIONS_KEY,
     PYTHON_KEY,
     SHADOW_PREFIX,
+    SPAWN_ENVIRON_KEY,
     VAR_PREFIX,
+    cwd_value,
     remember_environ,
 )
 from difftest.changes.scan import FileHasher
@@ -28,7 +31,7 @@ from difftest.storage.baseline import ALWAYS_RUN_META, Baseline
 
 #: Environment items this command values itself, as the pytest plugin does (variables from this
 #: command's own environment: run it where pytest would run).
-_COMPUTED = (DIST_PREFIX, SHADOW_PREFIX, DISTRIBUTIONS_KEY, VAR_PREFIX)
+_COMPUTED = (DIST_PREFIX, SHADOW_PREFIX, DISTRIBUTIONS_KEY, VAR_PREFIX, SPAWN_ENVIRON_KEY, CWD_KEY)
 
 
 def _front_end_values(baseline: Baseline, record: TestRecord) -> dict[str, str]:
@@ -77,7 +80,9 @@ def explain_command(nodeid: str, db: Path, root: Path) -> int:
         always = json.loads(baseline.meta().get(ALWAYS_RUN_META) or "{}")
         import_roots = baseline.import_roots()
         state = CurrentState(
-            FileHasher(root, baseline.stat_cache()), env=assumed, import_roots=import_roots
+            FileHasher(root, baseline.stat_cache()),
+            env={**assumed, CWD_KEY: cwd_value(root)},
+            import_roots=import_roots,
         )
         check = SubprocessImportCheck(root, import_roots)
         selection = select(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from difftest.changes.environment import (
+    CWD_KEY,
     DISTRIBUTIONS_KEY,
     OPTION_PREFIX,
     PYTHON_KEY,
@@ -122,6 +123,11 @@ def _describe(key: str, name: str, now: str, was: str = "") -> str:
         return describe_python_change(was, now)
     if key == SPAWN_ENVIRON_KEY:
         return describe_spawn_environ_change(was, now)
+    if key == CWD_KEY:
+        return (
+            f"pytest now starts in {now!r}, not {was!r} (relative to the root): a relative path"
+            " the test opens or lists names another file"
+        )
     if key.startswith(ENV_PREFIX) or name == ENV_BLOCK:
         return f"{key[len(ENV_PREFIX) :]} is now {now}"
     if name == DATA_BLOCK:

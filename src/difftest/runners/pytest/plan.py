@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 
 from difftest.changes.environment import (
+    CWD_KEY,
     PYTHON_KEY,
     child_optimize,
     child_warnoptions,
+    cwd_value,
     python_fingerprint,
 )
 from difftest.changes.scan import FileHasher
@@ -111,6 +113,17 @@ _NEUTRAL_PLUGIN_OPTIONS: dict[str, frozenset[str]] = {
 }
 
 
+#: Ini keys of common plugins that change no outcome, by the plugin's module, as above:
+#: xdist's looponfail roots (their default is where pytest starts) and rsync lists.
+_NEUTRAL_PLUGIN_INI: dict[str, tuple[str, ...]] = {
+    "xdist": ("looponfailroots", "rsyncdirs", "rsyncignore"),
+}
+
+
+def _neutral_plugin_ini() -> tuple[str, ...]:
+    return tuple(k for m, keys in _NEUTRAL_PLUGIN_INI.items() if m in sys.modules for k in keys)
+
+
 def _neutral_plugin_options() -> frozenset[str]:
     """The options of :data:`_NEUTRAL_PLUGIN_OPTIONS` whose plugin is loaded."""
     loaded = [dests for module, dests in _NEUTRAL_PLUGIN_OPTIONS.items() if module in sys.modules]
@@ -145,7 +158,7 @@ def pytest_config_lines(config: pytest.Config) -> list[str]:
     lines = [f"pytest=={pytest.__version__}"]
     inidict = getattr(getattr(config, "_parser", None), "_inidict", {})
     # With strict markers, a marker no longer declared fails its tests' collection.
-    neutral = () if _strict_markers(config) else _NEUTRAL_INI
+    neutral = (() if _strict_markers(config) else _NEUTRAL_INI) + _neutral_plugin_ini()
     for name in sorted(inidict):
         if name.startswith("diff_") or name in neutral:
             continue
@@ -175,6 +188,13 @@ def pytest_config_lines(config: pytest.Config) -> list[str]:
     plugins_env = os.environ.get("PYTEST_PLUGINS")
     if plugins_env:
         lines.append(f"option PYTEST_PLUGINS={plugins_env}")
+    # Where every module may be imported from first, for this process and those it starts.
+    python_path = os.environ.get("PYTHONPATH")
+    if python_path:
+        entries = (
+            Path(os.path.abspath(entry or os.curdir)) for entry in python_path.split(os.pathsep)
+        )
+        lines.append(f"option PYTHONPATH={_stable(list(entries), config.rootpath)}")
     lines.extend(_plugin_options(config))
     plugins = set()
     for _plugin, dist in config.pluginmanager.list_plugin_distinfo():
@@ -340,7 +360,10 @@ def _read(
     """``parts``: the :func:`config_parts` of the pytest configuration now."""
     import_roots = baseline.import_roots()
     check = SubprocessImportCheck(hasher.root, import_roots)
-    state = CurrentState(hasher, env, import_roots=import_roots)
+    # Where this run starts is valued here, not in ``env``: every test's record holds
+    # ``env``, and only a test that opened a relative path depends on it.
+    now = {**env, CWD_KEY: cwd_value(hasher.root)}
+    state = CurrentState(hasher, now, import_roots=import_roots)
     meta = baseline.meta()
     reasons = {}
     try:

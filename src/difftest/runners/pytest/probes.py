@@ -59,6 +59,7 @@ from difftest.changes.blocks import (
     sharing_of,
 )
 from difftest.changes.environment import (
+    CWD_KEY,
     DISTRIBUTIONS_KEY,
     dist_key,
     module_files,
@@ -396,6 +397,11 @@ class RuntimeProbe:
     the innermost open scope (the running test, a fixture's setup, the collected file), or the
     innermost project frame's file (an edge, e.g. a conftest hook reading a file).
     """
+
+    #: Whether a relative path makes what ran depend on where the run started
+    #: (:data:`~difftest.changes.environment.CWD_KEY`): not where every run starts in the same
+    #: place (a Pants sandbox's root).
+    credits_cwd = True
 
     def __init__(self, paths: ProjectPaths) -> None:
         self.paths = paths
@@ -846,6 +852,27 @@ class RuntimeProbe:
             patched = self._make_spawn(orig)
             setattr(owner, attr, patched)
             self._patches.append((owner, attr, orig, patched))
+        self._install_pool_patches()
+
+    def _install_pool_patches(self) -> None:
+        """Work handed to a process pool (``ProcessPoolExecutor.submit``, ``map``;
+        ``multiprocessing.Pool.apply_async``, ``map``, ``imap``) runs in its worker processes,
+        which may have been started before the test (a pool a module made at import, another
+        test's): what they run is not measured here, as for a process the test started. A
+        ``ThreadPool`` runs its work in this process, where it is measured."""
+        import concurrent.futures.process
+        import multiprocessing.pool
+
+        for owner, attr in (
+            (concurrent.futures.process.ProcessPoolExecutor, "submit"),
+            (multiprocessing.pool.Pool, "_check_running"),  # every way to hand work over
+        ):
+            orig: Callable[..., Any] | None = vars(owner).get(attr)
+            if orig is None:
+                continue
+            patched = self._make_handover(orig, multiprocessing.pool.ThreadPool)
+            setattr(owner, attr, patched)
+            self._patches.append((owner, attr, orig, patched))
 
     def uninstall(self) -> None:
         """Restore the originals (unless someone patched over us: then we only go quiet)."""
@@ -1018,6 +1045,20 @@ class RuntimeProbe:
 
         return resource
 
+    def _make_handover(self, orig: Callable[..., Any], in_process: type) -> Callable[..., Any]:
+        probe = self
+
+        @functools.wraps(orig)
+        def handover(pool: Any, *args: Any, **kwargs: Any) -> Any:
+            if not probe.paused and not isinstance(pool, in_process):
+                try:
+                    probe.on_spawn(sys._getframe(1))
+                except Exception:  # never let bookkeeping break the code under test
+                    pass
+            return orig(pool, *args, **kwargs)
+
+        return handover
+
     def _make_spawn(self, orig: Callable[..., Any]) -> Callable[..., Any]:
         probe = self
 
@@ -1058,6 +1099,7 @@ class RuntimeProbe:
         later tests (not for ``linecache``, which keeps it itself and is seen at every
         lookup)."""
         path = os.fsdecode(os.fspath(file))
+        self._relative(path, frame)
         rel = self.paths.rel_data(path)
         if rel is None or rel.endswith((".pyc", ".pyo")):
             return
@@ -1085,16 +1127,26 @@ class RuntimeProbe:
         ``Path.is_file``): code that reads an optional file only when it is there depends on it
         too, absent or not. Directories (left out by the caller) and Python files count
         otherwise (listings, imports)."""
-        rel = self.paths.rel_data(os.fsdecode(os.fspath(file)))
+        path = os.fsdecode(os.fspath(file))
+        self._relative(path, frame)
+        rel = self.paths.rel_data(path)
         if rel and not rel.endswith((".py", ".pyc", ".pyo")):
             self._credit(rel, frame)
+
+    def _relative(self, path: str, frame: FrameType | None) -> None:
+        """Project code named a file by a path relative to the working directory: which file
+        that is depends on where the run started."""
+        if self.credits_cwd and not os.path.isabs(path):
+            self._credit(CWD_KEY, frame, project_only=True, keepers=False)
 
     def on_list(self, directory: Any, frame: FrameType | None, *, entries: bool = False) -> None:
         """A directory listed from project code, or by a plugin's fixture while a test or a
         fixture is set up (pytest-datadir copying a test's data directory); pytest's own
         collection does not count. ``entries``: listed with ``os.scandir``, whose entries
         carry each file's ``stat`` (:meth:`on_entries`)."""
-        path = os.path.abspath(os.fsdecode(os.fspath(directory)))
+        named = os.fsdecode(os.fspath(directory))
+        self._relative(named, frame)
+        path = os.path.abspath(named)
         rel = "" if path in self.paths.roots else self.paths.rel_data(path)
         # Caches and tool state (.difftest, __pycache__, .pytest_cache) come and go with runs:
         # walking into them is no dependency, as their names are none in a listing.

@@ -19,9 +19,11 @@ from pathlib import Path
 
 from difftest.changes.blocks import FileBlocks, Sharing, parse_tree
 from difftest.changes.environment import (
+    CWD_KEY,
     PYTHON_KEY,
     SPAWN_ENVIRON_KEY,
     current_value,
+    cwd_value,
     dist_key,
     distributions_for_modules,
     installed,
@@ -606,10 +608,14 @@ class RecordBuilder:
                 version = self.hasher.hash(key) or ABSENT
                 deps.append(Dependency(key, version, DATA_BLOCK, version))
             if not self.in_pants_sandbox:
-                value = current_value(SPAWN_ENVIRON_KEY)
-                deps.append(Dependency(SPAWN_ENVIRON_KEY, value, ENV_BLOCK, value))
+                for key in (SPAWN_ENVIRON_KEY, CWD_KEY):  # a started process inherits both
+                    value = self._env_value(key)
+                    deps.append(Dependency(key, value, ENV_BLOCK, value))
             self._spawn_deps = tuple(deps)
         return self._spawn_deps
+
+    def _env_value(self, key: str) -> str:
+        return cwd_value(self.hasher.root) if key == CWD_KEY else current_value(key)
 
     def record(
         self,
@@ -646,7 +652,7 @@ class RecordBuilder:
             deps.extend(self.facts.get(docstrings_of).doctest_deps())
         for path in sorted(closure.data | set(data)):
             if path.startswith(ENV_PREFIX):  # an environment variable read like a file
-                value = current_value(path)
+                value = self._env_value(path)
                 deps.append(Dependency(path, value, ENV_BLOCK, value))
                 continue
             version = self.hasher.data_version(path)
