@@ -70,7 +70,7 @@ ENV_PREFIX = "<env>/"
 #: facts. Raised whenever the analysis changes what a function or statement counts as: facts of
 #: an earlier analysis are not trusted (the file is judged as if nothing were known of it) and are
 #: computed again on the next ``--diff-baseline`` run.
-FACTS_VERSION = 7
+FACTS_VERSION = 8
 #: How the JSON of facts of this version ends (keys are sorted: "v" comes last).
 FACTS_TAIL = f'"v":{FACTS_VERSION}}}'
 #: Suffix of the pseudo test id that records what collecting a test file depends on.

@@ -43,6 +43,73 @@ def test_a_module_docstring_edit_runs_the_tests_whose_code_reads_the_modules_doc
     result.assert_outcomes(failed=1)
 
 
+def test_a_class_attribute_edit_is_narrowed_though_the_docstring_names_the_class_and_code_copies_docs(
+    project: Project,
+) -> None:
+    """The docstring's words are text: its example naming the class passes no change on to
+    ``__doc__``, which a module copying docstrings at import time would then use."""
+    project.write(
+        {
+            "pkg/__init__.py": "",
+            "pkg/ranges.py": '''
+                class span:
+                    """A span of numbers, 0, 1, 2 for
+
+                    >>> span(3).size()
+                    3
+                    """
+
+                    EMPTY = 0
+
+                    def __init__(self, stop):
+                        self.stop = stop
+
+                    def size(self):
+                        return self.stop - self.EMPTY
+                ''',
+            "pkg/recipes.py": """
+                import sys
+
+                from pkg.ranges import span
+
+                def _pairs(xs):
+                    return list(zip(xs, xs[1:]))
+
+                if sys.version_info >= (3,):  # more than binding: every name in it counts
+
+                    def pairs(xs):
+                        return _pairs(xs)
+
+                    pairs.__doc__ = _pairs.__doc__
+                else:
+                    pairs = _pairs
+                """,
+            "tests/test_ranges.py": """
+                from pkg.ranges import span
+
+                def test_size():
+                    assert span(3).size() == 3
+                """,
+            "tests/test_recipes.py": """
+                from pkg.recipes import pairs
+
+                def test_pairs():
+                    assert pairs([1, 2, 3]) == [(1, 2), (2, 3)]
+                """,
+        }
+    )
+    project.baseline().assert_outcomes(passed=2)
+    project.edit("pkg/ranges.py", "EMPTY = 0", "EMPTY = 1")
+    result = project.diff()
+    assert ran(result) == ["tests/test_ranges.py::test_size"]
+    result.assert_outcomes(failed=1)
+    project.edit("pkg/ranges.py", "0, 1, 2 for", "0 to 2 for")  # the docstring itself
+    assert ran(project.diff()) == [
+        "tests/test_ranges.py::test_size",
+        "tests/test_recipes.py::test_pairs",
+    ]
+
+
 ENUM = {
     "pkg/__init__.py": "",
     "pkg/status.py": """

@@ -921,8 +921,10 @@ def name_facts(
                 kind = IMPURE
             if stmt is body[0] and _is_docstring(stmt):
                 # A docstring binds `__doc__`, which code reads (`ArgumentParser(description=
-                # __doc__)`, `cls.__doc__`).
-                bound = {"__doc__"}
+                # __doc__)`, `cls.__doc__`). Its words are text, not names it uses: a class's
+                # docstring naming the class would pass every change of the class on to
+                # `__doc__`, and so to every `f.__doc__ = g.__doc__` of the project.
+                bound, uses = {"__doc__"}, set()
             fingerprint = digest(dumped)
             identity = ",".join(sorted(bound)) if bound else "#" + fingerprint[:16]
             statements.append([identity, kind, fingerprint, " ".join(sorted(uses))])
