@@ -337,6 +337,10 @@ def test_a_test_that_opens_a_relative_path_reruns_when_pytest_starts_from_anothe
             "tests/data.txt": "tests\n",
             "tests/test_relative.py": """
                 import os
+                from pathlib import Path
+
+                def test_here():
+                    assert (Path.cwd() / "data.txt").read_text() == "root\\n"
 
                 def test_open():
                     with open("data.txt") as found:
@@ -353,26 +357,31 @@ def test_a_test_that_opens_a_relative_path_reruns_when_pytest_starts_from_anothe
                 """,
         }
     )
-    project.baseline().assert_outcomes(passed=3)
+    project.baseline().assert_outcomes(passed=4)
     assert ran(project.diff()) == []
     monkeypatch.chdir(project.path / "tests")  # the ini above is still found: the same root
     result = project.diff("--diff-v")
     # pytest reports ids relative to where it starts.
-    assert ran(result) == ["test_relative.py::test_listed", "test_relative.py::test_open"]
-    result.assert_outcomes(passed=1, failed=1)  # tests/ has a data.txt, not the root's one
+    assert ran(result) == [
+        "test_relative.py::test_here",
+        "test_relative.py::test_listed",
+        "test_relative.py::test_open",
+    ]
+    result.assert_outcomes(passed=1, failed=2)  # tests/ has a data.txt, not the root's one
     result.stdout.fnmatch_lines(["*pytest now starts in 'tests', not '.'*"])
     # --diff records nothing: the baseline still holds what they passed against.
-    assert len(ran(project.diff())) == 2
-    project.baseline().assert_outcomes(passed=1, failed=1)
+    assert len(ran(project.diff())) == 3
+    project.baseline().assert_outcomes(passed=1, failed=2)
     monkeypatch.chdir(project.path)
     result = project.diff("--diff-v")
     assert ran(result) == [
+        "tests/test_relative.py::test_here",
         "tests/test_relative.py::test_listed",
         "tests/test_relative.py::test_open",
     ]
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*pytest now starts in '.', not 'tests'*"])
-    project.baseline().assert_outcomes(passed=2)
+    project.baseline().assert_outcomes(passed=3)
     assert ran(project.diff()) == []
 
 

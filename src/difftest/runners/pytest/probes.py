@@ -469,6 +469,7 @@ class RuntimeProbe:
         os.scandir = self._scandir
         self._install_spawn_patches()
         self._install_check_patches()
+        self._install_cwd_patches()
         self._install_held_patches()
         self._install_descriptor_patches()
         self._install_loader_patch()
@@ -550,6 +551,30 @@ class RuntimeProbe:
             if getattr(module, attr, None) is self._orig_open:
                 setattr(module, attr, self._open)
                 self._patches.append((module, attr, self._orig_open, self._open))
+
+    def _install_cwd_patches(self) -> None:
+        """Asking where the run is (``os.getcwd``, hence ``Path.cwd()``, ``Path.absolute()``
+        and ``os.path.abspath`` of a relative path): what code builds from the answer names
+        other files when the run starts elsewhere."""
+        for attr in ("getcwd", "getcwdb"):
+            orig: Callable[..., Any] = getattr(os, attr)
+            patched = _as_builtin(self._make_cwd(orig), "os", attr)
+            setattr(os, attr, patched)
+            self._patches.append((os, attr, orig, patched))
+
+    def _make_cwd(self, orig: Callable[..., Any]) -> Callable[..., Any]:
+        probe = self
+
+        @functools.wraps(orig)
+        def getcwd() -> Any:
+            if probe.credits_cwd and not probe.paused:
+                try:
+                    probe._credit(CWD_KEY, sys._getframe(1), project_only=True, keepers=False)
+                except Exception:  # never let bookkeeping break the code under test
+                    pass
+            return orig()
+
+        return getcwd
 
     def _install_check_patches(self) -> None:
         """Other ways to ask whether a file is there: ``os.lstat`` (``os.path.lexists``,
