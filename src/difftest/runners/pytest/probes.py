@@ -35,6 +35,7 @@ import operator
 import os
 import sys
 import sysconfig
+import threading
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -564,14 +565,20 @@ class RuntimeProbe:
 
     def _make_cwd(self, orig: Callable[..., Any]) -> Callable[..., Any]:
         probe = self
+        # Crediting looks up the files of the frames on the stack, which asks where the run is
+        # for a relative one ("<frozen posixpath>"): that ask is the probe's own.
+        crediting = threading.local()
 
         @functools.wraps(orig)
         def getcwd() -> Any:
-            if probe.credits_cwd and not probe.paused:
+            if probe.credits_cwd and not probe.paused and not getattr(crediting, "on", False):
+                crediting.on = True
                 try:
                     probe._credit(CWD_KEY, sys._getframe(1), project_only=True, keepers=False)
                 except Exception:  # never let bookkeeping break the code under test
                     pass
+                finally:
+                    crediting.on = False
             return orig()
 
         return getcwd
