@@ -512,7 +512,8 @@ class RuntimeProbe:
         """Some standard library modules hold the file functions they found when they were
         imported, not ``open``, ``io.open``, ``os.stat``, ``os.listdir`` and ``os.scandir`` as
         they are now: pathlib's accessor before Python 3.11 (``Path.exists``, ``Path.iterdir``,
-        ``Path.glob``; on 3.10 ``Path.read_text`` too), the globber of ``Path.glob`` from 3.13,
+        ``Path.glob``, on 3.10 ``Path.read_text`` and ``Path.cwd`` too), the globber of
+        ``Path.glob`` from 3.13,
         and ``tarfile``, ``bz2`` and ``tokenize`` (their own name for ``open``). Without this,
         what goes through them would go unseen. They are imported here, not looked up in
         ``sys.modules``: one first imported while a probe is installed would keep that probe's
@@ -530,6 +531,7 @@ class RuntimeProbe:
             ("open", self._orig_io_open, self._io_open),
             ("listdir", self._orig_listdir, self._listdir),
             ("scandir", self._orig_scandir, self._scandir),
+            ("getcwd", self._orig_getcwd, self._getcwd),  # Path.cwd() before 3.11
         )
         for owner in (
             getattr(pathlib, "_NormalAccessor", None),
@@ -562,6 +564,8 @@ class RuntimeProbe:
             patched = _as_builtin(self._make_cwd(orig), "os", attr)
             setattr(os, attr, patched)
             self._patches.append((os, attr, orig, patched))
+            if attr == "getcwd":
+                self._orig_getcwd, self._getcwd = orig, patched  # pathlib's accessor holds it
 
     def _make_cwd(self, orig: Callable[..., Any]) -> Callable[..., Any]:
         probe = self
