@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from difftest.changes.environment import SHADOW_PREFIX, current_value, shadow_value
+from difftest.changes.environment import (
+    CWD_KEY,
+    SHADOW_PREFIX,
+    current_value,
+    cwd_value,
+    shadow_value,
+)
 from difftest.changes.scan import FileHasher
 from difftest.errors import SourceError
 from difftest.model import ABSENT, DATA_BLOCK, ENV_BLOCK, ENV_PREFIX, SPAWN_BLOCK, block_of
@@ -24,7 +30,8 @@ class CurrentState:
     ``env`` supplies values the front end knows (pytest configuration, plugins); other
     ``<env>/`` keys come from :mod:`difftest.changes.environment`. ``import_roots``: the
     directories modules are imported from, as the baseline recorded them, which value the
-    ``<env>/shadow/`` keys (without them those read as unknown, hence changed).
+    ``<env>/shadow/`` keys (without them those read as unknown, hence changed). ``<env>/cwd`` is
+    where this run started, relative to the hasher's root.
     """
 
     def __init__(
@@ -47,6 +54,8 @@ class CurrentState:
                 if key.startswith(SHADOW_PREFIX) and self.import_roots is not None:
                     name = key[len(SHADOW_PREFIX) :]
                     self.env[key] = shadow_value(self.hasher.is_file, self.import_roots, name)
+                elif key == CWD_KEY:
+                    self.env[key] = cwd_value(self.hasher.root)
                 else:
                     self.env[key] = current_value(key)
             return self.env[key]

@@ -18,7 +18,6 @@ from difftest.changes.environment import (
     SHADOW_PREFIX,
     SPAWN_ENVIRON_KEY,
     VAR_PREFIX,
-    cwd_value,
     remember_environ,
 )
 from difftest.changes.scan import FileHasher
@@ -80,9 +79,7 @@ def explain_command(nodeid: str, db: Path, root: Path) -> int:
         always = json.loads(baseline.meta().get(ALWAYS_RUN_META) or "{}")
         import_roots = baseline.import_roots()
         state = CurrentState(
-            FileHasher(root, baseline.stat_cache()),
-            env={**assumed, CWD_KEY: cwd_value(root)},
-            import_roots=import_roots,
+            FileHasher(root, baseline.stat_cache()), env=assumed, import_roots=import_roots
         )
         check = SubprocessImportCheck(root, import_roots)
         selection = select(

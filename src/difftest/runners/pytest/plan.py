@@ -19,11 +19,9 @@ from typing import Any
 import pytest
 
 from difftest.changes.environment import (
-    CWD_KEY,
     PYTHON_KEY,
     child_optimize,
     child_warnoptions,
-    cwd_value,
     python_fingerprint,
 )
 from difftest.changes.scan import FileHasher
@@ -360,10 +358,7 @@ def _read(
     """``parts``: the :func:`config_parts` of the pytest configuration now."""
     import_roots = baseline.import_roots()
     check = SubprocessImportCheck(hasher.root, import_roots)
-    # Where this run starts is valued here, not in ``env``: every test's record holds
-    # ``env``, and only a test that opened a relative path depends on it.
-    now = {**env, CWD_KEY: cwd_value(hasher.root)}
-    state = CurrentState(hasher, now, import_roots=import_roots)
+    state = CurrentState(hasher, env, import_roots=import_roots)
     meta = baseline.meta()
     reasons = {}
     try:

@@ -450,6 +450,13 @@ class RuntimeProbe:
         self._orig_lstat: Callable[..., Any] = os.lstat
         self._lstat = _as_builtin(self._make_stat(self._orig_lstat), "os", "lstat")
         self._scandir = _as_builtin(self._make_listing(self._orig_scandir), "os", "scandir")
+        # Crediting looks up the files of the frames on the stack, which asks where the run is
+        # for a relative one ("<frozen posixpath>"): that ask is the probe's own.
+        self._crediting_cwd = threading.local()
+        self._orig_getcwd: Callable[..., Any] = os.getcwd
+        self._getcwd = _as_builtin(self._make_cwd(self._orig_getcwd), "os", "getcwd")
+        self._orig_getcwdb: Callable[..., Any] = os.getcwdb
+        self._getcwdb = _as_builtin(self._make_cwd(self._orig_getcwdb), "os", "getcwdb")
         #: (set of os.supports_*, function added to it): the patched functions stand in the
         #: sets their originals are in, so `os.stat in os.supports_follow_symlinks` holds.
         self._supports: list[tuple[set[Any], Any]] = []
@@ -559,19 +566,16 @@ class RuntimeProbe:
         """Asking where the run is (``os.getcwd``, hence ``Path.cwd()``, ``Path.absolute()``
         and ``os.path.abspath`` of a relative path): what code builds from the answer names
         other files when the run starts elsewhere."""
-        for attr in ("getcwd", "getcwdb"):
-            orig: Callable[..., Any] = getattr(os, attr)
-            patched = _as_builtin(self._make_cwd(orig), "os", attr)
+        for attr, orig, patched in (
+            ("getcwd", self._orig_getcwd, self._getcwd),
+            ("getcwdb", self._orig_getcwdb, self._getcwdb),
+        ):
             setattr(os, attr, patched)
             self._patches.append((os, attr, orig, patched))
-            if attr == "getcwd":
-                self._orig_getcwd, self._getcwd = orig, patched  # pathlib's accessor holds it
 
     def _make_cwd(self, orig: Callable[..., Any]) -> Callable[..., Any]:
         probe = self
-        # Crediting looks up the files of the frames on the stack, which asks where the run is
-        # for a relative one ("<frozen posixpath>"): that ask is the probe's own.
-        crediting = threading.local()
+        crediting = self._crediting_cwd
 
         @functools.wraps(orig)
         def getcwd() -> Any:
@@ -625,11 +629,7 @@ class RuntimeProbe:
             result = orig_readlink(path, *args, **kwargs)
             if not probe.paused and isinstance(path, (str, bytes, os.PathLike)):
                 try:
-                    found = _at(path, kwargs.get("dir_fd"))
-                    if found is None:
-                        probe.on_unknown_read(sys._getframe(1))
-                    else:
-                        probe.on_stat(found, sys._getframe(1))
+                    probe.on_stat_at(path, kwargs.get("dir_fd"), sys._getframe(1))
                 except Exception:  # never let bookkeeping break the code under test
                     pass
             return result
@@ -1011,11 +1011,7 @@ class RuntimeProbe:
                     and (found is None or not S_ISDIR(found.st_mode))
                 ):
                     try:
-                        named = _at(path, kwargs.get("dir_fd")) if kwargs else path
-                        if named is None:
-                            probe.on_unknown_read(sys._getframe(1))
-                        else:
-                            probe.on_stat(named, sys._getframe(1))
+                        probe.on_stat_at(path, kwargs.get("dir_fd"), sys._getframe(1))
                     except Exception:
                         pass
 
@@ -1168,6 +1164,15 @@ class RuntimeProbe:
         rel = self.paths.rel_data(path)
         if rel and not rel.endswith((".py", ".pyc", ".pyo")):
             self._credit(rel, frame)
+
+    def on_stat_at(self, path: Any, dir_fd: Any, frame: FrameType | None) -> None:
+        """:meth:`on_stat` for a path given with ``dir_fd`` (``os.stat(name, dir_fd=fd)``):
+        where the directory cannot be told, what was checked is unknown."""
+        found = _at(path, dir_fd)
+        if found is None:
+            self.on_unknown_read(frame)
+        else:
+            self.on_stat(found, frame)
 
     def _relative(self, path: str, frame: FrameType | None) -> None:
         """Project code named a file by a path relative to the working directory: which file
